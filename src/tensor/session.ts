@@ -1,0 +1,112 @@
+// A thin wrapper over onnxruntime-node's InferenceSession: CPU by default with a configurable number
+// of intra-op threads, CUDA when asked for and present (else CPU with one warning), symbolic dims so
+// one session serves every batch and sequence size, and typed arrays passed in without copies.
+
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import ort from "onnxruntime-node";
+import type { DType, TypedArray } from "./dtype.ts";
+import type { Graph, TensorData } from "./graph.ts";
+import { serialize } from "./onnx.ts";
+
+export interface SessionOptions {
+  /** Intra-op threads; default: all cores. */
+  threads?: number;
+  /** "cuda" asks for the CUDA execution provider; it falls back to CPU with a warning. */
+  device?: "cpu" | "cuda";
+  /** ONNX Runtime graph optimisation; default "all". */
+  optimization?: "disabled" | "basic" | "extended" | "all";
+  /** Called instead of console.warn for the CUDA fallback (tests, progress bars). */
+  warn?: (msg: string) => void;
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+  float32: "float32",
+  float64: "float64",
+  float16: "float16",
+  int64: "int64",
+  int32: "int32",
+  bool: "bool",
+};
+
+/** Whether onnxruntime-node's CUDA provider library was installed beside its binding. */
+function cudaProviderInstalled(): boolean {
+  const bin = join(dirname(createRequire(import.meta.url).resolve("onnxruntime-node")), "..", "bin");
+  const walk = (dir: string): boolean =>
+    existsSync(dir) &&
+    readdirSync(dir, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.startsWith("libonnxruntime_providers_cuda"),
+    );
+  return walk(bin);
+}
+
+export class Session {
+  private constructor(
+    private readonly inner: ort.InferenceSession,
+    readonly device: "cpu" | "cuda",
+  ) {}
+
+  /** Open a session on a graph (serialised in memory), ONNX bytes, or a .onnx path (external data beside it). */
+  static async create(model: Graph | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+    const source = typeof model === "string" || model instanceof Uint8Array ? model : serialize(model);
+    const base: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: opts.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: opts.optimization ?? "all",
+    };
+    const open = (providers: string[], quiet = false) => {
+      // the failed CUDA attempt would otherwise print ONNX Runtime's own error log before our warning
+      const o = {
+        ...base,
+        executionProviders: providers,
+        ...(quiet ? { logSeverityLevel: 4 as const } : {}),
+      };
+      return typeof source === "string"
+        ? ort.InferenceSession.create(source, o)
+        : ort.InferenceSession.create(source, o);
+    };
+    if (opts.device === "cuda") {
+      const warn = opts.warn ?? console.warn;
+      if (!cudaProviderInstalled())
+        warn(
+          "xlir: CUDA execution provider not installed (reinstall onnxruntime-node without ONNXRUNTIME_NODE_INSTALL=skip on a CUDA machine); running on CPU",
+        );
+      else
+        try {
+          return new Session(await open(["cuda"], true), "cuda");
+        } catch (e) {
+          warn(
+            `xlir: CUDA execution provider unavailable (${(e as Error).message.split("\n")[0]}); running on CPU`,
+          );
+        }
+    }
+    return new Session(await open(["cpu"]), "cpu");
+  }
+
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
+
+  /** Run with named inputs; returns the requested outputs (default: all) as plain tensor data. */
+  async run(feeds: Record<string, TensorData>, outputs?: string[]): Promise<Record<string, TensorData>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds))
+      ortFeeds[name] = new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.dims);
+    const res = await this.inner.run(ortFeeds, outputs ?? (this.inner.outputNames as string[]));
+    const out: Record<string, TensorData> = {};
+    for (const [name, t] of Object.entries(res)) {
+      out[name] = { dtype: t.type as DType, dims: [...t.dims], data: t.data as TypedArray };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.inner.release();
+  }
+}

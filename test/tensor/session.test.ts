@@ -1,0 +1,65 @@
+// The runtime wrapper: one session serves every batch/sequence size through symbolic dims, thread
+// counts are honoured, float64 and int64 feeds pass through, CUDA falls back to CPU with a warning.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Graph } from "../../src/tensor/graph.ts";
+import * as o from "../../src/tensor/ops.ts";
+import { Session } from "../../src/tensor/session.ts";
+
+function embedSum(): Graph {
+  const g = new Graph();
+  const table = g.initializer("t", {
+    dtype: "float32",
+    dims: [5, 2],
+    data: Float32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 4, 4]),
+  });
+  const ids = g.input("ids", "int64", ["batch", "seq"]);
+  g.output(o.reduceSum(o.gather(table, ids), [1]), "y");
+  return g;
+}
+
+test("one session runs batches of different sizes (symbolic dims)", async () => {
+  const s = await Session.create(embedSum(), { threads: 1 });
+  for (const [b, t] of [
+    [1, 3],
+    [4, 2],
+    [2, 7],
+  ]) {
+    const ids = BigInt64Array.from({ length: b * t }, (_, i) => BigInt(i % 5));
+    const y = await s.run({ ids: { dtype: "int64", dims: [b, t], data: ids } });
+    assert.deepEqual(y.y.dims, [b, 2]);
+    for (let r = 0; r < b; r++) {
+      let want = 0;
+      for (let j = 0; j < t; j++) want += Number(ids[r * t + j]);
+      assert.equal((y.y.data as Float32Array)[r * 2], want);
+    }
+  }
+  await s.release();
+});
+
+test("threads option and output selection", async () => {
+  const g = new Graph();
+  const x = g.input("x", "float64", [2]);
+  g.output(o.mul(x, 3), "a");
+  g.output(o.add(x, 1), "b");
+  for (const threads of [1, 2]) {
+    const s = await Session.create(g, { threads });
+    const out = await s.run({ x: { dtype: "float64", dims: [2], data: Float64Array.from([0.5, 1]) } }, ["b"]);
+    assert.deepEqual(Object.keys(out), ["b"]);
+    assert.deepEqual(Array.from(out.b.data as Float64Array), [1.5, 2]);
+    await s.release();
+  }
+});
+
+test("asking for CUDA where it is absent warns once and runs on CPU", async () => {
+  const warnings: string[] = [];
+  const s = await Session.create(embedSum(), { device: "cuda", warn: (m) => warnings.push(m) });
+  const y = await s.run({ ids: { dtype: "int64", dims: [1, 2], data: BigInt64Array.from([1n, 4n]) } });
+  assert.deepEqual(Array.from(y.y.data as Float32Array), [5, 5]);
+  if (s.device === "cpu") {
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /CUDA execution provider .*running on CPU/);
+  } else assert.equal(warnings.length, 0);
+  await s.release();
+});
