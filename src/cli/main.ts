@@ -1,10 +1,19 @@
-import { Command } from "commander";
+// The xlir command line: one file per command under src/cli; this one wires them and turns a
+// thrown Error into one line on standard error and exit code 1.
 
-/** The xlir command line: one file per command under src/cli, this one only wires them. */
+import { Command } from "commander";
+import { embedCommand } from "./embed.ts";
+
 export function program(): Command {
   return new Command("xlir")
     .description("Zero-shot multilingual and cross-lingual retrieval: NLLB-E5, mAggretriever and friends.")
-    .version("0.1.0");
+    .version("0.1.0")
+    .addCommand(embedCommand());
 }
 
-program().parse();
+program()
+  .parseAsync()
+  .catch((e: Error) => {
+    process.stderr.write(`xlir: ${e.message}\n`);
+    process.exitCode = 1;
+  });

@@ -2,7 +2,7 @@
 // mistake fails here, at build time, naming the op and the shapes. Gradient rules live in
 // gradients.ts; OPS.md lists both.
 
-import { type DType, isFloat } from "./dtype.ts";
+import { type DType, fromNumbers, isFloat } from "./dtype.ts";
 import { type Attr, Value } from "./graph.ts";
 import { type Dim, type Shape, broadcast, formatShape, normAxis, numel, sameDim } from "./shape.ts";
 
@@ -354,10 +354,13 @@ export const shapeOf = (x: Value) => one(x, "Shape", [x], [x.rank], "int64");
 
 /** A tensor of the run-time shape `shape` filled with `value`. */
 export function constantOfShape(shape: Value, value: number, dtype: DType, staticShape: Shape): Value {
-  const data = { dtype, dims: [1], data: new (dtype === "float64" ? Float64Array : Float32Array)([value]) };
-  if (dtype !== "float32" && dtype !== "float64")
-    fail("ConstantOfShape", `only float fill values are supported, got ${dtype}`);
+  const data = { dtype, dims: [1], data: fromNumbers(dtype, [value]) };
   return one(shape, "ConstantOfShape", [shape], staticShape, dtype, { value: { t: data } });
+}
+
+/** Running sum along `axis` (integer position ids; no gradient rule). */
+export function cumSum(x: Value, axis: number): Value {
+  return one(x, "CumSum", [x, x.graph.constant("int64", [normAxis("CumSum", axis, x.rank)], [])], x.shape);
 }
 
 /** Split `x` along `axis` into pieces of the run-time sizes `sizes` (int64 vector); static shapes given. */

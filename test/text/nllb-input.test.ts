@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { fixturesRoot } from "../helpers/shared.ts";
 import { buildNllbBatch, nllbRow } from "../../src/text/nllb-input.ts";
 import { encodeBatch, tokenizerFromJson } from "../../src/text/tokenizer.ts";
-import { tinyNllb } from "./tiny-tokenizers.ts";
+import { tinyNllb } from "../helpers/tiny-tokenizers.ts";
 
 describe("nllbRow", () => {
   it("puts the language code first and </s> last, cutting the text to fit", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isNllbLang, NLLB_LANGS, nllbLangTokenId, resolveNllbLang } from "../../src/text/nllb-langs.ts";
 import { tokenizerFromJson } from "../../src/text/tokenizer.ts";
-import { tinyNllb } from "./tiny-tokenizers.ts";
+import { tinyNllb } from "../helpers/tiny-tokenizers.ts";
 
 describe("NLLB_LANGS", () => {
   it("holds the 202 FLORES-200 codes in NLLB's token order", () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fixturesRoot } from "../helpers/shared.ts";
 import { encodeBatch, loadTokenizer, padBatch, tokenizerFromJson } from "../../src/text/tokenizer.ts";
-import { removeModelDirs, tinyNllb, tinyWordPiece, writeModelDir } from "./tiny-tokenizers.ts";
+import { removeModelDirs, tinyNllb, tinyWordPiece, writeModelDir } from "../helpers/tiny-tokenizers.ts";
 
 after(removeModelDirs);
 

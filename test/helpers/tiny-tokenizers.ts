@@ -31,8 +31,24 @@ export function removeModelDirs(): void {
 }
 
 /** BERT-like WordPiece: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, lowercasing, BertProcessing. */
-export function tinyWordPiece(): { tokenizer: object; config: object } {
-  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s", "the", "a", "."];
+export function tinyWordPiece(
+  extra: readonly string[] = [],
+  maxLength = 8,
+): { tokenizer: object; config: object } {
+  const words = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "hello",
+    "world",
+    "##s",
+    "the",
+    "a",
+    ".",
+    ...extra,
+  ];
   return {
     tokenizer: {
       version: "1.0",
@@ -58,7 +74,7 @@ export function tinyWordPiece(): { tokenizer: object; config: object } {
       },
     },
     config: {
-      model_max_length: 8,
+      model_max_length: maxLength,
       pad_token: "[PAD]",
       unk_token: "[UNK]",
       cls_token: "[CLS]",

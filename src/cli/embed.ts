@@ -1,0 +1,60 @@
+// xlir embed: texts in (lines or JSONL), one vector per text out (JSONL or .npy).
+
+import { writeFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { Encoder } from "../encode/encoder.ts";
+import { npyBytes } from "../encode/npy.ts";
+import { readTexts } from "./input.ts";
+import { progressBar } from "./progress.ts";
+
+export function embedCommand(): Command {
+  return new Command("embed")
+    .description("embed texts with a Hugging Face encoder (hub id or local folder)")
+    .requiredOption("--model <id-or-dir>", "hub id (e.g. intfloat/multilingual-e5-small) or model folder")
+    .addOption(
+      new Option("--role <role>", "query or passage (selects the model's prefix)")
+        .choices(["query", "passage"])
+        .default("passage"),
+    )
+    .option(
+      "--lang <code>",
+      "language of the texts for NLLB models (FLORES-200 code or alias, e.g. hin_Deva, hi)",
+    )
+    .option("--input <file>", "one text per line, or JSONL with a text field; - for standard input", "-")
+    .option("--field <name>", "the JSONL text field", "text")
+    .option("--output <file>", "where to write (default: standard output; required for npy)")
+    .addOption(new Option("--format <format>", "output format").choices(["jsonl", "npy"]).default("jsonl"))
+    .option("--batch-size <n>", "texts per batch", (v) => parseInt(v, 10), 32)
+    .option("--threads <n>", "CPU threads (default: all cores)", (v) => parseInt(v, 10))
+    .option("--revision <rev>", "hub revision (branch, tag or commit)")
+    .action(async (o) => {
+      if (o.format === "npy" && !o.output)
+        throw new Error("--format npy writes binary data: give --output FILE.npy");
+      const texts = readTexts(o.input, o.field);
+      const enc = await Encoder.load(o.model, {
+        batchSize: o.batchSize,
+        threads: o.threads,
+        hub: { revision: o.revision },
+      });
+      try {
+        const bar = progressBar("embedding", texts.length);
+        const emb = await enc.embed(
+          texts.map((t) => t.text),
+          { role: o.role, lang: o.lang, onProgress: bar },
+        );
+        const [n, d] = emb.dims;
+        if (o.format === "npy") writeFileSync(o.output, npyBytes(emb.data, emb.dims));
+        else {
+          const lines = texts.map((t, i) => {
+            const v = Array.from(emb.data.subarray(i * d, (i + 1) * d));
+            return JSON.stringify(t.id === undefined ? { embedding: v } : { id: t.id, embedding: v });
+          });
+          const body = lines.join("\n") + (n ? "\n" : "");
+          if (o.output) writeFileSync(o.output, body);
+          else process.stdout.write(body);
+        }
+      } finally {
+        await enc.close();
+      }
+    });
+}

@@ -1,0 +1,148 @@
+// The Encoder: texts in, one Float32 row per text out. Loads any supported checkpoint (hub id or
+// folder), applies its family's conventions (conventions.ts), tokenizes, sorts the texts by length
+// so each batch carries little padding, runs one ONNX Runtime session for every batch shape, and
+// returns the rows in the caller's order.
+
+import { Checkpoint } from "../models/checkpoint.ts";
+import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
+import type { TensorData } from "../tensor/graph.ts";
+import { Session } from "../tensor/session.ts";
+import { DEFAULT_NLLB_LANG, nllbRow } from "../text/nllb-input.ts";
+import { nllbLangTokenId } from "../text/nllb-langs.ts";
+import { encodeBatch, loadTokenizer, padBatch, type TextTokenizer } from "../text/tokenizer.ts";
+import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
+import { readSentenceTransformers } from "../weights/sentence-transformers.ts";
+import { type EncoderSettings, type Role, resolveSettings } from "./conventions.ts";
+
+export interface EncoderOptions {
+  /** Texts per batch (default 32). */
+  batchSize?: number;
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  device?: "cpu" | "cuda";
+  /** Hub options: revision, cache, offline, token, download progress. */
+  hub?: ResolveOptions;
+  /** Where warnings go (default console.warn). */
+  warn?: (msg: string) => void;
+}
+
+export interface EmbedOptions {
+  role?: Role;
+  /** NLLB language (FLORES-200 code or alias), one for all texts or one per text; default eng_Latn. */
+  lang?: string | readonly string[];
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Rows of float32: `data` is [count, dim] row-major. */
+export interface Embeddings {
+  data: Float32Array;
+  dims: [number, number];
+}
+
+export class Encoder {
+  private warnedTruncation = false;
+
+  private constructor(
+    readonly id: string,
+    readonly settings: EncoderSettings,
+    readonly dim: number,
+    private readonly ck: Checkpoint,
+    private readonly tok: TextTokenizer,
+    private readonly session: Session,
+    private readonly opts: EncoderOptions,
+  ) {}
+
+  static async load(idOrDir: string, opts: EncoderOptions = {}): Promise<Encoder> {
+    const dir = await resolveModel(idOrDir, opts.hub);
+    const st = readSentenceTransformers(dir);
+    const ck = Checkpoint.open(st?.transformerDir ?? dir);
+    try {
+      const tok = loadTokenizer(st?.transformerDir ?? dir);
+      const settings = resolveSettings(idOrDir, ck, tok, st);
+      const graph = encoderGraph(ck, {
+        pooling: settings.pooling,
+        normalize: settings.normalize,
+        dense: settings.dense,
+      });
+      const dim = settings.dense.length
+        ? settings.dense[settings.dense.length - 1].outFeatures
+        : ck.config.hidden;
+      const session = await Session.create(graph, {
+        threads: opts.threads,
+        device: opts.device,
+        warn: opts.warn,
+      });
+      return new Encoder(idOrDir, settings, dim, ck, tok, session, opts);
+    } catch (e) {
+      ck.close();
+      throw e;
+    }
+  }
+
+  get maxLength(): number {
+    return this.settings.maxLength;
+  }
+
+  /** Token rows (special tokens included, truncated to maxLength) for each text. */
+  tokenize(texts: readonly string[], opts: EmbedOptions = {}): number[][] {
+    const prompt = this.settings.prompts[opts.role ?? "passage"];
+    const prepared = texts.map((t, i) => {
+      if (typeof t !== "string") throw new Error(`text ${i} is a ${typeof t}, not a string`);
+      const s = prompt + t;
+      return this.settings.lowerCase ? s.toLowerCase() : s;
+    });
+    let rows: number[][];
+    let truncated: boolean[];
+    if (this.ck.config.family === "m2m100") {
+      const langs = opts.lang ?? DEFAULT_NLLB_LANG;
+      const eos = this.tok.specialIds.eos ?? this.tok.tokenToId("</s>") ?? 2;
+      const out = prepared.map((t, i) => {
+        const lang = typeof langs === "string" ? langs : langs[i];
+        return nllbRow(this.tok.encodeText(t), nllbLangTokenId(this.tok, lang), eos, this.maxLength);
+      });
+      rows = out.map((r) => r.ids);
+      truncated = out.map((r) => r.truncated);
+    } else {
+      ({ ids: rows, truncated } = encodeBatch(this.tok, prepared, { maxLength: this.maxLength }));
+    }
+    const cut = truncated.filter(Boolean).length;
+    if (cut && !this.warnedTruncation) {
+      this.warnedTruncation = true;
+      (this.opts.warn ?? console.warn)(
+        `xlir: ${cut} text(s) longer than ${this.maxLength} tokens were truncated for ${this.id} (warned once); chunk long documents to keep their ends`,
+      );
+    }
+    return rows;
+  }
+
+  async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Embeddings> {
+    const rows = this.tokenize(texts, opts);
+    const out = new Float32Array(rows.length * this.dim);
+    // longest first, so the first batch shows the peak memory and the rest only get cheaper
+    const order = rows.map((_, i) => i).sort((a, b) => rows[b].length - rows[a].length);
+    const size = this.opts.batchSize ?? 32;
+    for (let start = 0; start < order.length; start += size) {
+      const idx = order.slice(start, start + size);
+      const batch = padBatch(
+        idx.map((i) => rows[i]),
+        this.tok.padId,
+      );
+      const dims = [batch.batch, batch.seqLen];
+      const feeds: Record<string, TensorData> = {
+        input_ids: { dtype: "int64", dims, data: BigInt64Array.from(batch.ids, BigInt) },
+        attention_mask: { dtype: "int64", dims, data: BigInt64Array.from(batch.attentionMask, BigInt) },
+      };
+      if (takesTokenTypes(this.ck))
+        feeds.token_type_ids = { dtype: "int64", dims, data: new BigInt64Array(batch.ids.length) };
+      const emb = (await this.session.run(feeds, ["embedding"])).embedding.data as Float32Array;
+      idx.forEach((i, k) => out.set(emb.subarray(k * this.dim, (k + 1) * this.dim), i * this.dim));
+      opts.onProgress?.(Math.min(start + size, order.length), order.length);
+    }
+    return { data: out, dims: [rows.length, this.dim] };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+    this.ck.close();
+  }
+}

@@ -1,0 +1,89 @@
+// A model folder as the graph builders see it: config.json plus model.safetensors, with the key-name
+// variants real checkpoints use resolved in one place (`bert.` / `roberta.` / `model.` prefixes,
+// TF-converted LayerNorm gamma/beta), and every tensor's dims checked against what the config implies.
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Graph, Value } from "../tensor/graph.ts";
+import { formatShape } from "../tensor/shape.ts";
+import { type ModelConfig, readConfig } from "../weights/config.ts";
+import { SafetensorsFile } from "../weights/safetensors.ts";
+
+const PREFIXES = ["", "bert.", "roberta.", "model.", "encoder.", "xlm_roberta."];
+
+export class Checkpoint {
+  private constructor(
+    readonly dir: string,
+    readonly config: ModelConfig,
+    private readonly file: SafetensorsFile,
+  ) {}
+
+  /** Open `dir`: config.json and model.safetensors (clear errors when either is missing). */
+  static open(dir: string): Checkpoint {
+    if (!existsSync(dir))
+      throw new Error(`model folder ${dir} does not exist; pass a local folder or a hub id`);
+    const config = readConfig(join(dir, "config.json"));
+    const weights = join(dir, "model.safetensors");
+    if (!existsSync(weights))
+      throw new Error(
+        `${dir}: no model.safetensors (pytorch_model.bin is not read); convert the checkpoint to safetensors or pick a hub revision that has it`,
+      );
+    return new Checkpoint(dir, config, SafetensorsFile.open(weights));
+  }
+
+  /** The stored key for a canonical name, trying the prefixes and TF names real checkpoints use. */
+  key(name: string): string | undefined {
+    const variants = [
+      name,
+      name.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(/LayerNorm\.bias$/, "LayerNorm.beta"),
+    ];
+    for (const v of variants) for (const p of PREFIXES) if (this.file.has(p + v)) return p + v;
+    return undefined;
+  }
+
+  has(name: string): boolean {
+    return this.key(name) !== undefined;
+  }
+
+  /** Read a tensor as float32, checking its dims against `dims` (what the config implies). */
+  read(name: string, dims: number[]): { data: Float32Array; dims: number[] } {
+    const key = this.key(name);
+    if (!key)
+      throw new Error(
+        `${this.file.path}: no tensor "${name}" (also tried the prefixes ${PREFIXES.filter(Boolean).join(", ")}); the weights do not match config.json's ${this.config.modelType} layout`,
+      );
+    const t = this.file.read(key);
+    if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i]))
+      throw new Error(
+        `${this.file.path}: "${key}" has dims ${formatShape(t.dims)} but config.json implies ${formatShape(dims)}; the config and the weights belong to different models`,
+      );
+    return t;
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}
+
+/**
+ * Binds a checkpoint to a graph: `p(name, dims)` gives the weight as a graph value — a frozen
+ * initializer, or a graph input when `trainable(name)` says so (its data goes to `trainableData`
+ * for the optimizer). Each weight enters the graph once however often it is used.
+ */
+export interface Params {
+  (name: string, dims: number[]): Value;
+  readonly graph: Graph;
+  readonly trainableData: Map<string, Float32Array>;
+}
+
+export function params(ck: Checkpoint, g: Graph, trainable: (name: string) => boolean = () => false): Params {
+  const trainableData = new Map<string, Float32Array>();
+  const p = (name: string, dims: number[]): Value => {
+    if (g.info.has(name)) return g.value(name);
+    const t = ck.read(name, dims);
+    if (!trainable(name)) return g.initializer(name, { dtype: "float32", dims: t.dims, data: t.data });
+    trainableData.set(name, t.data);
+    return g.input(name, "float32", t.dims);
+  };
+  return Object.assign(p, { graph: g, trainableData });
+}
