@@ -11,7 +11,7 @@ import { SafetensorsFile } from "../weights/safetensors.ts";
 
 const PREFIXES = ["", "bert.", "roberta.", "model.", "encoder.", "xlm_roberta."];
 
-export class Checkpoint {
+export class Checkpoint implements WeightSource {
   private constructor(
     readonly dir: string,
     readonly config: ModelConfig,
@@ -65,10 +65,42 @@ export class Checkpoint {
   }
 }
 
+/** Where graph builders read weights from: a checkpoint, or plain tensors (projection, LoRA, merged). */
+export interface WeightSource {
+  has(name: string): boolean;
+  read(name: string, dims: number[]): { data: Float32Array; dims: number[] };
+}
+
+/** Plain named tensors as a weight source, dims checked; `label` names it in errors. */
+export function tensorSource(
+  tensors: Map<string, { data: Float32Array; dims: number[] }>,
+  label: string,
+): WeightSource {
+  return {
+    has: (name) => tensors.has(name),
+    read: (name, dims) => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${label}: no tensor "${name}"`);
+      if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i]))
+        throw new Error(`${label}: "${name}" has dims ${formatShape(t.dims)}, expected ${formatShape(dims)}`);
+      return t;
+    },
+  };
+}
+
+/** `top` where it has the tensor, else `base` (merged LoRA weights over a checkpoint). */
+export function overlay(top: WeightSource, base: WeightSource): WeightSource {
+  return {
+    has: (name) => top.has(name) || base.has(name),
+    read: (name, dims) => (top.has(name) ? top : base).read(name, dims),
+  };
+}
+
 /**
- * Binds a checkpoint to a graph: `p(name, dims)` gives the weight as a graph value — a frozen
- * initializer, or a graph input when `trainable(name)` says so (its data goes to `trainableData`
- * for the optimizer). Each weight enters the graph once however often it is used.
+ * Binds weights to a graph: `p(name, dims)` gives the weight as a graph value named
+ * `prefix + name` — a frozen initializer, or a graph input when `trainable(name)` says so (its
+ * data goes to `trainableData`, keyed by graph name, for the optimizer). Each weight enters the
+ * graph once however often it is used.
  */
 export interface Params {
   (name: string, dims: number[]): Value;
@@ -76,14 +108,23 @@ export interface Params {
   readonly trainableData: Map<string, Float32Array>;
 }
 
-export function params(ck: Checkpoint, g: Graph, trainable: (name: string) => boolean = () => false): Params {
-  const trainableData = new Map<string, Float32Array>();
+export function params(
+  src: WeightSource,
+  g: Graph,
+  opts: {
+    trainable?: (name: string) => boolean;
+    prefix?: string;
+    trainableData?: Map<string, Float32Array>;
+  } = {},
+): Params {
+  const trainableData = opts.trainableData ?? new Map<string, Float32Array>();
   const p = (name: string, dims: number[]): Value => {
-    if (g.info.has(name)) return g.value(name);
-    const t = ck.read(name, dims);
-    if (!trainable(name)) return g.initializer(name, { dtype: "float32", dims: t.dims, data: t.data });
-    trainableData.set(name, t.data);
-    return g.input(name, "float32", t.dims);
+    const key = (opts.prefix ?? "") + name;
+    if (g.info.has(key)) return g.value(key);
+    const t = src.read(name, dims);
+    if (!opts.trainable?.(name)) return g.initializer(key, { dtype: "float32", dims: t.dims, data: t.data });
+    trainableData.set(key, t.data);
+    return g.input(key, "float32", t.dims);
   };
   return Object.assign(p, { graph: g, trainableData });
 }
