@@ -8,7 +8,6 @@
 import { Graph, type Value } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import type { ModelConfig } from "../weights/config.ts";
-import { activation } from "./activations.ts";
 import { bertEncoder } from "./bert.ts";
 import { type Checkpoint, type WeightSource, params } from "./checkpoint.ts";
 import { linear } from "./layers.ts";
