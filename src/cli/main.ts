@@ -2,13 +2,19 @@
 // thrown Error into one line on standard error and exit code 1.
 
 import { Command } from "commander";
+import { distillCommand } from "./distill.ts";
 import { embedCommand } from "./embed.ts";
+import { evalTrecCommand } from "./eval-trec.ts";
 
 export function program(): Command {
   return new Command("xlir")
     .description("Zero-shot multilingual and cross-lingual retrieval: NLLB-E5, mAggretriever and friends.")
     .version("0.1.0")
-    .addCommand(embedCommand());
+    .addCommand(embedCommand())
+    .addCommand(distillCommand())
+    .addCommand(
+      new Command("eval").description("evaluate retrieval runs and models").addCommand(evalTrecCommand()),
+    );
 }
 
 program()

@@ -5,6 +5,8 @@
 
 import { Checkpoint } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
+import { studentBatch, studentFeeds, studentGraph } from "../models/nllb-e5.ts";
+import { isNllbE5Folder, type LoadedNllbE5, readNllbE5Folder } from "../models/nllb-e5-folder.ts";
 import type { TensorData } from "../tensor/graph.ts";
 import { Session } from "../tensor/session.ts";
 import { DEFAULT_NLLB_LANG, nllbRow } from "../text/nllb-input.ts";
@@ -24,7 +26,12 @@ export interface EncoderOptions {
   hub?: ResolveOptions;
   /** Where warnings go (default console.warn). */
   warn?: (msg: string) => void;
+  /** Override the family conventions (e.g. a distillation teacher wants the raw mean). */
+  override?: Partial<Pick<EncoderSettings, "pooling" | "normalize" | "prompts">>;
 }
+
+/** What the Encoder runs: a plain encoder checkpoint, or an NLLB-E5 folder. */
+type Model = { kind: "encoder"; ck: Checkpoint } | { kind: "nllb-e5"; nllbE5: LoadedNllbE5 };
 
 export interface EmbedOptions {
   role?: Role;
@@ -46,7 +53,7 @@ export class Encoder {
     readonly id: string,
     readonly settings: EncoderSettings,
     readonly dim: number,
-    private readonly ck: Checkpoint,
+    private readonly model: Model,
     private readonly tok: TextTokenizer,
     private readonly session: Session,
     private readonly opts: EncoderOptions,
@@ -54,11 +61,12 @@ export class Encoder {
 
   static async load(idOrDir: string, opts: EncoderOptions = {}): Promise<Encoder> {
     const dir = await resolveModel(idOrDir, opts.hub);
+    if (isNllbE5Folder(dir)) return Encoder.loadNllbE5(idOrDir, dir, opts);
     const st = readSentenceTransformers(dir);
     const ck = Checkpoint.open(st?.transformerDir ?? dir);
     try {
       const tok = loadTokenizer(st?.transformerDir ?? dir);
-      const settings = resolveSettings(idOrDir, ck, tok, st);
+      const settings = { ...resolveSettings(idOrDir, ck, tok, st), ...opts.override };
       const graph = encoderGraph(ck, {
         pooling: settings.pooling,
         normalize: settings.normalize,
@@ -72,9 +80,45 @@ export class Encoder {
         device: opts.device,
         warn: opts.warn,
       });
-      return new Encoder(idOrDir, settings, dim, ck, tok, session, opts);
+      return new Encoder(idOrDir, settings, dim, { kind: "encoder", ck }, tok, session, opts);
     } catch (e) {
       ck.close();
+      throw e;
+    }
+  }
+
+  /** An NLLB-E5 folder written by `xlir distill`: NLLB tokenization, the role as E5 prefix ids. */
+  private static async loadNllbE5(id: string, dir: string, opts: EncoderOptions): Promise<Encoder> {
+    const nllbE5 = readNllbE5Folder(dir);
+    try {
+      const tok = loadTokenizer(nllbE5.tokenizerDir);
+      const spec = nllbE5.config.spec;
+      const settings: EncoderSettings = {
+        pooling: "mean",
+        normalize: true,
+        dense: [],
+        prompts: { query: "", passage: "" },
+        maxLength: spec.maxNllbTokens,
+        lowerCase: false,
+        ...opts.override,
+      };
+      const { graph } = studentGraph(nllbE5.parts, spec, { normalize: settings.normalize });
+      const session = await Session.create(graph, {
+        threads: opts.threads,
+        device: opts.device,
+        warn: opts.warn,
+      });
+      return new Encoder(
+        id,
+        settings,
+        nllbE5.parts.e5Config.hidden,
+        { kind: "nllb-e5", nllbE5 },
+        tok,
+        session,
+        opts,
+      );
+    } catch (e) {
+      nllbE5.close();
       throw e;
     }
   }
@@ -93,7 +137,7 @@ export class Encoder {
     });
     let rows: number[][];
     let truncated: boolean[];
-    if (this.ck.config.family === "m2m100") {
+    if (this.model.kind === "nllb-e5" || this.model.ck.config.family === "m2m100") {
       const langs = opts.lang ?? DEFAULT_NLLB_LANG;
       const eos = this.tok.specialIds.eos ?? this.tok.tokenToId("</s>") ?? 2;
       const out = prepared.map((t, i) => {
@@ -123,17 +167,10 @@ export class Encoder {
     const size = this.opts.batchSize ?? 32;
     for (let start = 0; start < order.length; start += size) {
       const idx = order.slice(start, start + size);
-      const batch = padBatch(
+      const feeds = this.feeds(
         idx.map((i) => rows[i]),
-        this.tok.padId,
+        opts.role ?? "passage",
       );
-      const dims = [batch.batch, batch.seqLen];
-      const feeds: Record<string, TensorData> = {
-        input_ids: { dtype: "int64", dims, data: BigInt64Array.from(batch.ids, BigInt) },
-        attention_mask: { dtype: "int64", dims, data: BigInt64Array.from(batch.attentionMask, BigInt) },
-      };
-      if (takesTokenTypes(this.ck))
-        feeds.token_type_ids = { dtype: "int64", dims, data: new BigInt64Array(batch.ids.length) };
       const emb = (await this.session.run(feeds, ["embedding"])).embedding.data as Float32Array;
       idx.forEach((i, k) => out.set(emb.subarray(k * this.dim, (k + 1) * this.dim), i * this.dim));
       opts.onProgress?.(Math.min(start + size, order.length), order.length);
@@ -141,8 +178,32 @@ export class Encoder {
     return { data: out, dims: [rows.length, this.dim] };
   }
 
+  private feeds(rows: number[][], role: Role): Record<string, TensorData> {
+    if (this.model.kind === "nllb-e5") {
+      const spec = this.model.nllbE5.config.spec;
+      return studentFeeds(
+        studentBatch(
+          rows,
+          rows.map(() => role),
+          spec,
+          this.tok.padId,
+        ),
+      );
+    }
+    const batch = padBatch(rows, this.tok.padId);
+    const dims = [batch.batch, batch.seqLen];
+    const feeds: Record<string, TensorData> = {
+      input_ids: { dtype: "int64", dims, data: BigInt64Array.from(batch.ids, BigInt) },
+      attention_mask: { dtype: "int64", dims, data: BigInt64Array.from(batch.attentionMask, BigInt) },
+    };
+    if (takesTokenTypes(this.model.ck))
+      feeds.token_type_ids = { dtype: "int64", dims, data: new BigInt64Array(batch.ids.length) };
+    return feeds;
+  }
+
   async close(): Promise<void> {
     await this.session.release();
-    this.ck.close();
+    if (this.model.kind === "nllb-e5") this.model.nllbE5.close();
+    else this.model.ck.close();
   }
 }

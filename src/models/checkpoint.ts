@@ -60,6 +60,16 @@ export class Checkpoint implements WeightSource {
     return t;
   }
 
+  /** Every tensor name as stored in the file. */
+  storedNames(): string[] {
+    return this.file.names();
+  }
+
+  /** A stored tensor by its stored name, as float32, unchecked (for copying checkpoints). */
+  readStored(key: string): { data: Float32Array; dims: number[] } {
+    return this.file.read(key);
+  }
+
   close(): void {
     this.file.close();
   }

@@ -6,18 +6,43 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../weights/config.ts";
+import { sinusoidalTable } from "./m2m100.ts";
 import { type Tensor, writeSafetensors } from "../weights/safetensors.ts";
 
-/** Deterministic N(0, 1) samples (mulberry32 + Box-Muller). */
-export function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
+/**
+ * A small seeded generator (mulberry32) whose whole state is one number, so training can save it
+ * in a checkpoint and resume bit for bit.
+ */
+export class Rng {
+  constructor(public state: number) {
+    this.state = state >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(this.state ^ (this.state >>> 15), this.state | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
+  }
+  /** N(0, 1) by Box-Muller. */
+  normal(): number {
+    return Math.sqrt(-2 * Math.log(this.next() + 1e-12)) * Math.cos(2 * Math.PI * this.next());
+  }
+  /** A permutation of 0..n-1 (Fisher-Yates). */
+  permutation(n: number): number[] {
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    return p;
+  }
+}
+
+/** Deterministic N(0, 1) samples. */
+export function gaussian(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.normal();
 }
 
 /** The tensors of a BertModel / XLMRobertaModel / M2M100 encoder for `config` (raw config.json). */
@@ -54,7 +79,12 @@ export function randomWeights(config: Record<string, unknown>, seed = 0): Map<st
     return out;
   }
   fill("embeddings.word_embeddings.weight", [vocabSize, d], normal(0.3));
-  fill("embeddings.position_embeddings.weight", [cfg.maxPositions, d], normal(0.3));
+  // learned position tables of trained BERTs vary smoothly along the position; a sinusoid does too
+  const pos = sinusoidalTable(cfg.maxPositions, d, -1);
+  out.set("embeddings.position_embeddings.weight", {
+    data: pos.map((v) => 0.3 * v),
+    dims: [cfg.maxPositions, d],
+  });
   if (cfg.typeVocabSize > 0)
     fill("embeddings.token_type_embeddings.weight", [cfg.typeVocabSize, d], normal(0.3));
   norm("embeddings.LayerNorm", d);

@@ -1,0 +1,111 @@
+// xlir distill: train an NLLB-E5 student from an E5 teacher on English text and export the model
+// folder. Ctrl-C finishes the step in flight, saves a checkpoint and exits; --resume continues.
+
+import { Command, Option } from "commander";
+import { distill } from "../train/distill.ts";
+import { progressBar } from "./progress.ts";
+
+const int = (v: string) => parseInt(v, 10);
+
+export function distillCommand(): Command {
+  return new Command("distill")
+    .description(
+      "distill an NLLB-E5 student (NLLB encoder -> projection -> E5 + LoRA) from an E5 teacher on English text",
+    )
+    .requiredOption(
+      "--student-encoder <id-or-dir>",
+      "NLLB-200 checkpoint, e.g. facebook/nllb-200-distilled-600M",
+    )
+    .requiredOption("--teacher <id-or-dir>", "E5 checkpoint, e.g. intfloat/e5-large-v2")
+    .requiredOption("--data <files...>", "English training text: .txt (one per line), .tsv or .jsonl")
+    .requiredOption("--steps <n>", "optimizer steps", int)
+    .requiredOption("--output <dir>", "model folder to write (training state goes to <dir>/training)")
+    .option("--resume", "continue the checkpoint in <output>/training", false)
+    .option("--batch-size <n>", "texts per micro-batch", int, 16)
+    .option("--grad-accum <n>", "micro-batches per optimizer step", int, 1)
+    .option("--lr <x>", "peak learning rate", parseFloat, 2e-4)
+    .option("--warmup-steps <n>", "linear warmup steps (default 10% of --steps)", int)
+    .option("--weight-decay <x>", "AdamW weight decay", parseFloat, 0)
+    .option("--max-grad-norm <x>", "clip gradients to this global norm (0: no clipping)", parseFloat, 1)
+    .option("--projection-hidden <n>", "projection hidden size", int, 4096)
+    .addOption(
+      new Option("--projection-activation <a>", "between the two projection layers")
+        .choices(["none", "relu", "gelu", "tanh"])
+        .default("none"),
+    )
+    .addOption(
+      new Option("--trainable <set>", "what trains")
+        .choices(["projection", "projection+lora", "full"])
+        .default("projection+lora"),
+    )
+    .option("--lora-r <n>", "LoRA rank", int, 32)
+    .option("--lora-alpha <n>", "LoRA alpha", parseFloat, 64)
+    .option("--lora-dropout <x>", "LoRA dropout", parseFloat, 0.05)
+    .option("--eval-every <n>", "held-out evaluation interval in steps (default steps/10)", int)
+    .option("--eval-size <n>", "held-out texts (default 10%, at most 256)", int)
+    .option("--checkpoint-every <n>", "checkpoint interval in steps", int, 200)
+    .option("--seed <n>", "random seed", int, 42)
+    .option("--threads <n>", "CPU threads (default: all cores)", int)
+    .option("--no-merge", "keep LoRA as a PEFT adapter folder instead of merging it into E5")
+    .option("--json", "print progress as JSON lines")
+    .action(async (o) => {
+      let stop = false;
+      const onSigint = () => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write(
+          "\nxlir: finishing this step and saving a checkpoint (Ctrl-C again to quit now)\n",
+        );
+      };
+      process.on("SIGINT", onSigint);
+      const bar = o.json ? () => {} : progressBar("training", o.steps);
+      const teacherBar = o.json ? () => {} : progressBar("teacher vectors", 1);
+      try {
+        const r = await distill(
+          {
+            studentEncoder: o.studentEncoder,
+            teacher: o.teacher,
+            data: o.data,
+            steps: o.steps,
+            output: o.output,
+            batchSize: o.batchSize,
+            gradAccum: o.gradAccum,
+            lr: o.lr,
+            warmupSteps: o.warmupSteps,
+            weightDecay: o.weightDecay,
+            maxGradNorm: o.maxGradNorm,
+            projectionHidden: o.projectionHidden,
+            projectionActivation: o.projectionActivation,
+            trainable: o.trainable,
+            lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout },
+            evalEvery: o.evalEvery,
+            evalSize: o.evalSize,
+            checkpointEvery: o.checkpointEvery,
+            seed: o.seed,
+            threads: o.threads,
+            merge: o.merge,
+            resume: o.resume,
+          },
+          {
+            onStep: (s) => (o.json ? console.log(JSON.stringify(s)) : bar(s.step)),
+            onEval: (e) =>
+              o.json
+                ? console.log(JSON.stringify(e))
+                : process.stderr.write(
+                    `\nstep ${e.step}: held-out MSE ${e.eval_mse.toExponential(3)}, cosine ${e.eval_cosine.toFixed(4)}\n`,
+                  ),
+            onTeacher: (done, total) => teacherBar(done, total),
+            shouldStop: () => stop,
+          },
+        );
+        if (r.interrupted) {
+          process.stderr.write(
+            `xlir: stopped at step ${r.steps}; continue with the same command and --resume\n`,
+          );
+          process.exitCode = 130;
+        } else process.stderr.write(`xlir: model written to ${o.output}\n`);
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+    });
+}

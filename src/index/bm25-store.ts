@@ -1,0 +1,302 @@
+// A BM25 index on disk: one file, DIR/bm25.xlir, written whole to a temporary file, flushed, then
+// renamed over the old one, so a crash leaves either the old index or the new one, never a mix.
+//
+// Layout (format version 1, little-endian):
+//   "XLIRBM25"   8-byte magic
+//   u32          format version
+//   u32          header length H, then H bytes of JSON header, zero-padded to a multiple of 8
+//   body         sections, each zero-padded to a multiple of 8; the header gives [offset, length]
+//                in bytes from the body start:
+//     ids        JSON array: document id of each document number (live documents only)
+//     terms      JSON array: the terms, in postings order
+//     lengths    u32 per document: its token count
+//     termStarts u32 per term + 1: where each term's postings begin in docs/freqs
+//     docs       u32 per posting: document number (increasing within a term)
+//     freqs      u32 per posting: term frequency
+// The header also holds the analyzer config, the BM25 parameters, the counts, and the body's
+// SHA-256, so loading detects truncation, bit rot and indexes from another analyzer version.
+import { createHash, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { endianness } from "node:os";
+import { join } from "node:path";
+import { checkAnalyzerConfig } from "../text/analyzer.ts";
+import { compactBm25, createBm25Index, type Bm25Index } from "./bm25.ts";
+import { intToByte4 } from "./bm25-norms.ts";
+import { bm25Params } from "./bm25-similarity.ts";
+
+export const BM25_FILE = "bm25.xlir";
+export const BM25_FORMAT_VERSION = 1;
+
+const MAGIC = Buffer.from("XLIRBM25", "latin1");
+const SECTIONS = ["ids", "terms", "lengths", "termStarts", "docs", "freqs"] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Header {
+  format: "xlir-bm25";
+  version: number;
+  analyzer: unknown;
+  bm25: unknown;
+  documents: number;
+  terms: number;
+  postings: number;
+  docCount: number;
+  sumTotalTermFreq: number;
+  sections: Record<Section, [number, number]>;
+  sha256: string;
+}
+
+/** Writes the index to DIR/bm25.xlir atomically (creating DIR); compacts the index first. */
+export function saveBm25Index(index: Bm25Index, dir: string): void {
+  checkLittleEndian();
+  compactBm25(index);
+  const bytes = encode(index);
+  const final = join(dir, BM25_FILE);
+  const tmp = join(dir, `.${BM25_FILE}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(tmp, "wx");
+    try {
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, final);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot write the BM25 index to ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  syncDir(dir);
+  // Temporary files of writers that crashed earlier (one writer per index is supported).
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(`.${BM25_FILE}.`) && name.endsWith(".tmp")) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/** True when DIR holds a BM25 index file. */
+export function hasBm25Index(dir: string): boolean {
+  return existsSync(join(dir, BM25_FILE));
+}
+
+/** Reads DIR/bm25.xlir, checking everything; throws a one-line error naming the file. */
+export function loadBm25Index(dir: string): Bm25Index {
+  checkLittleEndian();
+  const file = join(dir, BM25_FILE);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new Error(`no BM25 index in ${dir} (${BM25_FILE} is missing): build the index first`);
+  }
+  return decode(readFileSync(file), file);
+}
+
+function encode(index: Bm25Index): Buffer {
+  const terms = [...index.postings.keys()];
+  const termStarts = new Uint32Array(terms.length + 1);
+  let total = 0;
+  terms.forEach((t, i) => {
+    termStarts[i] = total;
+    total += index.postings.get(t)!.docs.length;
+  });
+  termStarts[terms.length] = total;
+  const docs = new Uint32Array(total);
+  const freqs = new Uint32Array(total);
+  terms.forEach((t, i) => {
+    const p = index.postings.get(t)!;
+    docs.set(p.docs, termStarts[i]);
+    freqs.set(p.freqs, termStarts[i]);
+  });
+  const parts: Record<Section, Buffer> = {
+    ids: Buffer.from(JSON.stringify(index.ids), "utf8"),
+    terms: Buffer.from(JSON.stringify(terms), "utf8"),
+    lengths: bytesOf(Uint32Array.from(index.lengths)),
+    termStarts: bytesOf(termStarts),
+    docs: bytesOf(docs),
+    freqs: bytesOf(freqs),
+  };
+  const sections = {} as Record<Section, [number, number]>;
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const name of SECTIONS) {
+    const b = parts[name];
+    sections[name] = [offset, b.length];
+    chunks.push(b, Buffer.alloc(pad8(b.length) - b.length));
+    offset += pad8(b.length);
+  }
+  const body = Buffer.concat(chunks);
+  const header: Header = {
+    format: "xlir-bm25",
+    version: BM25_FORMAT_VERSION,
+    analyzer: index.analyzer,
+    bm25: index.params,
+    documents: index.ids.length,
+    terms: terms.length,
+    postings: total,
+    docCount: index.docCount,
+    sumTotalTermFreq: index.sumTotalTermFreq,
+    sections,
+    sha256: createHash("sha256").update(body).digest("hex"),
+  };
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const prefix = Buffer.alloc(16);
+  MAGIC.copy(prefix, 0);
+  prefix.writeUInt32LE(BM25_FORMAT_VERSION, 8);
+  prefix.writeUInt32LE(json.length, 12);
+  return Buffer.concat([prefix, json, Buffer.alloc(pad8(16 + json.length) - 16 - json.length), body]);
+}
+
+function decode(buf: Buffer, file: string): Bm25Index {
+  const corrupt = (what: string) => new Error(`${file} is a corrupt BM25 index (${what}): rebuild it`);
+  if (buf.length < 16 || !buf.subarray(0, 8).equals(MAGIC)) {
+    throw new Error(
+      `${file} is not an xlir BM25 index (bad magic bytes): rebuild it or point at another folder`,
+    );
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== BM25_FORMAT_VERSION) {
+    throw new Error(
+      `${file} has BM25 format version ${version}, this xlir reads version ${BM25_FORMAT_VERSION}: ` +
+        (version > BM25_FORMAT_VERSION ? "upgrade xlir or rebuild the index" : "rebuild the index"),
+    );
+  }
+  const headerLength = buf.readUInt32LE(12);
+  if (16 + headerLength > buf.length) throw corrupt("truncated header");
+  let header: Header;
+  try {
+    header = JSON.parse(buf.toString("utf8", 16, 16 + headerLength)) as Header;
+  } catch {
+    throw corrupt("unreadable header");
+  }
+  if (typeof header !== "object" || header === null || header.format !== "xlir-bm25")
+    throw corrupt("bad header");
+  const analyzer = checkAnalyzerConfig(header.analyzer, file);
+  const stored = header.bm25 as Record<string, unknown> | null;
+  if (
+    typeof stored !== "object" ||
+    stored === null ||
+    !["k1", "b", "lengths"].every((key) => key in stored)
+  ) {
+    throw corrupt("missing BM25 parameters");
+  }
+  const params = bm25Params(stored, file);
+
+  const body = buf.subarray(pad8(16 + headerLength));
+  if (
+    typeof header.sha256 !== "string" ||
+    createHash("sha256").update(body).digest("hex") !== header.sha256
+  ) {
+    throw corrupt("checksum mismatch: the file is truncated or damaged");
+  }
+  const count = (name: "documents" | "terms" | "postings" | "docCount" | "sumTotalTermFreq") => {
+    const v = header[name];
+    if (!Number.isSafeInteger(v) || v < 0) throw corrupt(`bad ${name} ${JSON.stringify(v)}`);
+    return v;
+  };
+  const [nDocs, nTerms, nPostings] = [count("documents"), count("terms"), count("postings")];
+  const section = (name: Section): Buffer => {
+    const s = header.sections?.[name];
+    if (
+      !Array.isArray(s) ||
+      !s.every((v) => Number.isSafeInteger(v) && v >= 0) ||
+      s[0] + s[1] > body.length
+    ) {
+      throw corrupt(`bad ${name} section`);
+    }
+    return body.subarray(s[0], s[0] + s[1]);
+  };
+  const strings = (name: Section, n: number): string[] => {
+    let v: unknown;
+    try {
+      v = JSON.parse(section(name).toString("utf8"));
+    } catch {
+      throw corrupt(`unreadable ${name}`);
+    }
+    if (!Array.isArray(v) || v.length !== n || !v.every((s) => typeof s === "string" && s !== "")) {
+      throw corrupt(`${name} must be ${n} non-empty strings`);
+    }
+    if (new Set(v).size !== n) throw corrupt(`duplicate ${name}`);
+    return v as string[];
+  };
+  const u32 = (name: Section, n: number): Uint32Array => {
+    const b = section(name);
+    if (b.length !== 4 * n) throw corrupt(`${name} holds ${b.length} bytes, expected ${4 * n}`);
+    return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  };
+  const ids = strings("ids", nDocs);
+  const terms = strings("terms", nTerms);
+  const lengths = u32("lengths", nDocs);
+  const termStarts = u32("termStarts", nTerms + 1);
+  const docs = u32("docs", nPostings);
+  const freqs = u32("freqs", nPostings);
+
+  // Structure: postings sorted and in range, and every document's term frequencies adding up to
+  // its length; then the stored statistics must be the ones the postings give.
+  if (termStarts[0] !== 0 || termStarts[nTerms] !== nPostings) throw corrupt("bad term offsets");
+  const lengthFromPostings = new Float64Array(nDocs);
+  const index = createBm25Index({ analyzer, bm25: params });
+  for (let t = 0; t < nTerms; t++) {
+    const [start, end] = [termStarts[t], termStarts[t + 1]];
+    if (end <= start || end > nPostings) throw corrupt(`bad postings range for term ${t}`);
+    for (let j = start; j < end; j++) {
+      if (docs[j] >= nDocs || (j > start && docs[j] <= docs[j - 1]) || freqs[j] === 0) {
+        throw corrupt(`bad posting ${j} of term ${JSON.stringify(terms[t])}`);
+      }
+      lengthFromPostings[docs[j]] += freqs[j];
+    }
+    index.postings.set(terms[t], {
+      docs: Array.from(docs.subarray(start, end)),
+      freqs: Array.from(freqs.subarray(start, end)),
+    });
+  }
+  let docCount = 0;
+  let sum = 0;
+  for (let d = 0; d < nDocs; d++) {
+    if (lengthFromPostings[d] !== lengths[d]) throw corrupt(`length of document ${JSON.stringify(ids[d])}`);
+    if (lengths[d] > 0) docCount++;
+    sum += lengths[d];
+    index.byId.set(ids[d], d);
+  }
+  if (docCount !== count("docCount") || sum !== count("sumTotalTermFreq")) throw corrupt("statistics");
+  index.ids = ids;
+  index.lengths = Array.from(lengths);
+  index.norms = index.lengths.map(intToByte4);
+  index.docCount = docCount;
+  index.sumTotalTermFreq = sum;
+  return index;
+}
+
+function bytesOf(a: Uint32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function pad8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+function checkLittleEndian(): void {
+  if (endianness() !== "LE")
+    throw new Error("xlir BM25 index files are little-endian: this host is big-endian");
+}
+
+// After a rename the directory entry must reach the disk too; not every platform can fsync a folder.
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Windows cannot open a directory for fsync; the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,466 @@
+// NLLB-E5 distillation (the paper's recipe): the student — frozen NLLB encoder, a trained projection,
+// E5 with LoRA — learns to give E5's own mean-pooled vector for the same English text, by MSE.
+// Teacher vectors are computed once and cached on disk. One ONNX Runtime session runs forward and
+// backward (autodiff graph); AdamW, the schedule, clipping and accumulation run in TypeScript.
+// Everything a resumed run needs is checkpointed, so N steps straight and N/2 + crash + resume
+// give the same weights.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Encoder } from "../encode/encoder.ts";
+import { Checkpoint, tensorSource } from "../models/checkpoint.ts";
+import { dropoutInput, type LoraSpec } from "../models/lora.ts";
+import {
+  type NllbE5Spec,
+  type ProjectionActivation,
+  studentBatch,
+  studentFeeds,
+  studentGraph,
+} from "../models/nllb-e5.ts";
+import { writeNllbE5Folder } from "../models/nllb-e5-folder.ts";
+import { Rng } from "../models/random.ts";
+import { grad, gradName } from "../tensor/autodiff.ts";
+import type { TensorData } from "../tensor/graph.ts";
+import { Session } from "../tensor/session.ts";
+import { nllbRow } from "../text/nllb-input.ts";
+import { nllbLangTokenId } from "../text/nllb-langs.ts";
+import { loadTokenizer } from "../text/tokenizer.ts";
+import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
+import { peftKey } from "../weights/peft.ts";
+import { type AdamWState, adamwStep, createAdamWState } from "./adamw.ts";
+import { type TrainingText, readTrainingTexts } from "./data.ts";
+import {
+  accumulateGrads,
+  averagedGrads,
+  clipGradNorm,
+  createGradAccumulator,
+  resetGradAccumulator,
+} from "./gradients.ts";
+import { type CurvePoint, lossCurveSvg } from "./loss-curve.ts";
+import type { NamedArrays } from "./params.ts";
+import { linearWithWarmup } from "./schedule.ts";
+import { type TrainPosition, loadCheckpoint, saveCheckpoint } from "./state.ts";
+import { TeacherCache, textHash } from "./teacher-cache.ts";
+
+export type TrainableSet = "projection" | "projection+lora" | "full";
+
+export interface DistillConfig {
+  /** NLLB (M2M100) checkpoint: hub id or folder. */
+  studentEncoder: string;
+  /** E5 (BERT / XLM-R) checkpoint: hub id or folder; also the student's E5 base. */
+  teacher: string;
+  data: string[];
+  steps: number;
+  /** The model folder; training state lives in <output>/training. */
+  output: string;
+  batchSize?: number;
+  gradAccum?: number;
+  lr?: number;
+  /** Default 10% of the steps. */
+  warmupSteps?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  projectionHidden?: number;
+  projectionActivation?: ProjectionActivation;
+  trainable?: TrainableSet;
+  lora?: Omit<LoraSpec, "targets"> & { targets?: string[] };
+  /** Held-out evaluation every N steps (default steps/10) on `evalSize` texts (default 10%, at most 256). */
+  evalEvery?: number;
+  evalSize?: number;
+  checkpointEvery?: number;
+  seed?: number;
+  threads?: number;
+  /** NLLB language of the training text. */
+  lang?: string;
+  maxNllbTokens?: number;
+  /** Fold LoRA into E5 in the exported model (default true). */
+  merge?: boolean;
+  resume?: boolean;
+  hub?: ResolveOptions;
+}
+
+export interface StepLog {
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  elapsed_s: number;
+}
+export interface EvalLog {
+  step: number;
+  eval_mse: number;
+  eval_cosine: number;
+}
+
+export interface DistillHooks {
+  onStep?: (log: StepLog) => void;
+  onEval?: (log: EvalLog) => void;
+  /** Progress of the one-time teacher pass. */
+  onTeacher?: (done: number, total: number) => void;
+  /** Checked after every step: true saves a checkpoint and returns (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+export interface DistillResult {
+  steps: number;
+  interrupted: boolean;
+  lastEval?: EvalLog;
+}
+
+interface Example {
+  nllb: number[];
+  role: "query" | "passage";
+  hash: string;
+}
+
+export const trainingDir = (output: string) => join(output, "training");
+
+function uniformInit(rng: Rng, n: number, bound: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (2 * rng.next() - 1) * bound;
+  return a;
+}
+
+/** Cosine of two rows. */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb || 1);
+}
+
+export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Promise<DistillResult> {
+  const batchSize = cfg.batchSize ?? 16;
+  const accum = cfg.gradAccum ?? 1;
+  const lr = cfg.lr ?? 2e-4;
+  const seed = cfg.seed ?? 42;
+  const mode = cfg.trainable ?? "projection+lora";
+  if (!Number.isInteger(cfg.steps) || cfg.steps < 1)
+    throw new Error(`--steps must be a positive integer, got ${cfg.steps}`);
+  const nllbDir = await resolveModel(cfg.studentEncoder, cfg.hub);
+  const e5Dir = await resolveModel(cfg.teacher, cfg.hub);
+  const nllb = Checkpoint.open(nllbDir);
+  const e5 = Checkpoint.open(e5Dir);
+  const closers: (() => unknown)[] = [() => nllb.close(), () => e5.close()];
+  try {
+    if (nllb.config.family !== "m2m100")
+      throw new Error(
+        `--student-encoder ${cfg.studentEncoder} is a ${nllb.config.modelType} model; give an NLLB-200 (m2m_100) checkpoint`,
+      );
+    if (e5.config.family === "m2m100")
+      throw new Error(`--teacher ${cfg.teacher} is an m2m_100 model; give an E5 (BERT or XLM-R) encoder`);
+    const dN = nllb.config.hidden;
+    const dE = e5.config.hidden;
+    const hidden = cfg.projectionHidden ?? 4096;
+
+    // the teacher: E5 on "query: ..." / "passage: ...", raw mean pooling (the paper's target)
+    const teacher = await Encoder.load(e5Dir, {
+      threads: cfg.threads,
+      batchSize: 64,
+      override: { pooling: "mean", normalize: false, prompts: { query: "query: ", passage: "passage: " } },
+    });
+    closers.push(() => teacher.close());
+    if (teacher.dim !== dE)
+      throw new Error(`teacher ${cfg.teacher} gives ${teacher.dim}-dim vectors but its hidden size is ${dE}`);
+    const prefixOf = (role: "query" | "passage") => teacher.tokenize([""], { role })[0];
+    const q = prefixOf("query");
+    const p = prefixOf("passage");
+    if (q.length !== p.length || q.length < 2)
+      throw new Error(
+        `teacher tokenizer splits "query: " and "passage: " into different numbers of tokens (${q.length} vs ${p.length}); NLLB-E5 needs one prefix length`,
+      );
+    const lora: LoraSpec | null =
+      mode === "projection+lora"
+        ? {
+            r: cfg.lora?.r ?? 32,
+            alpha: cfg.lora?.alpha ?? 64,
+            dropout: cfg.lora?.dropout ?? 0.05,
+            targets: cfg.lora?.targets ?? ["query", "key", "value"],
+          }
+        : null;
+    const spec: NllbE5Spec = {
+      projectionDims: [dN, hidden, dE],
+      projectionActivation: cfg.projectionActivation ?? "none",
+      prefixIds: { query: q.slice(0, -1), passage: p.slice(0, -1) },
+      sepId: q[q.length - 1],
+      lora,
+      maxNllbTokens: cfg.maxNllbTokens ?? 508,
+    };
+    if (spec.prefixIds.query.length !== 3)
+      throw new Error(
+        `teacher tokenizer gives ${spec.prefixIds.query.length} prefix tokens for "query: " ([CLS] query :); NLLB-E5 expects 3`,
+      );
+
+    // data: tokenized for the student, teacher vectors from the cache
+    const texts = readTrainingTexts(cfg.data);
+    const nllbTok = loadTokenizer(nllbDir);
+    const langId = nllbLangTokenId(nllbTok, cfg.lang ?? "eng_Latn");
+    const eos = nllbTok.specialIds.eos ?? nllbTok.tokenToId("</s>") ?? 2;
+    const examples: Example[] = texts.map((t: TrainingText) => ({
+      nllb: nllbRow(nllbTok.encodeText(t.text), langId, eos, spec.maxNllbTokens).ids,
+      role: t.role,
+      hash: textHash(t.role, t.text),
+    }));
+    const evalSize = cfg.evalSize ?? Math.min(256, Math.floor(examples.length / 10));
+    const train = examples.slice(0, examples.length - evalSize);
+    const held = examples.slice(examples.length - evalSize);
+    if (train.length < batchSize)
+      throw new Error(
+        `${texts.length} training texts leave ${train.length} after the held-out split, fewer than one batch of ${batchSize}`,
+      );
+
+    const tdir = trainingDir(cfg.output);
+    mkdirSync(tdir, { recursive: true });
+    const teacherKey = `${cfg.teacher}|${cfg.hub?.revision ?? ""}|${statSync(join(e5Dir, "model.safetensors")).size}|${readFileSync(join(e5Dir, "config.json"), "utf8")}`;
+    const cache = TeacherCache.open(join(tdir, "teacher-cache"), teacherKey, dE);
+    const missing = new Map<string, TrainingText>();
+    texts.forEach((t, i) => !cache.has(examples[i].hash) && missing.set(examples[i].hash, t));
+    const todo = [...missing];
+    for (let start = 0; start < todo.length; start += 256) {
+      const part = todo.slice(start, start + 256);
+      const rows = new Float32Array(part.length * dE);
+      for (const role of ["query", "passage"] as const) {
+        const idx = part.flatMap(([, t], i) => (t.role === role ? [i] : []));
+        if (!idx.length) continue;
+        const emb = await teacher.embed(
+          idx.map((i) => part[i][1].text),
+          { role },
+        );
+        idx.forEach((i, k) => rows.set(emb.data.subarray(k * dE, (k + 1) * dE), i * dE));
+      }
+      cache.append(
+        part.map(([h]) => h),
+        rows,
+      );
+      hooks.onTeacher?.(Math.min(start + 256, todo.length), todo.length);
+    }
+
+    // trainable weights: fresh projection (nn.Linear init), LoRA A kaiming / B zero (PEFT init),
+    // or E5's own weights for full fine-tuning
+    const init = new Rng(seed);
+    const proj = new Map([
+      ["proj.0.weight", { data: uniformInit(init, hidden * dN, 1 / Math.sqrt(dN)), dims: [hidden, dN] }],
+      ["proj.0.bias", { data: uniformInit(init, hidden, 1 / Math.sqrt(dN)), dims: [hidden] }],
+      ["proj.1.weight", { data: uniformInit(init, dE * hidden, 1 / Math.sqrt(hidden)), dims: [dE, hidden] }],
+      ["proj.1.bias", { data: uniformInit(init, dE, 1 / Math.sqrt(hidden)), dims: [dE] }],
+    ]);
+    const loraTensors = new Map<string, { data: Float32Array; dims: number[] }>();
+    if (lora)
+      for (let i = 0; i < e5.config.layers; i++)
+        for (const t of lora.targets) {
+          const m = `encoder.layer.${i}.attention.self.${t}`;
+          loraTensors.set(peftKey(m, "A"), {
+            data: uniformInit(init, lora.r * dE, 1 / Math.sqrt(dE)),
+            dims: [lora.r, dE],
+          });
+          loraTensors.set(peftKey(m, "B"), { data: new Float32Array(dE * lora.r), dims: [dE, lora.r] });
+        }
+    const isTrainable = (name: string) =>
+      name.startsWith("proj.") || name.includes(".lora_") || mode === "full";
+    const parts = {
+      nllb,
+      e5,
+      e5Config: e5.config,
+      projection: tensorSource(proj, "projection"),
+      lora: lora ? tensorSource(loraTensors, "lora") : null,
+    };
+    const withDropout = !!lora && lora.dropout > 0;
+    const built = studentGraph(parts, spec, { trainable: isTrainable, loss: true, dropout: withDropout });
+    const names = [...built.trainableData.keys()];
+    const dims: Record<string, number[]> = Object.fromEntries(
+      names.map((n) => [n, built.graph.inputs.find((i) => i.name === n)!.shape as number[]]),
+    );
+    const dropoutModules = built.graph.inputs
+      .filter((i) => i.name.startsWith("lora_dropout."))
+      .map((i) => i.name.slice("lora_dropout.".length));
+    const trainSession = await Session.create(grad(built.graph, "loss", names), { threads: cfg.threads });
+    closers.push(() => trainSession.release());
+    const evalSession = await Session.create(
+      studentGraph(parts, spec, { trainable: isTrainable, loss: true }).graph,
+      { threads: cfg.threads },
+    );
+    closers.push(() => evalSession.release());
+
+    // state: fresh, or the checkpoint of an interrupted run
+    const fingerprint = {
+      studentEncoder: cfg.studentEncoder,
+      teacher: cfg.teacher,
+      data: cfg.data.map((f) => [f, statSync(f).size]),
+      steps: cfg.steps,
+      batchSize,
+      accum,
+      lr,
+      seed,
+      mode,
+      spec,
+      weightDecay: cfg.weightDecay ?? 0,
+      warmup: cfg.warmupSteps ?? null,
+    };
+    const ckDir = join(tdir, "checkpoint");
+    const logPath = join(tdir, "train_log.jsonl");
+    let params: NamedArrays = Object.fromEntries(built.trainableData);
+    let optimizer: AdamWState = createAdamWState(params);
+    let pos: TrainPosition = { step: 0, epoch: 0, index: 0, rng: new Rng(seed + 1).state };
+    if (existsSync(join(ckDir, "state.json"))) {
+      if (!cfg.resume)
+        throw new Error(
+          `${cfg.output} already holds a training checkpoint; pass --resume to continue it, or choose another --output`,
+        );
+      const ck = loadCheckpoint(ckDir, fingerprint);
+      params = ck.params;
+      optimizer = ck.optimizer;
+      pos = ck.position;
+      truncateLog(logPath, pos.step);
+    } else writeFileSync(logPath, "");
+
+    const schedule = linearWithWarmup(cfg.warmupSteps ?? Math.floor(cfg.steps / 10), cfg.steps);
+    const acc = createGradAccumulator(params);
+    const rng = new Rng(pos.rng);
+    let order = new Rng(seed * 7919 + pos.epoch).permutation(train.length);
+    const nextBatch = (): Example[] => {
+      const out: Example[] = [];
+      while (out.length < batchSize) {
+        if (pos.index >= order.length) {
+          pos.epoch += 1;
+          pos.index = 0;
+          order = new Rng(seed * 7919 + pos.epoch).permutation(train.length);
+        }
+        out.push(train[order[pos.index++]]);
+      }
+      return out;
+    };
+    const feedsFor = (batch: Example[], dropout: boolean): Record<string, TensorData> => {
+      const sb = studentBatch(
+        batch.map((e) => e.nllb),
+        batch.map((e) => e.role),
+        spec,
+        nllbTok.padId,
+      );
+      const teacherRows = new Float32Array(batch.length * dE);
+      batch.forEach((e, i) => teacherRows.set(cache.get(e.hash), i * dE));
+      const feeds: Record<string, TensorData> = { ...studentFeeds(sb, teacherRows, dE) };
+      for (const n of names) feeds[n] = { dtype: "float32", dims: dims[n], data: params[n] };
+      if (dropout) {
+        const L = sb.nllbSeq + 4;
+        const keep = 1 - lora!.dropout;
+        for (const m of dropoutModules) {
+          const mask = new Float32Array(sb.batch * L * dE);
+          for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < keep ? 1 / keep : 0;
+          feeds[dropoutInput(m)] = { dtype: "float32", dims: [sb.batch, L, dE], data: mask };
+        }
+      }
+      return feeds;
+    };
+
+    const evaluate = async (): Promise<EvalLog> => {
+      let se = 0;
+      let cos = 0;
+      for (let s = 0; s < held.length; s += batchSize) {
+        const batch = held.slice(s, s + batchSize);
+        const out = await evalSession.run(feedsFor(batch, false), ["embedding", "loss"]);
+        se += (out.loss.data as Float32Array)[0] * batch.length;
+        const hs = out.embedding.data as Float32Array;
+        batch.forEach((e, i) => (cos += cosine(hs.subarray(i * dE, (i + 1) * dE), cache.get(e.hash))));
+      }
+      return {
+        step: pos.step,
+        eval_mse: se / Math.max(held.length, 1),
+        eval_cosine: cos / Math.max(held.length, 1),
+      };
+    };
+    const save = () =>
+      saveCheckpoint(ckDir, { position: { ...pos, rng: rng.state }, params, dims, optimizer }, fingerprint);
+    const curve = () => {
+      const lines = readFileSync(logPath, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      const pts = (k: string): CurvePoint[] =>
+        lines.filter((l) => k in l).map((l) => ({ step: l.step, value: l[k] }));
+      writeFileSync(join(tdir, "loss.svg"), lossCurveSvg(pts("loss"), pts("eval_mse")));
+    };
+
+    const evalEvery = cfg.evalEvery ?? Math.max(1, Math.floor(cfg.steps / 10));
+    const checkpointEvery = cfg.checkpointEvery ?? 200;
+    const started = Date.now();
+    let lastEval: EvalLog | undefined;
+    if (pos.step === 0 && held.length) {
+      lastEval = await evaluate();
+      appendFileSync(logPath, JSON.stringify(lastEval) + "\n");
+      hooks.onEval?.(lastEval);
+    }
+    while (pos.step < cfg.steps) {
+      let lossSum = 0;
+      for (let k = 0; k < accum; k++) {
+        const out = await trainSession.run(feedsFor(nextBatch(), withDropout));
+        lossSum += (out.loss.data as Float32Array)[0];
+        accumulateGrads(
+          acc,
+          Object.fromEntries(names.map((n) => [n, out[gradName(n)].data as Float32Array])),
+        );
+      }
+      const grads = averagedGrads(acc);
+      resetGradAccumulator(acc);
+      const gradNorm = cfg.maxGradNorm === 0 ? NaN : clipGradNorm(grads, cfg.maxGradNorm ?? 1.0);
+      const stepLr = lr * schedule(pos.step);
+      adamwStep(params, grads, optimizer, stepLr, { weightDecay: cfg.weightDecay ?? 0 });
+      pos.step += 1;
+      const log: StepLog = {
+        step: pos.step,
+        loss: lossSum / accum,
+        lr: stepLr,
+        grad_norm: gradNorm,
+        elapsed_s: (Date.now() - started) / 1000,
+      };
+      appendFileSync(logPath, JSON.stringify(log) + "\n");
+      hooks.onStep?.(log);
+      if (held.length && (pos.step % evalEvery === 0 || pos.step === cfg.steps)) {
+        lastEval = await evaluate();
+        appendFileSync(logPath, JSON.stringify(lastEval) + "\n");
+        hooks.onEval?.(lastEval);
+      }
+      const stop = hooks.shouldStop?.() ?? false;
+      if (pos.step % checkpointEvery === 0 || pos.step === cfg.steps || stop) {
+        save();
+        curve();
+      }
+      if (stop) return { steps: pos.step, interrupted: true, lastEval };
+    }
+
+    const named = (keys: string[]) => new Map(keys.map((k) => [k, { data: params[k], dims: dims[k] }]));
+    writeNllbE5Folder(cfg.output, {
+      nllbDir,
+      e5Dir,
+      studentEncoder: cfg.studentEncoder,
+      teacher: cfg.teacher,
+      spec,
+      projection: named(names.filter((n) => n.startsWith("proj."))),
+      lora: lora ? named(names.filter((n) => n.includes(".lora_"))) : undefined,
+      e5Weights:
+        mode === "full" ? storedNames(e5, named(names.filter((n) => !n.startsWith("proj.")))) : undefined,
+      merge: cfg.merge ?? true,
+    });
+    return { steps: pos.step, interrupted: false, lastEval };
+  } finally {
+    for (const c of closers.reverse()) await c();
+  }
+}
+
+/** Trained E5 weights keyed by the names stored in the checkpoint file (prefixes as the file has them). */
+function storedNames(ck: Checkpoint, weights: Map<string, { data: Float32Array; dims: number[] }>) {
+  return new Map([...weights].map(([k, t]) => [ck.key(k) ?? k, t]));
+}
+
+/** Keep the log lines of steps up to `step` (a resumed run rewrites what came after). */
+function truncateLog(path: string, step: number): void {
+  if (!existsSync(path)) return writeFileSync(path, "");
+  const keep = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l && JSON.parse(l).step <= step);
+  writeFileSync(path, keep.map((l) => l + "\n").join(""));
+}
