@@ -1,13 +1,20 @@
 // Tiny random model folders (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)
-// that tests make for themselves: a BERT with a WordPiece vocabulary and an NLLB-like M2M100 encoder
-// with a Unigram vocabulary and language-code tokens.
+// that tests make for themselves: BERTs with WordPiece vocabularies and NLLB-like M2M100 encoders
+// with language-code tokens.
 
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gaussian, writeRandomCheckpoint } from "../../src/models/random.ts";
 import { readSafetensors, writeSafetensors } from "../../src/weights/safetensors.ts";
-import { tinyNllb, tinyWordPiece } from "./tiny-tokenizers.ts";
+import {
+  BERT_POST,
+  BERT_SPECIALS,
+  bertTokenizerConfig,
+  tinyNllb,
+  tinyWordPiece,
+  wordPieceJson,
+} from "./tiny-tokenizers.ts";
 
 export const TINY_WORDS = [
   "query",
@@ -24,70 +31,79 @@ export const TINY_WORDS = [
   "small",
 ];
 
-function writeTokenizer(dir: string, t: { tokenizer: object; config: object }): void {
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(t.tokenizer));
-  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(t.config));
+interface DirOptions {
+  d?: number;
+  layers?: number;
+  seed?: number;
+  parent?: string;
 }
 
-/** A BERT (BertModel layout) of hidden `d` whose vocabulary is the tiny WordPiece one plus TINY_WORDS. */
-export function tinyBertDir(
-  opts: { d?: number; layers?: number; maxLength?: number; seed?: number; parent?: string } = {},
+const vocabSize = (tokenizer: object) =>
+  Object.keys((tokenizer as { model: { vocab: object } }).model.vocab).length;
+
+/** A folder with a random checkpoint for `config` and the tokenizer files. */
+function modelDir(
+  prefix: string,
+  config: Record<string, unknown>,
+  tok: { tokenizer: object; config: object },
+  o: DirOptions,
+  seed: number,
 ): string {
-  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), "xlir-bert-"));
-  const tok = tinyWordPiece(TINY_WORDS, opts.maxLength ?? 16);
-  const vocab = Object.keys((tok.tokenizer as { model: { vocab: object } }).model.vocab).length;
-  const d = opts.d ?? 16;
-  writeRandomCheckpoint(
-    dir,
-    {
-      architectures: ["BertModel"],
-      model_type: "bert",
-      vocab_size: vocab,
-      hidden_size: d,
-      num_hidden_layers: opts.layers ?? 2,
-      num_attention_heads: 2,
-      intermediate_size: 2 * d,
-      max_position_embeddings: 64,
-      type_vocab_size: 2,
-    },
-    opts.seed ?? 1,
-  );
-  writeTokenizer(dir, tok);
+  const dir = mkdtempSync(join(o.parent ?? tmpdir(), prefix));
+  writeRandomCheckpoint(dir, config, o.seed ?? seed);
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tok.tokenizer));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tok.config));
   return dir;
+}
+
+const bertConfig = (vocab: number, d: number, layers: number, heads: number, maxPositions: number) => ({
+  architectures: ["BertModel"],
+  model_type: "bert",
+  vocab_size: vocab,
+  hidden_size: d,
+  num_hidden_layers: layers,
+  num_attention_heads: heads,
+  intermediate_size: 2 * d,
+  max_position_embeddings: maxPositions,
+  type_vocab_size: 2,
+});
+
+const m2m100Config = (vocab: number, d: number, layers: number, heads: number, maxPositions: number) => ({
+  architectures: ["M2M100ForConditionalGeneration"],
+  model_type: "m2m_100",
+  vocab_size: vocab,
+  d_model: d,
+  encoder_layers: layers,
+  encoder_attention_heads: heads,
+  encoder_ffn_dim: 2 * d,
+  decoder_layers: 1,
+  decoder_attention_heads: heads,
+  decoder_ffn_dim: 2 * d,
+  max_position_embeddings: maxPositions,
+  scale_embedding: true,
+  pad_token_id: 1,
+  bos_token_id: 0,
+  eos_token_id: 2,
+});
+
+/** A BERT of hidden `d` (default 16) whose vocabulary is the tiny WordPiece one plus TINY_WORDS. */
+export function tinyBertDir(o: DirOptions & { maxLength?: number } = {}): string {
+  const tok = tinyWordPiece(TINY_WORDS, o.maxLength ?? 16);
+  return modelDir(
+    "xlir-bert-",
+    bertConfig(vocabSize(tok.tokenizer), o.d ?? 16, o.layers ?? 2, 2, 64),
+    tok,
+    o,
+    1,
+  );
 }
 
 /** An NLLB-like M2M100 encoder (language codes eng_Latn, hin_Deva, zho_Hans, zho_Hant). */
-export function tinyNllbDir(
-  opts: { d?: number; layers?: number; seed?: number; parent?: string } = {},
-): string {
-  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), "xlir-nllb-"));
+export function tinyNllbDir(o: DirOptions = {}): string {
   const tok = tinyNllb();
-  const t = tok.tokenizer as { added_tokens: { id: number }[] };
-  const vocab = Math.max(...t.added_tokens.map((a) => a.id)) + 1;
-  const d = opts.d ?? 16;
-  writeRandomCheckpoint(
-    dir,
-    {
-      architectures: ["M2M100ForConditionalGeneration"],
-      model_type: "m2m_100",
-      vocab_size: vocab,
-      d_model: d,
-      encoder_layers: opts.layers ?? 2,
-      encoder_attention_heads: 2,
-      encoder_ffn_dim: 2 * d,
-      decoder_layers: 1,
-      decoder_attention_heads: 2,
-      decoder_ffn_dim: 2 * d,
-      max_position_embeddings: 64,
-      scale_embedding: true,
-      pad_token_id: 1,
-      bos_token_id: 0,
-      eos_token_id: 2,
-    },
-    opts.seed ?? 2,
-  );
-  writeTokenizer(dir, tok);
-  return dir;
+  const vocab =
+    Math.max(...(tok.tokenizer as { added_tokens: { id: number }[] }).added_tokens.map((a) => a.id)) + 1;
+  return modelDir("xlir-nllb-", m2m100Config(vocab, o.d ?? 16, o.layers ?? 2, 2, 64), tok, o, 2);
 }
 
 /** Lower-cased words and punctuation of `texts`, most frequent first (what BertPreTokenizer splits). */
@@ -102,93 +118,15 @@ export function wordsOf(texts: readonly string[], max: number): string[] {
     .map(([w]) => w);
 }
 
-const added = (id: number, content: string) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special: true,
-});
-
-/** A whole-word WordPiece tokenizer.json: `specials` first (as added tokens), then `words`. */
-function wordTokenizer(specials: string[], words: string[], unk: string, post: object): object {
-  const vocab = [...new Set([...specials, ...words])];
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map((t, i) => added(i, t)),
-    normalizer: {
-      type: "BertNormalizer",
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: null,
-      lowercase: true,
-    },
-    pre_tokenizer: { type: "BertPreTokenizer" },
-    post_processor: post,
-    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: {
-      type: "WordPiece",
-      unk_token: unk,
-      continuing_subword_prefix: "##",
-      max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
-    },
-  };
+/** An E5-like BERT (default d 32) whose WordPiece vocabulary is `words` (plus query / passage / :). */
+export function wordE5Dir(words: string[], o: DirOptions = {}): string {
+  const tokenizer = wordPieceJson(BERT_SPECIALS, ["query", "passage", ":", ...words], "[UNK]", BERT_POST);
+  const tok = { tokenizer, config: bertTokenizerConfig(128) };
+  return modelDir("xlir-e5-", bertConfig(vocabSize(tokenizer), o.d ?? 32, o.layers ?? 2, 4, 128), tok, o, 11);
 }
 
-/** An E5-like BERT whose WordPiece vocabulary is `words` (plus [CLS] query / passage : [SEP]). */
-export function wordE5Dir(
-  words: string[],
-  opts: { d?: number; layers?: number; seed?: number; parent?: string } = {},
-): string {
-  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), "xlir-e5-"));
-  const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-  const tokenizer = wordTokenizer(specials, ["query", "passage", ":", ...words], "[UNK]", {
-    type: "BertProcessing",
-    sep: ["[SEP]", 3],
-    cls: ["[CLS]", 2],
-  });
-  const vocab = Object.keys((tokenizer as { model: { vocab: object } }).model.vocab).length;
-  const d = opts.d ?? 32;
-  writeRandomCheckpoint(
-    dir,
-    {
-      architectures: ["BertModel"],
-      model_type: "bert",
-      vocab_size: vocab,
-      hidden_size: d,
-      num_hidden_layers: opts.layers ?? 2,
-      num_attention_heads: 4,
-      intermediate_size: 2 * d,
-      max_position_embeddings: 128,
-      type_vocab_size: 2,
-    },
-    opts.seed ?? 11,
-  );
-  writeTokenizer(dir, {
-    tokenizer,
-    config: {
-      model_max_length: 128,
-      pad_token: "[PAD]",
-      unk_token: "[UNK]",
-      cls_token: "[CLS]",
-      sep_token: "[SEP]",
-      mask_token: "[MASK]",
-    },
-  });
-  return dir;
-}
-
-/** An NLLB-like M2M100 whose vocabulary is `words` plus <s> <pad> </s> <unk> and language codes. */
-export function wordNllbDir(
-  words: string[],
-  opts: { d?: number; layers?: number; seed?: number; parent?: string } = {},
-): string {
-  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), "xlir-nllbw-"));
+/** An NLLB-like M2M100 (default d 48) whose vocabulary is `words` plus <s> <pad> </s> <unk> and language codes. */
+export function wordNllbDir(words: string[], o: DirOptions = {}): string {
   const specials = ["<s>", "<pad>", "</s>", "<unk>", "eng_Latn", "hin_Deva", "fra_Latn", "deu_Latn"];
   const post = {
     type: "TemplateProcessing",
@@ -203,42 +141,22 @@ export function wordNllbDir(
       "</s>": { id: "</s>", ids: [2], tokens: ["</s>"] },
     },
   };
-  const tokenizer = wordTokenizer(specials, words, "<unk>", post);
-  const vocab = Object.keys((tokenizer as { model: { vocab: object } }).model.vocab).length;
-  const d = opts.d ?? 48;
-  writeRandomCheckpoint(
-    dir,
-    {
-      architectures: ["M2M100ForConditionalGeneration"],
-      model_type: "m2m_100",
-      vocab_size: vocab,
-      d_model: d,
-      encoder_layers: opts.layers ?? 2,
-      encoder_attention_heads: 4,
-      encoder_ffn_dim: 2 * d,
-      decoder_layers: 1,
-      decoder_attention_heads: 4,
-      decoder_ffn_dim: 2 * d,
-      max_position_embeddings: 128,
-      scale_embedding: true,
-      pad_token_id: 1,
-      bos_token_id: 0,
-      eos_token_id: 2,
-    },
-    opts.seed ?? 12,
+  const tokenizer = wordPieceJson(specials, words, "<unk>", post);
+  const config = {
+    model_max_length: 128,
+    bos_token: "<s>",
+    eos_token: "</s>",
+    pad_token: "<pad>",
+    unk_token: "<unk>",
+    additional_special_tokens: specials.slice(4),
+  };
+  return modelDir(
+    "xlir-nllbw-",
+    m2m100Config(vocabSize(tokenizer), o.d ?? 48, o.layers ?? 2, 4, 128),
+    { tokenizer, config },
+    o,
+    12,
   );
-  writeTokenizer(dir, {
-    tokenizer,
-    config: {
-      model_max_length: 128,
-      bos_token: "<s>",
-      eos_token: "</s>",
-      pad_token: "<pad>",
-      unk_token: "<unk>",
-      additional_special_tokens: specials.slice(4),
-    },
-  });
-  return dir;
 }
 
 /**

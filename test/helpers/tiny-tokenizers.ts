@@ -30,57 +30,62 @@ export function removeModelDirs(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * A whole-word WordPiece tokenizer.json with BERT's normaliser (lower-casing) and pre-tokenizer:
+ * `specials` first as added tokens, then `words` (duplicates dropped), unknown words -> `unk`.
+ */
+export function wordPieceJson(
+  specials: readonly string[],
+  words: readonly string[],
+  unk: string,
+  post: object,
+): object {
+  const vocab = [...new Set([...specials, ...words])];
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map((t, i) => special(i, t)),
+    normalizer: {
+      type: "BertNormalizer",
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
+    pre_tokenizer: { type: "BertPreTokenizer" },
+    post_processor: post,
+    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+    model: {
+      type: "WordPiece",
+      unk_token: unk,
+      continuing_subword_prefix: "##",
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
+    },
+  };
+}
+
+export const BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+export const BERT_POST = { type: "BertProcessing", sep: ["[SEP]", 3], cls: ["[CLS]", 2] };
+export const bertTokenizerConfig = (maxLength: number) => ({
+  model_max_length: maxLength,
+  pad_token: "[PAD]",
+  unk_token: "[UNK]",
+  cls_token: "[CLS]",
+  sep_token: "[SEP]",
+  mask_token: "[MASK]",
+});
+
 /** BERT-like WordPiece: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, lowercasing, BertProcessing. */
 export function tinyWordPiece(
   extra: readonly string[] = [],
   maxLength = 8,
 ): { tokenizer: object; config: object } {
-  const words = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "hello",
-    "world",
-    "##s",
-    "the",
-    "a",
-    ".",
-    ...extra,
-  ];
+  const words = ["hello", "world", "##s", "the", "a", ".", ...extra];
   return {
-    tokenizer: {
-      version: "1.0",
-      truncation: null,
-      padding: null,
-      added_tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].map((t, i) => special(i, t)),
-      normalizer: {
-        type: "BertNormalizer",
-        clean_text: true,
-        handle_chinese_chars: true,
-        strip_accents: null,
-        lowercase: true,
-      },
-      pre_tokenizer: { type: "BertPreTokenizer" },
-      post_processor: { type: "BertProcessing", sep: ["[SEP]", 3], cls: ["[CLS]", 2] },
-      decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-      model: {
-        type: "WordPiece",
-        unk_token: "[UNK]",
-        continuing_subword_prefix: "##",
-        max_input_chars_per_word: 100,
-        vocab: Object.fromEntries(words.map((w, i) => [w, i])),
-      },
-    },
-    config: {
-      model_max_length: maxLength,
-      pad_token: "[PAD]",
-      unk_token: "[UNK]",
-      cls_token: "[CLS]",
-      sep_token: "[SEP]",
-      mask_token: "[MASK]",
-    },
+    tokenizer: wordPieceJson(BERT_SPECIALS, words, "[UNK]", BERT_POST),
+    config: bertTokenizerConfig(maxLength),
   };
 }
 
