@@ -87,7 +87,10 @@ export function distillCommand(): Command {
             resume: o.resume,
           },
           {
-            onStep: (s) => (o.json ? console.log(JSON.stringify(s)) : bar(s.step)),
+            onStep: (s) =>
+              o.json
+                ? console.log(JSON.stringify(s))
+                : bar(s.step, o.steps, `loss ${s.loss.toExponential(3)}`),
             onEval: (e) =>
               o.json
                 ? console.log(JSON.stringify(e))
