@@ -4,7 +4,11 @@
 import { Command } from "commander";
 import { distillCommand } from "./distill.ts";
 import { embedCommand } from "./embed.ts";
+import { evalRunCommand } from "./eval-run.ts";
 import { evalTrecCommand } from "./eval-trec.ts";
+import { collectionsCommand } from "./collections.ts";
+import { indexCommand } from "./index.ts";
+import { searchCommand } from "./search.ts";
 
 export function program(): Command {
   return new Command("xlir")
@@ -12,8 +16,14 @@ export function program(): Command {
     .version("0.1.0")
     .addCommand(embedCommand())
     .addCommand(distillCommand())
+    .addCommand(indexCommand())
+    .addCommand(searchCommand())
+    .addCommand(collectionsCommand())
     .addCommand(
-      new Command("eval").description("evaluate retrieval runs and models").addCommand(evalTrecCommand()),
+      new Command("eval")
+        .description("evaluate retrieval runs and models")
+        .addCommand(evalTrecCommand())
+        .addCommand(evalRunCommand()),
     );
 }
 

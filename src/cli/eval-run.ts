@@ -1,0 +1,136 @@
+// `xlir eval run TASK --model ID_OR_DIR|bm25`: a benchmark end to end (src/eval/benchmark.ts does
+// the work). Prints the markdown report on standard output; progress goes to standard error (a bar
+// on a terminal, JSON lines with --json).
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { BM25, runBenchmark } from "../eval/benchmark.ts";
+import { defaultCacheDir } from "../eval/embed-cache.ts";
+import { TASK_HELP } from "../eval/tasks/registry.ts";
+import { progressBar } from "./progress.ts";
+
+const positive = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1)
+    throw new InvalidArgumentError(`${what} must be a positive whole number.`);
+  return n;
+};
+const langList = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+export function evalRunCommand(): Command {
+  return new Command("run")
+    .description(
+      "Run a benchmark: rank with a model (or BM25), evaluate like trec_eval, write runs, metrics and a report",
+    )
+    .argument("<task>", `one of: ${TASK_HELP.join("; ")}`)
+    .requiredOption("--model <id-or-dir>", `hub id or model folder, or "${BM25}" for Lucene BM25`)
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "dense, bm25, or hybrid (RRF of both); default: bm25 for --model bm25, else dense",
+      ).choices(["dense", "bm25", "hybrid"]),
+    )
+    .option(
+      "--data <dir>",
+      "evaluation data folder holding xquad-r/, tatoeba/, flores200/, nllb-seed/ (default: $XLIR_DATA)",
+    )
+    .option(
+      "--langs <codes>",
+      "languages to run, comma-separated or repeated (default: all of the task)",
+      langList,
+    )
+    .option(
+      "--limit <n>",
+      "the first n queries per language (bitext: the first n lines of each pair)",
+      positive("--limit"),
+    )
+    .option(
+      "--output <dir>",
+      "where to write runs/, qrels/, metrics.json, per-query.json, report.md, chart.svg (default: xlir-eval/<task>/<model>-<mode>)",
+    )
+    .option(
+      "--depth <n>",
+      "documents per query in the runs (and in each list RRF fuses)",
+      positive("--depth"),
+      100,
+    )
+    .addOption(
+      new Option("--margin <kind>", "bitext mining: xSIM margin scoring of the k nearest neighbours").choices(
+        ["ratio", "distance"],
+      ),
+    )
+    .option("--margin-k <n>", "neighbours per sentence for --margin", positive("--margin-k"), 4)
+    .option(
+      "--reference <file>",
+      "published numbers to show beside ours (YAML or JSON), repeatable",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option("--split <name>", "BEIR qrels split (default test) / FLORES-200 split (default devtest)")
+    .option(
+      "--cache <dir>",
+      "embedding cache folder (default: $XLIR_CACHE/embeddings or ~/.cache/xlir/embeddings)",
+    )
+    .option("--no-cache", "embed without reading or writing the cache")
+    .option("--no-runs", "do not write the TREC run and qrels files")
+    .option("--batch-size <n>", "texts per encoder batch", positive("--batch-size"), 32)
+    .option("--threads <n>", "CPU threads (default: all cores)", positive("--threads"))
+    .addOption(
+      new Option("--device <device>", "where the encoder runs").choices(["cpu", "cuda"]).default("cpu"),
+    )
+    .option("--revision <rev>", "hub revision of the model (branch, tag or commit)")
+    .option("--json", "progress as JSON lines on standard error", false)
+    .action(async function (this: Command, task: string, o) {
+      const out = this.configureOutput();
+      const mode = o.mode ?? (o.model === BM25 ? "bm25" : "dense");
+      const output = o.output ?? `xlir-eval/${slug(task)}/${slug(basename(o.model))}-${mode}`;
+      const result = await runBenchmark({
+        task,
+        model: o.model,
+        mode: o.mode,
+        data: o.data ?? process.env.XLIR_DATA,
+        langs: o.langs,
+        limit: o.limit,
+        split: o.split,
+        output,
+        depth: o.depth,
+        margin: o.margin ? { kind: o.margin, k: o.marginK } : undefined,
+        references: o.reference,
+        cacheDir: o.cache === false ? null : typeof o.cache === "string" ? o.cache : defaultCacheDir(),
+        writeRuns: o.runs,
+        encoder: { batchSize: o.batchSize, threads: o.threads, device: o.device, revision: o.revision },
+        onProgress: o.json ? jsonProgress : barProgress(),
+        warn: (m) => out.writeErr!(`xlir eval run: ${m}\n`),
+      });
+      out.writeOut!(result.files.includes("report.md") ? readReport(output) : "");
+      const c = result.cache;
+      const cache = c ? `; embeddings: ${c.hits} cached, ${c.misses} encoded (${c.textsEncoded} texts)` : "";
+      out.writeErr!(`xlir eval run: wrote ${output} (${result.files.length} files${cache})\n`);
+    });
+}
+
+const slug = (s: string) => s.replace(/[^\w.@-]+/g, "_");
+
+const readReport = (dir: string) => readFileSync(join(dir, "report.md"), "utf8");
+
+function jsonProgress(label: string, done: number, total: number): void {
+  process.stderr.write(JSON.stringify({ event: "progress", label, done, total }) + "\n");
+}
+
+/** One bar per label, replaced when the label changes. */
+function barProgress(): (label: string, done: number, total: number) => void {
+  let current = "";
+  let bar: (done: number, total?: number) => void = () => {};
+  return (label, done, total) => {
+    if (label !== current) {
+      current = label;
+      bar = progressBar(label, total);
+    }
+    bar(done, total);
+  };
+}

@@ -1,0 +1,230 @@
+// xlir index: create or extend a collection from JSONL / BEIR / TSV / a folder of .txt/.md files,
+// batch by batch (a rerun of the same command resumes), or delete documents from it.
+// Ctrl-C stops after committing what was read; a second Ctrl-C quits at once (still safe: a
+// rerun resumes). Progress: a bar on a terminal, JSON lines with --json.
+
+import { Command, Option } from "commander";
+import { Encoder } from "../encode/encoder.ts";
+import { Collection } from "../index/collection.ts";
+import { parseDocScore } from "../index/doc-score.ts";
+import {
+  countDocuments,
+  detectFormat,
+  INPUT_FORMATS,
+  type InputDoc,
+  type InputFormat,
+  readDocuments,
+} from "../index/ingest.ts";
+import { addDocuments, buildAnnIndex, deleteDocuments } from "../index/indexer.ts";
+import { progressBar } from "./progress.ts";
+
+const int = (v: string) => parseInt(v, 10);
+
+export function indexCommand(): Command {
+  return new Command("index")
+    .description("add documents to a collection (created on first use), or delete documents from it")
+    .argument("<collection>", "collection name (a folder under $XLIR_HOME/collections)")
+    .option(
+      "--model <id-or-dir>",
+      'encoder: hub id (e.g. intfloat/multilingual-e5-small), model folder, or "bm25" (lexical only, no model); needed to create the collection',
+    )
+    .option(
+      "--input <path>",
+      "JSONL, BEIR corpus.jsonl, TSV (id<TAB>text), or a folder of .txt/.md files; - reads JSONL from standard input",
+    )
+    .addOption(
+      new Option("--format <format>", "input format (default: from the path)").choices([...INPUT_FORMATS]),
+    )
+    .option(
+      "--lang <code>",
+      'language of documents that give none: an NLLB-200 code or alias (de, hin_Deva), or "auto" to detect',
+      "auto",
+    )
+    .option("--chunk-tokens <n>", "chunk window in encoder tokens (default: the model's max length)", int)
+    .option("--overlap <n>", "tokens shared by consecutive chunks (default: 1/8 of the window)", int)
+    .option(
+      "--doc-score <how>",
+      "document score from its chunks: max, sum or sum:K (recorded as the default for searches)",
+      "max",
+    )
+    .addOption(
+      new Option(
+        "--similarity <s>",
+        "override the model's similarity (default: cosine when it normalises)",
+      ).choices(["cosine", "dot"]),
+    )
+    .option("--batch-size <n>", "documents per commit (a crash loses at most one batch)", int, 256)
+    .option("--encode-batch <n>", "texts per encoder batch", int, 32)
+    .option("--threads <n>", "CPU threads (default: all cores)", int)
+    .option("--revision <rev>", "hub revision (branch, tag or commit) of --model")
+    .option("--skip-empty", "skip documents with empty text instead of stopping", false)
+    .option("--build-ann [type]", "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq")
+    .option(
+      "--ann-threshold <n>",
+      "build the ANN index automatically from this many chunks up (new collections)",
+      int,
+    )
+    .option("--delete <ids...>", "delete these document ids instead of adding")
+    .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .option("--json", "print progress and the summary as JSON lines")
+    .action(async (name: string, o) => {
+      if (o.delete) return runDelete(name, o);
+      if (!o.input && !o.buildAnn)
+        throw new Error(
+          "give --input FILE_OR_DIR with the documents to index (or --delete IDS, or --build-ann)",
+        );
+      const exists = Collection.exists(name, { home: o.home });
+      if (!exists && !o.model)
+        throw new Error(
+          `collection "${name}" does not exist yet: give --model ID_OR_DIR (or --model bm25) to create it`,
+        );
+      if (o.buildAnn && !["ivf_pq", "hnsw_sq", true].includes(o.buildAnn)) {
+        throw new Error(`--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq`);
+      }
+      const format: InputFormat | undefined = o.input ? (o.format ?? detectFormat(o.input)) : undefined;
+      // chunking measures documents with the tokenizer, truncating on purpose: not worth a warning
+      const warn = (m: string) => {
+        if (!/were truncated for/.test(m)) process.stderr.write(`${m}\n`);
+      };
+      let enc: Encoder | null = null;
+      let col: Collection;
+      if (exists && !o.model) {
+        // extending a collection: its own encoder, from collection.json
+        col = await Collection.open(name, { home: o.home });
+        const c = col.manifest.chunking;
+        if (
+          (o.chunkTokens !== undefined && o.chunkTokens !== c?.tokens) ||
+          (o.overlap !== undefined && o.overlap !== c?.overlap)
+        ) {
+          await col.close();
+          throw new Error(
+            `collection "${name}" is chunked ${c ? `at ${c.tokens} tokens with overlap ${c.overlap}` : "one chunk per document"}: leave --chunk-tokens/--overlap out`,
+          );
+        }
+        if (col.dense) await col.encoder({ batchSize: o.encodeBatch, threads: o.threads, warn });
+      } else {
+        if (o.model !== "bm25") {
+          enc = await Encoder.load(o.model, {
+            batchSize: o.encodeBatch,
+            threads: o.threads,
+            hub: { revision: o.revision },
+            warn,
+          });
+        }
+        try {
+          col = await Collection.openOrCreate(name, {
+            home: o.home,
+            model: enc ?? "bm25",
+            revision: o.revision ?? null,
+            chunking:
+              o.chunkTokens !== undefined || o.overlap !== undefined
+                ? { tokens: o.chunkTokens, overlap: o.overlap }
+                : undefined,
+            docScore: parseDocScore(o.docScore),
+            similarity: o.similarity,
+            annThreshold: o.annThreshold,
+          });
+        } catch (e) {
+          await enc?.close();
+          throw e;
+        }
+      }
+      try {
+        if (o.input) await runAdd(col, o.input, format!, o);
+        if (o.buildAnn) {
+          const unlock = col.lock();
+          try {
+            await buildAnnIndex(
+              col,
+              o.buildAnn === true ? "ivf_pq" : o.buildAnn,
+              await col.store.countChunks(),
+            );
+          } finally {
+            unlock();
+          }
+          say(
+            o,
+            { event: "ann", collection: name, index: col.manifest.ann.index },
+            `built the ${col.manifest.ann.index!.type} ANN index of "${name}"`,
+          );
+        }
+      } finally {
+        await col.close();
+        await enc?.close();
+      }
+    });
+}
+
+async function runAdd(
+  col: Collection,
+  input: string,
+  format: InputFormat,
+  o: Record<string, unknown>,
+): Promise<void> {
+  const total = await countDocuments(input, format);
+  const bar = o.json ? () => {} : progressBar(`indexing ${col.name}`, total);
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write(
+      "\nxlir: committing what was read, then stopping (Ctrl-C again to quit now; a rerun resumes)\n",
+    );
+  };
+  process.on("SIGINT", onSigint);
+  async function* until(docs: AsyncIterable<InputDoc>) {
+    for await (const d of docs) {
+      if (stop) return;
+      yield d;
+    }
+  }
+  const t0 = Date.now();
+  try {
+    const p = await addDocuments(
+      col,
+      until(readDocuments(input, format, { skipEmpty: Boolean(o.skipEmpty) })),
+      {
+        lang: o.lang as string,
+        batchSize: o.batchSize as number,
+        ann: o.buildAnn ? false : "auto",
+        onProgress: (x) => {
+          if (o.json)
+            process.stdout.write(
+              JSON.stringify({ event: "progress", collection: col.name, total, ...x }) + "\n",
+            );
+          else bar(x.read, Math.max(total, x.read));
+        },
+      },
+    );
+    const secs = (Date.now() - t0) / 1000;
+    say(
+      o,
+      { event: "done", collection: col.name, ...p, seconds: secs, stopped: stop },
+      `${stop ? "stopped: " : ""}${p.read} documents read into "${col.name}": ${p.added} added, ${p.updated} updated, ` +
+        `${p.unchanged} unchanged; ${p.chunks} chunks written in ${secs.toFixed(1)} s`,
+    );
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+async function runDelete(name: string, o: Record<string, unknown>): Promise<void> {
+  const col = await Collection.open(name, { home: o.home as string | undefined });
+  try {
+    const ids = (o.delete as string[]).flatMap((s) => s.split(",")).filter(Boolean);
+    const missing = await deleteDocuments(col, ids);
+    say(
+      o,
+      { event: "deleted", collection: name, deleted: ids.length - missing.length, missing },
+      `deleted ${ids.length - missing.length} document(s) from "${name}"` +
+        (missing.length ? `; not found: ${missing.join(", ")}` : ""),
+    );
+  } finally {
+    await col.close();
+  }
+}
+
+function say(o: Record<string, unknown>, json: object, text: string): void {
+  if (o.json) process.stdout.write(JSON.stringify(json) + "\n");
+  else process.stdout.write(text + "\n");
+}

@@ -1,0 +1,76 @@
+// Task names as `xlir eval run` takes them, and where each one's data lives under the data folder
+// (the layout of the project's shared data: xquad-r/, tatoeba/, flores200/, nllb-seed/).
+import { existsSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { floresTask, nllbSeedTask, tatoebaTask } from "./bitext.ts";
+import { beirTask } from "./beir.ts";
+import type { EvalTask } from "./task.ts";
+import { xquadRPairsTask, xquadRPooledTask } from "./xquad-r.ts";
+
+export interface TaskOptions {
+  /** The data folder (holding xquad-r/, tatoeba/, ...); `beir:` folders may be given whole instead. */
+  data?: string;
+  langs?: readonly string[];
+  limit?: number;
+  /** BEIR qrels split / FLORES-200 split. */
+  split?: string;
+}
+
+interface Known {
+  folder: string;
+  what: string;
+  make: (dir: string, o: TaskOptions) => EvalTask;
+}
+
+const KNOWN: Record<string, Known> = {
+  "xquad-r": { folder: "xquad-r", what: "XQuAD-R per language pair", make: xquadRPairsTask },
+  "xquad-r-pooled": {
+    folder: "xquad-r",
+    what: "XQuAD-R in LAReQA's multilingual pool",
+    make: xquadRPooledTask,
+  },
+  tatoeba: { folder: "tatoeba", what: "Tatoeba bitext mining", make: tatoebaTask },
+  flores: { folder: "flores200", what: "FLORES-200 bitext mining", make: floresTask },
+  "nllb-seed": { folder: "nllb-seed", what: "NLLB-Seed bitext mining", make: nllbSeedTask },
+};
+
+/** For help texts: every task name with what it runs. */
+export const TASK_HELP: readonly string[] = [
+  ...Object.entries(KNOWN).map(([name, k]) => `${name} (${k.what}; <data>/${k.folder})`),
+  "beir:<folder> (BEIR-format retrieval; a folder under <data>, or a path)",
+];
+
+export async function loadTask(name: string, opts: TaskOptions = {}): Promise<EvalTask> {
+  let task: EvalTask;
+  if (name.startsWith("beir:")) {
+    const folder = name.slice("beir:".length);
+    if (folder === "") throw new Error(`task "beir:" names no folder; give beir:<folder>, e.g. beir:hindi`);
+    task = await beirTask(beirFolder(folder, opts.data), opts);
+  } else {
+    const known = KNOWN[name];
+    if (!known)
+      throw new Error(
+        `unknown task "${name}"; use one of ${[...Object.keys(KNOWN), "beir:<folder>"].join(", ")}`,
+      );
+    task = known.make(join(dataDir(opts.data, name), known.folder), opts);
+  }
+  if (task.settings.length === 0)
+    throw new Error(`task "${name}" has nothing to run with these languages; check --langs`);
+  return task;
+}
+
+function dataDir(data: string | undefined, task: string): string {
+  if (data === undefined || data === "")
+    throw new Error(
+      `task "${task}" needs the evaluation data: pass --data DIR (the folder holding xquad-r/, tatoeba/, ...) or set XLIR_DATA`,
+    );
+  if (!existsSync(data)) throw new Error(`--data ${data}: no such folder; pass the evaluation data folder`);
+  return data;
+}
+
+/** An absolute or ./-relative path as given; any other name under the data folder, else as given. */
+function beirFolder(folder: string, data: string | undefined): string {
+  if (isAbsolute(folder) || folder.startsWith(".")) return resolve(folder);
+  if (data !== undefined && existsSync(join(data, folder))) return join(data, folder);
+  return resolve(folder);
+}

@@ -1,0 +1,339 @@
+// A collection: documents, their chunks and vectors in LanceDB (lance-store.ts), BM25 over the
+// chunks (bm25-sync.ts) and collection.json (manifest.ts) in one folder under the xlir home.
+// This module opens, creates, describes and deletes collections and keeps what search reads in
+// memory; indexer.ts adds and removes documents, search.ts searches.
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
+import { analyzerConfig, type AnalyzerOptions } from "../text/analyzer.ts";
+import type { Bm25Index } from "./bm25.ts";
+import { bm25Params, type Bm25Params } from "./bm25-similarity.ts";
+import { loadCollectionBm25 } from "./bm25-sync.ts";
+import { checkChunkOptions, type ChunkOptions } from "./chunker.ts";
+import { type DocScore, MAX_SCORE } from "./doc-score.ts";
+import { normalizeRows } from "./exact-search.ts";
+import { collectionPath, unknownCollection } from "./home.ts";
+import { type DocColumns, LanceStore } from "./lance-store.ts";
+import { lockCollection } from "./lock.ts";
+import {
+  checkSameEncoder,
+  COLLECTION_FORMAT_VERSION,
+  type DenseEncoderSpec,
+  type EncoderSpec,
+  type Manifest,
+  manifestPath,
+  readManifest,
+  type Similarity,
+  writeManifest,
+} from "./manifest.ts";
+
+/** From this many chunks up, dense search goes through an ANN index by default (built when indexing). */
+export const DEFAULT_ANN_THRESHOLD = 200_000;
+
+export interface CreateOptions {
+  /** The encoder of a dense collection, or "bm25" for a lexical-only one. */
+  model: Encoder | "bm25";
+  /** Hub revision the encoder was loaded at (recorded, and used to load it for queries). */
+  revision?: string | null;
+  /** Chunk windows (dense collections); default: the encoder's max length, overlap 1/8 of it. */
+  chunking?: Partial<ChunkOptions>;
+  docScore?: DocScore;
+  /** Default: cosine for encoders that normalise their vectors, dot product otherwise. */
+  similarity?: Similarity;
+  annThreshold?: number;
+  analyzer?: AnalyzerOptions;
+  bm25?: Partial<Bm25Params>;
+}
+
+export interface LocateOptions {
+  /** The xlir home (default $XLIR_HOME, else ~/.xlir). */
+  home?: string;
+}
+
+/** What search holds in memory: every document's filter fields and every chunk's document. */
+export interface CollectionView {
+  docs: DocColumns;
+  docIndex: Map<string, number>;
+  chunkIds: string[];
+  chunkIndex: Map<string, number>;
+  /** Document number of each chunk; -1 for a chunk of no live document (left by a crash). */
+  chunkDoc: Int32Array;
+  /** [chunks, dims], unit rows for cosine collections; null until exact search needs them. */
+  vectors: Float32Array | null;
+}
+
+/** The encoder spec a collection records for `enc`. */
+export function encoderSpec(
+  enc: Encoder,
+  revision: string | null = null,
+  similarity?: Similarity,
+): DenseEncoderSpec {
+  return {
+    kind: "dense",
+    model: existsSync(enc.id) ? resolve(enc.id) : enc.id,
+    revision,
+    dims: enc.dim,
+    normalize: enc.settings.normalize,
+    maxLength: enc.maxLength,
+    similarity: similarity ?? (enc.settings.normalize ? "cosine" : "dot"),
+  };
+}
+
+export class Collection {
+  private viewCache: CollectionView | null = null;
+  private bm25Cache: Bm25Index | null = null;
+  private encoderCache: Encoder | null = null;
+  private ownsEncoder = false;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    public manifest: Manifest,
+    readonly store: LanceStore,
+  ) {}
+
+  /** Opens an existing collection; a one-line error lists the ones there are when it does not exist. */
+  static async open(name: string, opts: LocateOptions = {}): Promise<Collection> {
+    const dir = collectionPath(name, opts.home);
+    if (!existsSync(manifestPath(dir))) throw unknownCollection(name, opts.home);
+    return Collection.openDir(name, dir);
+  }
+
+  static async openDir(name: string, dir: string): Promise<Collection> {
+    const manifest = readManifest(dir);
+    const dims = manifest.encoder.kind === "dense" ? manifest.encoder.dims : null;
+    return new Collection(name, dir, manifest, await LanceStore.open(dir, dims));
+  }
+
+  static exists(name: string, opts: LocateOptions = {}): boolean {
+    return existsSync(manifestPath(collectionPath(name, opts.home)));
+  }
+
+  /**
+   * Opens the collection, or creates it when it does not exist. An existing one must have been built
+   * with the same encoder and chunking; other settings given here must match too.
+   */
+  static async openOrCreate(name: string, opts: CreateOptions & LocateOptions): Promise<Collection> {
+    const dir = collectionPath(name, opts.home);
+    const wanted = newManifest(name, opts);
+    if (!existsSync(manifestPath(dir))) {
+      mkdirSync(dir, { recursive: true });
+      const unlock = lockCollection(dir, name);
+      try {
+        const dims = wanted.encoder.kind === "dense" ? wanted.encoder.dims : null;
+        const store = await LanceStore.open(dir, dims, true);
+        writeManifest(dir, wanted); // last: a folder without it is no collection yet
+        const col = new Collection(name, dir, wanted, store);
+        if (opts.model !== "bm25") col.useEncoder(opts.model);
+        return col;
+      } finally {
+        unlock();
+      }
+    }
+    const col = await Collection.openDir(name, dir);
+    try {
+      checkSameEncoder(name, col.manifest.encoder, wanted.encoder, "index into");
+      const [a, b] = [col.manifest.chunking, wanted.chunking];
+      if (opts.chunking && a && b && (a.tokens !== b.tokens || a.overlap !== b.overlap)) {
+        throw new Error(
+          `collection "${name}" is chunked at ${a.tokens} tokens with overlap ${a.overlap}, not ` +
+            `${b.tokens}/${b.overlap}: leave --chunk-tokens/--overlap out or create a new collection`,
+        );
+      }
+      if (opts.model !== "bm25") col.useEncoder(opts.model);
+      return col;
+    } catch (e) {
+      await col.close();
+      throw e;
+    }
+  }
+
+  get dense(): boolean {
+    return this.manifest.encoder.kind === "dense";
+  }
+
+  /** Takes the collection's write lock; returns its release. */
+  lock(): () => void {
+    return lockCollection(this.dir, this.name);
+  }
+
+  /** Uses an already loaded encoder for this collection (checked against the manifest; not closed by us). */
+  useEncoder(enc: Encoder): void {
+    const built = this.manifest.encoder;
+    if (built.kind !== "dense") {
+      throw new Error(`collection "${this.name}" is lexical only (bm25): it takes no --model; leave it out`);
+    }
+    checkSameEncoder(this.name, built, encoderSpec(enc, built.revision, built.similarity), "use");
+    this.encoderCache = enc;
+  }
+
+  /** The collection's encoder, loading it from the manifest's model id the first time. */
+  async encoder(opts: EncoderOptions = {}): Promise<Encoder> {
+    if (this.encoderCache) return this.encoderCache;
+    const spec = this.manifest.encoder;
+    if (spec.kind !== "dense")
+      throw new Error(`collection "${this.name}" is lexical only (bm25): use --mode bm25`);
+    const enc = await Encoder.load(spec.model, {
+      ...opts,
+      hub: { ...opts.hub, revision: spec.revision ?? undefined },
+    });
+    try {
+      checkSameEncoder(this.name, spec, encoderSpec(enc, spec.revision, spec.similarity), "search");
+    } catch (e) {
+      await enc.close();
+      throw e;
+    }
+    this.encoderCache = enc;
+    this.ownsEncoder = true;
+    return enc;
+  }
+
+  /** BM25 over the chunks, as committed. */
+  async bm25(): Promise<Bm25Index> {
+    this.bm25Cache ??= await loadCollectionBm25(this.dir, this.store, this.manifest);
+    return this.bm25Cache;
+  }
+
+  /** Hands a BM25 index kept up to date by the writer to later searches. */
+  setBm25(index: Bm25Index): void {
+    this.bm25Cache = index;
+  }
+
+  /** Documents and chunks as committed; vectors loaded when `withVectors`. */
+  async view(withVectors: boolean): Promise<CollectionView> {
+    let v = this.viewCache;
+    if (v === null) {
+      const docs = await this.store.readDocs();
+      const docIndex = new Map(docs.ids.map((id, i) => [id, i]));
+      const chunks = await this.store.readChunks(withVectors);
+      const chunkDoc = Int32Array.from(chunks.docIds, (id, c) => {
+        const d = docIndex.get(id);
+        return d !== undefined && docs.hashes[d] === chunks.docHashes[c] ? d : -1;
+      });
+      v = {
+        docs,
+        docIndex,
+        chunkIds: chunks.ids,
+        chunkIndex: new Map(chunks.ids.map((id, i) => [id, i])),
+        chunkDoc,
+        vectors: chunks.vectors,
+      };
+      this.viewCache = v;
+    } else if (withVectors && v.vectors === null && this.dense) {
+      // read again: chunk order must match the vectors'
+      this.viewCache = null;
+      return this.view(true);
+    }
+    if (withVectors && v.vectors !== null && this.cosine && !normalized.has(v.vectors)) {
+      normalizeRows(v.vectors, (this.manifest.encoder as DenseEncoderSpec).dims);
+      normalized.add(v.vectors);
+    }
+    return v;
+  }
+
+  get cosine(): boolean {
+    return this.manifest.encoder.kind === "dense" && this.manifest.encoder.similarity === "cosine";
+  }
+
+  /** Forget what is cached in memory (after writes). */
+  invalidate(): void {
+    this.viewCache = null;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsEncoder) await this.encoderCache?.close();
+    this.encoderCache = null;
+    this.store.close();
+  }
+
+  async info(): Promise<CollectionInfo> {
+    const docs = await this.store.readDocs();
+    const langs: Record<string, number> = {};
+    for (const l of docs.langs) langs[l] = (langs[l] ?? 0) + 1;
+    return {
+      name: this.name,
+      path: this.dir,
+      created: this.manifest.created,
+      encoder: this.manifest.encoder,
+      chunking: this.manifest.chunking,
+      docScore: this.manifest.docScore,
+      documents: docs.ids.length,
+      chunks: await this.store.countChunks(),
+      languages: Object.fromEntries(Object.entries(langs).sort((a, b) => b[1] - a[1])),
+      ann: this.manifest.ann,
+      bytes: folderBytes(this.dir),
+    };
+  }
+}
+
+// Vector arrays already scaled to unit rows (so a cached view is normalised once).
+const normalized = new WeakSet<Float32Array>();
+
+export interface CollectionInfo {
+  name: string;
+  path: string;
+  created: string;
+  encoder: EncoderSpec;
+  chunking: Manifest["chunking"];
+  docScore: DocScore;
+  documents: number;
+  chunks: number;
+  /** Documents per language, most first. */
+  languages: Record<string, number>;
+  ann: Manifest["ann"];
+  bytes: number;
+}
+
+/** Deletes a collection's folder (refused while a writer holds it). */
+export function deleteCollection(name: string, opts: LocateOptions = {}): void {
+  const dir = collectionPath(name, opts.home);
+  if (!existsSync(manifestPath(dir))) throw unknownCollection(name, opts.home);
+  const unlock = lockCollection(dir, name);
+  unlock();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function newManifest(name: string, opts: CreateOptions): Manifest {
+  let encoder: EncoderSpec;
+  let chunking: Manifest["chunking"] = null;
+  if (opts.model === "bm25") {
+    if (opts.chunking?.tokens !== undefined || opts.chunking?.overlap !== undefined) {
+      throw new Error(
+        "--chunk-tokens/--overlap need a neural model's tokenizer: bm25 collections index whole documents",
+      );
+    }
+    encoder = { kind: "bm25" };
+  } else {
+    encoder = encoderSpec(opts.model, opts.revision ?? null, opts.similarity);
+    const tokens = opts.chunking?.tokens ?? opts.model.maxLength;
+    chunking = checkChunkOptions(
+      { tokens, overlap: opts.chunking?.overlap ?? Math.floor(tokens / 8) },
+      opts.model.maxLength,
+    );
+  }
+  const threshold = opts.annThreshold ?? DEFAULT_ANN_THRESHOLD;
+  if (!Number.isInteger(threshold) || threshold < 0)
+    throw new Error(`ANN threshold must be an integer >= 0, got ${threshold}`);
+  return {
+    format: "xlir-collection",
+    version: COLLECTION_FORMAT_VERSION,
+    name,
+    created: new Date().toISOString(),
+    encoder,
+    chunking,
+    docScore: opts.docScore ?? MAX_SCORE,
+    analyzer: analyzerConfig(opts.analyzer ?? {}),
+    bm25: bm25Params(opts.bm25),
+    ann: { threshold, index: null },
+  };
+}
+
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    n += st.isDirectory() ? folderBytes(p) : st.size;
+  }
+  return n;
+}

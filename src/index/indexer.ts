@@ -1,0 +1,320 @@
+// Adding and deleting documents, batch by batch.
+//
+// Documents are taken in batches of `batchSize` by input position. For each batch: skip the
+// documents already committed with the same content hash (so a rerun of the same command resumes
+// where the last one stopped), resolve or detect their language, cut them into chunks, encode
+// the chunks, then commit: old chunks of updated documents out, new chunks in, and last the
+// document rows (one atomic LanceDB commit each). A document counts as indexed only once its row
+// is in, so a crash anywhere loses at most the batch in flight; chunks it left behind belong to
+// no live document and are swept by the next writer. Fixed batch boundaries also mean a resumed
+// run encodes the same texts in the same batches as an uninterrupted one: bit-identical vectors.
+import { createHash } from "node:crypto";
+import type { Encoder } from "../encode/encoder.ts";
+import { DEFAULT_NLLB_LANG } from "../text/nllb-input.ts";
+import { resolveNllbLang } from "../text/nllb-langs.ts";
+import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../text/langid.ts";
+import { addDocuments as bm25Add, deleteDocument as bm25Delete, type Bm25Index } from "./bm25.ts";
+import { saveCollectionBm25 } from "./bm25-sync.ts";
+import { type Chunk, chunkDocuments, type TokenCounter } from "./chunker.ts";
+import type { Collection } from "./collection.ts";
+import { normalizeRows } from "./exact-search.ts";
+import type { InputDoc } from "./ingest.ts";
+import type { ChunkRow, DocRow } from "./lance-store.ts";
+import { writeManifest } from "./manifest.ts";
+
+export interface AddOptions {
+  /** Language of documents that give none: a code, or "auto" to detect it (the default). */
+  lang?: string;
+  /** Documents per commit (default 256): what a crash can lose at most. */
+  batchSize?: number;
+  /** Build the ANN index at the end whatever the size ("auto": from the manifest's threshold up). */
+  ann?: boolean | "auto";
+  annType?: "ivf_pq" | "hnsw_sq";
+  onProgress?: (p: AddProgress) => void;
+  /** A detector to reuse (default: ELD, loaded when the first document needs it). */
+  detector?: LanguageDetector;
+  /** Save BM25 on the way at most this often (default 300 s), so a crash costs a shorter rebuild. */
+  bm25SaveSeconds?: number;
+}
+
+export interface AddProgress {
+  /** Input documents read so far. */
+  read: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  chunks: number;
+  /** Batches committed in this run. */
+  batches: number;
+}
+
+/** Sorted-key JSON, so equal metadata hashes equally. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+/** The content hash that decides whether a re-added document changed. */
+export function contentHash(d: {
+  text: string;
+  title?: string | null;
+  lang: string;
+  metadata?: unknown;
+}): string {
+  return createHash("sha256")
+    .update(stableJson([d.text, d.title ?? null, d.lang, d.metadata ?? {}]))
+    .digest("hex")
+    .slice(0, 32);
+}
+
+/** One token counter over the encoder's tokenizer (role passage: what chunks are encoded as). */
+export function encoderCounter(enc: Encoder): TokenCounter {
+  return {
+    cap: enc.maxLength,
+    count: (texts) => enc.tokenize(texts, { role: "passage" }).map((r) => r.length),
+  };
+}
+
+interface Prepared {
+  row: DocRow;
+  chunks: Chunk[];
+  update: boolean;
+  oldChunks: number;
+}
+
+/** Adds (or updates) documents; returns the final counts. The collection must be open for writing. */
+export async function addDocuments(
+  col: Collection,
+  docs: AsyncIterable<InputDoc> | Iterable<InputDoc>,
+  opts: AddOptions = {},
+): Promise<AddProgress> {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`--batch-size must be a positive integer, got ${batchSize}`);
+  const defaultLang =
+    opts.lang === undefined || opts.lang === "auto" ? "auto" : checkLang(opts.lang, "--lang");
+  const enc = col.dense ? await col.encoder() : null;
+  const unlock = col.lock();
+  const store = col.store;
+  const p: AddProgress = { read: 0, added: 0, updated: 0, unchanged: 0, chunks: 0, batches: 0 };
+  let detector = opts.detector ?? null;
+  let bm25: Bm25Index | null = null;
+  let lastSave = Date.now();
+  let dirty = false;
+  try {
+    const existing = await committedDocs(col);
+    bm25 = await col.bm25();
+    await sweepOrphans(col, existing, bm25);
+
+    const commit = async (batch: InputDoc[]) => {
+      const prepared: Prepared[] = [];
+      const inBatch = new Map<string, number>();
+      for (const d of batch) {
+        let lang =
+          d.lang !== undefined ? checkLang(d.lang, `${d.source}: "lang" of document "${d.id}"`) : defaultLang;
+        if (lang === "auto") lang = (detector ??= await loadLanguageDetector())(d.text);
+        const metadata = d.metadata ?? {};
+        const hash = contentHash({ text: d.text, title: d.title, lang, metadata });
+        const old = existing.get(d.id);
+        if (old?.hash === hash) {
+          p.unchanged++;
+          continue;
+        }
+        const row: DocRow = {
+          id: d.id,
+          hash,
+          title: d.title ?? null,
+          lang,
+          metadata: JSON.stringify(metadata),
+          text: d.text,
+          chunks: 0,
+        };
+        // the same id twice in one batch: the later one wins, as it would across batches
+        const prev = inBatch.get(d.id);
+        const item = { row, chunks: [], update: old !== undefined, oldChunks: old?.chunks ?? 0 };
+        if (prev !== undefined) prepared[prev] = item;
+        else inBatch.set(d.id, prepared.push(item) - 1);
+      }
+      if (prepared.length === 0) return;
+
+      if (enc !== null) {
+        const chunks = chunkDocuments(
+          prepared.map((x) => ({ text: x.row.text, title: x.row.title ?? undefined })),
+          encoderCounter(enc),
+          col.manifest.chunking!,
+        );
+        prepared.forEach((x, i) => (x.chunks = chunks[i]));
+      } else {
+        for (const x of prepared) {
+          const prefix = x.row.title ? `${x.row.title}\n` : "";
+          x.chunks = [{ start: 0, end: x.row.text.length, text: x.row.text, prefix }];
+        }
+      }
+      const rows: ChunkRow[] = prepared.flatMap((x) => {
+        x.row.chunks = x.chunks.length;
+        return x.chunks.map((c, n) => ({
+          id: `${x.row.id}#${n}`,
+          docId: x.row.id,
+          docHash: x.row.hash,
+          chunk: n,
+          start: c.start,
+          end: c.end,
+          lang: x.row.lang,
+          prefix: c.prefix,
+          text: c.text,
+        }));
+      });
+      let vectors: Float32Array | null = null;
+      if (enc !== null) {
+        const emb = await enc.embed(
+          rows.map((r) => r.prefix + r.text),
+          { role: "passage", lang: rows.map((r) => (r.lang === UNDETERMINED ? DEFAULT_NLLB_LANG : r.lang)) },
+        );
+        vectors = col.cosine ? normalizeRows(emb.data, emb.dims[1]) : emb.data;
+      }
+
+      // commit: chunks first, the document rows last (see the top of this file)
+      const updated = prepared.filter((x) => x.update).map((x) => x.row.id);
+      if (updated.length) await store.deleteChunksOfDocs(updated);
+      await store.addChunks(rows, vectors);
+      await store.upsertDocs(prepared.map((x) => x.row));
+      dirty = true;
+      for (const x of prepared) {
+        for (let n = 0; n < x.oldChunks; n++) bm25Delete(bm25!, `${x.row.id}#${n}`);
+        existing.set(x.row.id, { hash: x.row.hash, chunks: x.row.chunks });
+        if (x.update) p.updated++;
+        else p.added++;
+      }
+      bm25Add(
+        bm25!,
+        rows.map((r) => ({ id: r.id, text: r.prefix + r.text, lang: r.lang })),
+      );
+      p.chunks += rows.length;
+      p.batches++;
+      if (Date.now() - lastSave > (opts.bm25SaveSeconds ?? 300) * 1000) {
+        await saveCollectionBm25(col.dir, bm25!, store);
+        lastSave = Date.now();
+      }
+    };
+
+    let batch: InputDoc[] = [];
+    try {
+      for await (const d of docs) {
+        batch.push(d);
+        p.read++;
+        if (batch.length >= batchSize) {
+          await commit(batch);
+          batch = [];
+          opts.onProgress?.({ ...p });
+        }
+      }
+    } catch (e) {
+      // a bad input line: keep everything before it
+      if (batch.length) await commit(batch);
+      throw e;
+    }
+    if (batch.length) await commit(batch);
+    opts.onProgress?.({ ...p });
+  } finally {
+    try {
+      if (dirty) await finish(col, bm25!, opts);
+    } finally {
+      col.invalidate();
+      unlock();
+    }
+  }
+  return p;
+}
+
+/** Compaction, the ANN index when due, and BM25 saved with the final chunks version. */
+async function finish(col: Collection, bm25: Bm25Index, opts: AddOptions): Promise<void> {
+  const store = col.store;
+  await store.optimize();
+  const m = col.manifest;
+  if (m.encoder.kind === "dense") {
+    const rows = await store.countChunks();
+    const due = opts.ann === true || ((opts.ann ?? "auto") === "auto" && rows >= m.ann.threshold && rows > 0);
+    if (due) await buildAnnIndex(col, opts.annType ?? "ivf_pq", rows);
+  }
+  await saveCollectionBm25(col.dir, bm25, store);
+  col.setBm25(bm25);
+}
+
+/** Builds the ANN index now and records it in the manifest (the caller holds the lock). */
+export async function buildAnnIndex(
+  col: Collection,
+  type: "ivf_pq" | "hnsw_sq",
+  rows: number,
+): Promise<void> {
+  if (col.manifest.encoder.kind !== "dense")
+    throw new Error(`collection "${col.name}" has no vectors to index (bm25)`);
+  if (type === "hnsw_sq" && col.manifest.encoder.similarity !== "cosine") {
+    throw new Error(`an HNSW-SQ index needs cosine vectors; "${col.name}" scores by dot product: use ivf_pq`);
+  }
+  if (type === "ivf_pq" && rows < 256) {
+    throw new Error(
+      `an IVF-PQ index needs at least 256 chunks to train on; "${col.name}" has ${rows} (exact search is fast at this size)`,
+    );
+  }
+  await col.store.createVectorIndex(type, rows);
+  col.manifest = {
+    ...col.manifest,
+    ann: { ...col.manifest.ann, index: { type, rows, built: new Date().toISOString() } },
+  };
+  writeManifest(col.dir, col.manifest);
+}
+
+/** Deletes documents by id; returns the ids that were not in the collection. */
+export async function deleteDocuments(col: Collection, ids: readonly string[]): Promise<string[]> {
+  const unlock = col.lock();
+  try {
+    const existing = await committedDocs(col);
+    const found = ids.filter((id) => existing.has(id));
+    const missing = ids.filter((id) => !existing.has(id));
+    if (found.length === 0) return missing;
+    const bm25 = await col.bm25();
+    // rows first: once a document's row is gone its chunks are orphans, invisible to search
+    await col.store.deleteDocs(found);
+    await col.store.deleteChunksOfDocs(found);
+    for (const id of found) for (let n = 0; n < existing.get(id)!.chunks; n++) bm25Delete(bm25, `${id}#${n}`);
+    await saveCollectionBm25(col.dir, bm25, col.store);
+    return missing;
+  } finally {
+    col.invalidate();
+    unlock();
+  }
+}
+
+function committedDocs(col: Collection): Promise<Map<string, { hash: string; chunks: number }>> {
+  return col.store.committedDocs();
+}
+
+/** Removes chunks of no live document (a crash between a batch's two writes leaves some). */
+async function sweepOrphans(
+  col: Collection,
+  existing: Map<string, { hash: string }>,
+  bm25: Bm25Index,
+): Promise<void> {
+  const chunks = await col.store.readChunks(false);
+  const orphans = chunks.ids.filter((_, c) => existing.get(chunks.docIds[c])?.hash !== chunks.docHashes[c]);
+  if (orphans.length === 0) return;
+  await col.store.deleteChunks(orphans);
+  for (const id of orphans) bm25Delete(bm25, id);
+}
+
+function checkLang(code: string, what: string): string {
+  if (code.toLowerCase() === UNDETERMINED) return UNDETERMINED;
+  try {
+    return resolveNllbLang(code);
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -1,0 +1,361 @@
+// The collection's tables in LanceDB (an embedded store: files in DIR/lance, no server):
+//   documents  id, hash, title, lang, metadata (JSON text), text, chunks (count)
+//   chunks     id ("<doc id>#<n>"), doc_id, doc_hash, chunk (n), span_start, span_end, lang, prefix,
+//              text, and vector (FixedSizeList<float32>[dims]) in dense collections
+// Each LanceDB write is one atomic commit (a new table version), so a crash leaves every table at
+// its last commit. A chunk belongs to a live document only while its doc_hash equals the
+// document's hash: chunks written for a document whose own row never got committed (a crash
+// between the two writes), or left from its previous content, are ignored by readers and swept
+// by the next writer.
+import * as lancedb from "@lancedb/lancedb";
+import { join } from "node:path";
+import { dotAll } from "./exact-search.ts";
+import {
+  type ArrowTable,
+  type Column,
+  type Schema,
+  arrow,
+  field,
+  int32sOf,
+  stored,
+  stringsOf,
+  tableOf,
+  vectorType,
+  vectorsOf,
+} from "./arrow.ts";
+
+export interface DocRow {
+  id: string;
+  hash: string;
+  title: string | null;
+  lang: string;
+  /** JSON text of the metadata object. */
+  metadata: string;
+  text: string;
+  chunks: number;
+}
+
+export interface ChunkRow {
+  id: string;
+  docId: string;
+  docHash: string;
+  chunk: number;
+  start: number;
+  end: number;
+  lang: string;
+  prefix: string;
+  text: string;
+}
+
+/** What search keeps in memory about every document. */
+export interface DocColumns {
+  ids: string[];
+  hashes: string[];
+  langs: string[];
+  titles: (string | null)[];
+  metadata: string[];
+}
+
+export interface ChunkColumns {
+  ids: string[];
+  docIds: string[];
+  docHashes: string[];
+  /** [rows, dims] row-major, or null when not asked for / not a dense collection. */
+  vectors: Float32Array | null;
+}
+
+export interface AnnHit {
+  id: string;
+  score: number;
+}
+
+const utf8 = () => new arrow.Utf8();
+const int32 = () => new arrow.Int32();
+
+function docsSchema(): Schema {
+  return new arrow.Schema([
+    field("id", utf8()),
+    field("hash", utf8()),
+    field("title", utf8(), true),
+    field("lang", utf8()),
+    field("metadata", utf8()),
+    field("text", utf8()),
+    field("chunks", int32()),
+  ]);
+}
+
+function chunksSchema(dims: number | null): Schema {
+  const fields = [
+    field("id", utf8()),
+    field("doc_id", utf8()),
+    field("doc_hash", utf8()),
+    field("chunk", int32()),
+    field("span_start", int32()),
+    field("span_end", int32()),
+    field("lang", utf8()),
+    field("prefix", utf8()),
+    field("text", utf8()),
+  ];
+  if (dims !== null) fields.push(field("vector", vectorType(dims)));
+  return new arrow.Schema(fields);
+}
+
+/** A SQL string literal for LanceDB filters. */
+export function sqlString(s: string): string {
+  return `'${stored(s).replace(/'/g, "''")}'`;
+}
+
+/** `column IN (...)` predicates over `values`, a few hundred at a time. */
+function inLists(column: string, values: readonly string[], per = 500): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < values.length; i += per) {
+    out.push(
+      `${column} IN (${values
+        .slice(i, i + per)
+        .map(sqlString)
+        .join(", ")})`,
+    );
+  }
+  return out;
+}
+
+export class LanceStore {
+  private constructor(
+    private readonly db: lancedb.Connection,
+    readonly docs: lancedb.Table,
+    readonly chunks: lancedb.Table,
+    readonly dims: number | null,
+  ) {}
+
+  /** Opens DIR/lance, creating the tables when `create` (dims: vector size, or null for BM25-only). */
+  static async open(dir: string, dims: number | null, create = false): Promise<LanceStore> {
+    const db = await lancedb.connect(join(dir, "lance"));
+    const names = await db.tableNames();
+    const table = async (name: string, schema: Schema) => {
+      if (names.includes(name)) return db.openTable(name);
+      if (!create) throw new Error(`${dir} has no ${name} table: the collection is damaged; rebuild it`);
+      return db.createEmptyTable(name, schema, { mode: "create", existOk: true });
+    };
+    const docs = await table("documents", docsSchema());
+    const chunks = await table("chunks", chunksSchema(dims));
+    return new LanceStore(db, docs, chunks, dims);
+  }
+
+  close(): void {
+    this.docs.close();
+    this.chunks.close();
+    this.db.close();
+  }
+
+  async countDocs(): Promise<number> {
+    return this.docs.countRows();
+  }
+
+  async countChunks(): Promise<number> {
+    return this.chunks.countRows();
+  }
+
+  /** The chunks table's version: it changes with every commit to it. */
+  async chunksVersion(): Promise<number> {
+    return this.chunks.version();
+  }
+
+  /** id -> content hash and chunk count of every committed document. */
+  async committedDocs(): Promise<Map<string, { hash: string; chunks: number }>> {
+    const t = await this.docs.query().select(["id", "hash", "chunks"]).toArrow();
+    const ids = stringsOf(t, "id") as string[];
+    const hashes = stringsOf(t, "hash") as string[];
+    const chunks = int32sOf(t, "chunks");
+    return new Map(ids.map((id, i) => [id, { hash: hashes[i], chunks: chunks[i] }]));
+  }
+
+  async readDocs(): Promise<DocColumns> {
+    const t = await this.docs.query().select(["id", "hash", "lang", "title", "metadata"]).toArrow();
+    return {
+      ids: stringsOf(t, "id") as string[],
+      hashes: stringsOf(t, "hash") as string[],
+      langs: stringsOf(t, "lang") as string[],
+      titles: stringsOf(t, "title"),
+      metadata: stringsOf(t, "metadata") as string[],
+    };
+  }
+
+  async readChunks(withVectors: boolean): Promise<ChunkColumns> {
+    const cols = ["id", "doc_id", "doc_hash"];
+    const vectors = withVectors && this.dims !== null;
+    const t = await this.chunks
+      .query()
+      .select(vectors ? [...cols, "vector"] : cols)
+      .toArrow();
+    return {
+      ids: stringsOf(t, "id") as string[],
+      docIds: stringsOf(t, "doc_id") as string[],
+      docHashes: stringsOf(t, "doc_hash") as string[],
+      vectors: vectors ? vectorsOf(t, "vector", this.dims!) : null,
+    };
+  }
+
+  /** Every chunk's indexed text (prefix + text) and language, for rebuilding BM25. */
+  async readChunkTexts(): Promise<{ ids: string[]; texts: string[]; langs: string[] }> {
+    const t = await this.chunks.query().select(["id", "prefix", "text", "lang"]).toArrow();
+    const prefixes = stringsOf(t, "prefix");
+    return {
+      ids: stringsOf(t, "id") as string[],
+      texts: (stringsOf(t, "text") as string[]).map((s, i) => (prefixes[i] ?? "") + s),
+      langs: stringsOf(t, "lang") as string[],
+    };
+  }
+
+  /** Text and span of the given chunks. */
+  async fetchChunks(
+    ids: readonly string[],
+  ): Promise<Map<string, { text: string; start: number; end: number }>> {
+    const out = new Map<string, { text: string; start: number; end: number }>();
+    for (const where of inLists("id", ids)) {
+      const t = await this.chunks
+        .query()
+        .where(where)
+        .select(["id", "text", "span_start", "span_end"])
+        .toArrow();
+      const id = stringsOf(t, "id");
+      const text = stringsOf(t, "text");
+      const start = int32sOf(t, "span_start");
+      const end = int32sOf(t, "span_end");
+      id.forEach((x, i) => out.set(x!, { text: text[i]!, start: start[i], end: end[i] }));
+    }
+    return out;
+  }
+
+  /** Full rows of the given documents. */
+  async fetchDocs(ids: readonly string[]): Promise<Map<string, DocRow>> {
+    const out = new Map<string, DocRow>();
+    for (const where of inLists("id", ids)) {
+      const t = await this.docs.query().where(where).toArrow();
+      const cols = ["id", "hash", "title", "lang", "metadata", "text"].map((c) => stringsOf(t, c));
+      const chunks = int32sOf(t, "chunks");
+      cols[0].forEach((id, i) =>
+        out.set(id!, {
+          id: id!,
+          hash: cols[1][i]!,
+          title: cols[2][i],
+          lang: cols[3][i]!,
+          metadata: cols[4][i]!,
+          text: cols[5][i]!,
+          chunks: chunks[i],
+        }),
+      );
+    }
+    return out;
+  }
+
+  async addChunks(rows: readonly ChunkRow[], vectors: Float32Array | null): Promise<void> {
+    if (rows.length === 0) return;
+    const columns: Column[] = [
+      { strings: rows.map((r) => r.id) },
+      { strings: rows.map((r) => r.docId) },
+      { strings: rows.map((r) => r.docHash) },
+      { int32: Int32Array.from(rows, (r) => r.chunk) },
+      { int32: Int32Array.from(rows, (r) => r.start) },
+      { int32: Int32Array.from(rows, (r) => r.end) },
+      { strings: rows.map((r) => r.lang) },
+      { strings: rows.map((r) => r.prefix) },
+      { strings: rows.map((r) => r.text) },
+    ];
+    if (this.dims !== null) {
+      if (vectors === null || vectors.length !== rows.length * this.dims) {
+        throw new Error(`internal: ${rows.length} chunks need ${rows.length}x${this.dims} vector values`);
+      }
+      columns.push({ vectors });
+    }
+    await this.chunks.add(tableOf(chunksSchema(this.dims), rows.length, columns));
+  }
+
+  /** Inserts the documents, replacing rows with the same id (one commit). */
+  async upsertDocs(rows: readonly DocRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const t = tableOf(docsSchema(), rows.length, [
+      { strings: rows.map((r) => r.id) },
+      { strings: rows.map((r) => r.hash) },
+      { strings: rows.map((r) => r.title) },
+      { strings: rows.map((r) => r.lang) },
+      { strings: rows.map((r) => r.metadata) },
+      { strings: rows.map((r) => r.text) },
+      { int32: Int32Array.from(rows, (r) => r.chunks) },
+    ]);
+    await this.docs.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(t);
+  }
+
+  async deleteDocs(ids: readonly string[]): Promise<void> {
+    for (const where of inLists("id", ids)) await this.docs.delete(where);
+  }
+
+  async deleteChunksOfDocs(docIds: readonly string[]): Promise<void> {
+    for (const where of inLists("doc_id", docIds)) await this.chunks.delete(where);
+  }
+
+  async deleteChunks(ids: readonly string[]): Promise<void> {
+    for (const where of inLists("id", ids)) await this.chunks.delete(where);
+  }
+
+  /** Compacts the many small fragments that batch commits leave, updates indexes, drops old versions. */
+  async optimize(): Promise<void> {
+    const cleanupOlderThan = new Date();
+    await this.docs.optimize({ cleanupOlderThan });
+    await this.chunks.optimize({ cleanupOlderThan });
+  }
+
+  async hasVectorIndex(): Promise<boolean> {
+    return (await this.chunks.listIndices()).some((i) => i.columns.includes("vector"));
+  }
+
+  /**
+   * Builds (or rebuilds) the ANN index on the chunk vectors. HNSW-SQ is built for cosine (our
+   * vectors are unit length then): LanceDB 0.30's HNSW-SQ under "dot" returns unrelated rows.
+   */
+  async createVectorIndex(type: "ivf_pq" | "hnsw_sq", rows: number): Promise<void> {
+    const dims = this.dims!;
+    // LanceDB's guidance: about sqrt(rows) partitions, and sub-vectors of 8-16 dimensions for PQ.
+    const numPartitions = Math.max(1, Math.round(Math.sqrt(rows)));
+    const numSubVectors = [dims / 8, dims / 16, dims / 4, dims / 2, 1].find((s) => Number.isInteger(s))!;
+    const config =
+      type === "ivf_pq"
+        ? lancedb.Index.ivfPq({ distanceType: "dot", numPartitions, numSubVectors })
+        : lancedb.Index.hnswSq({
+            distanceType: "cosine",
+            numPartitions: Math.max(1, Math.round(rows / 100_000)),
+          });
+    await this.chunks.createIndex("vector", { config, replace: true });
+  }
+
+  /**
+   * Candidate chunks through the vector index (rows added since it was built are scanned exactly by
+   * LanceDB), scored here by the exact dot product of their stored vectors: LanceDB's distances
+   * differ between index types. `where` is a LanceDB SQL filter applied before the search.
+   */
+  async annSearch(
+    query: Float32Array,
+    k: number,
+    opts: {
+      type: "ivf_pq" | "hnsw_sq";
+      where?: string;
+      nprobes?: number;
+      refineFactor?: number;
+      ef?: number;
+    },
+  ): Promise<AnnHit[]> {
+    const dims = this.dims!;
+    let q = this.chunks
+      .vectorSearch(query)
+      .distanceType(opts.type === "hnsw_sq" ? "cosine" : "dot")
+      .limit(k)
+      .select(["id", "vector", "_distance"]);
+    if (opts.where) q = q.where(opts.where);
+    if (opts.type === "ivf_pq" && opts.nprobes) q = q.nprobes(opts.nprobes);
+    if (opts.type === "ivf_pq" && opts.refineFactor) q = q.refineFactor(opts.refineFactor);
+    if (opts.type === "hnsw_sq" && opts.ef) q = q.ef(opts.ef);
+    const t: ArrowTable = await q.toArrow();
+    const ids = stringsOf(t, "id") as string[];
+    const scores = dotAll(vectorsOf(t, "vector", dims), dims, query);
+    return ids.map((id, i) => ({ id, score: scores[i] }));
+  }
+}

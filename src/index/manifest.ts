@@ -1,0 +1,148 @@
+// collection.json: what a collection is built with, written once when it is created (and again when
+// an ANN index is added). Every later addition or query is checked against it, so vectors of two
+// encoders, or chunks of two chunk sizes, never mix in one collection.
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type AnalyzerConfig, checkAnalyzerConfig } from "../text/analyzer.ts";
+import { type Bm25Params, bm25Params } from "./bm25-similarity.ts";
+import { type DocScore, formatDocScore, parseDocScore } from "./doc-score.ts";
+
+export const MANIFEST_FILE = "collection.json";
+export const COLLECTION_FORMAT_VERSION = 1;
+
+export type Similarity = "cosine" | "dot";
+
+/** The neural encoder of a dense collection, as recorded and as compared. */
+export interface DenseEncoderSpec {
+  kind: "dense";
+  /** Hub id, or the absolute path of a model folder. */
+  model: string;
+  /** Hub revision asked for (null: the default branch). */
+  revision: string | null;
+  dims: number;
+  normalize: boolean;
+  /** Longest encoder input in tokens, special tokens included. */
+  maxLength: number;
+  /** Score of a query and a chunk; cosine vectors are stored unit-length and scored by dot product. */
+  similarity: Similarity;
+}
+
+export type EncoderSpec = DenseEncoderSpec | { kind: "bm25" };
+
+export interface AnnSpec {
+  /** Dense search uses the ANN index (when there is one) from this many chunks up. */
+  threshold: number;
+  /** The LanceDB vector index built on the chunks, or null. */
+  index: { type: "ivf_pq" | "hnsw_sq"; rows: number; built: string } | null;
+}
+
+export interface Manifest {
+  format: "xlir-collection";
+  version: number;
+  name: string;
+  created: string;
+  encoder: EncoderSpec;
+  /** Chunk windows in encoder tokens (dense collections); null: one chunk per document. */
+  chunking: { tokens: number; overlap: number } | null;
+  docScore: DocScore;
+  analyzer: AnalyzerConfig;
+  bm25: Bm25Params;
+  ann: AnnSpec;
+}
+
+export function manifestPath(dir: string): string {
+  return join(dir, MANIFEST_FILE);
+}
+
+/** Writes collection.json atomically (temporary file, then rename). */
+export function writeManifest(dir: string, m: Manifest): void {
+  const file = manifestPath(dir);
+  const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(toJson(m), null, 2) + "\n");
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot write ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function readManifest(dir: string): Manifest {
+  const file = manifestPath(dir);
+  if (!existsSync(file)) throw new Error(`${dir} is not an xlir collection (no ${MANIFEST_FILE})`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(
+      `${file} is not valid JSON (${(e as Error).message}): restore it or rebuild the collection`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const bad = (what: string) => new Error(`${file}: ${what}; restore the file or rebuild the collection`);
+  if (raw?.format !== "xlir-collection")
+    throw bad(`format is ${JSON.stringify(raw?.format)}, not "xlir-collection"`);
+  if (raw.version !== COLLECTION_FORMAT_VERSION) {
+    throw bad(
+      `collection format version ${raw.version}; this xlir reads version ${COLLECTION_FORMAT_VERSION}`,
+    );
+  }
+  const enc = raw.encoder as EncoderSpec | undefined;
+  if (enc?.kind !== "bm25" && enc?.kind !== "dense") throw bad(`unknown encoder ${JSON.stringify(enc)}`);
+  if (
+    enc.kind === "dense" &&
+    !(Number.isInteger(enc.dims) && enc.dims > 0 && typeof enc.model === "string")
+  ) {
+    throw bad("the dense encoder needs a model and positive integer dims");
+  }
+  const ann = raw.ann as AnnSpec | undefined;
+  if (!ann || !Number.isInteger(ann.threshold)) throw bad("no ANN settings");
+  return {
+    format: "xlir-collection",
+    version: COLLECTION_FORMAT_VERSION,
+    name: String(raw.name),
+    created: String(raw.created),
+    encoder: enc,
+    chunking: (raw.chunking as Manifest["chunking"]) ?? null,
+    docScore: parseDocScore(String(raw.docScore), file),
+    analyzer: checkAnalyzerConfig(raw.analyzer, file),
+    bm25: bm25Params(raw.bm25 as Partial<Bm25Params>, file),
+    ann,
+  };
+}
+
+function toJson(m: Manifest): Record<string, unknown> {
+  return { ...m, docScore: formatDocScore(m.docScore) };
+}
+
+/** One line naming what the encoder spec is. */
+export function describeEncoder(e: EncoderSpec): string {
+  if (e.kind === "bm25") return "bm25 (lexical only)";
+  const rev = e.revision ? `@${e.revision}` : "";
+  return `${e.model}${rev} (${e.dims} dims, ${e.similarity}, max ${e.maxLength} tokens)`;
+}
+
+/**
+ * Throws when `given` is not the encoder the collection was built with; `what` says what was being
+ * done ("index into", "search") for the message.
+ */
+export function checkSameEncoder(name: string, built: EncoderSpec, given: EncoderSpec, what: string): void {
+  const same =
+    built.kind === given.kind &&
+    (built.kind === "bm25" ||
+      (given.kind === "dense" &&
+        built.model === given.model &&
+        (built.revision ?? null) === (given.revision ?? null) &&
+        built.dims === given.dims &&
+        built.normalize === given.normalize &&
+        built.maxLength === given.maxLength));
+  if (!same) {
+    throw new Error(
+      `cannot ${what} collection "${name}" with ${describeEncoder(given)}: it was built with ` +
+        `${describeEncoder(built)}; use that model (or leave --model out), or create a new collection`,
+    );
+  }
+}

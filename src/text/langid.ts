@@ -1,0 +1,89 @@
+// Language identification for documents and queries that come without a language, offline.
+//
+// The detector is ELD (the `eld` package, "Efficient Language Detector", its medium n-gram
+// database shipped inside the package): 60 languages, ISO 639-1 answers, plus its own judgement of
+// whether an answer is reliable. Measured here on 300 FLORES-200 devtest sentences per language
+// (41 languages), it named every one of its languages right on 97-100% of the sentences (franc got
+// English right on 88%, Russian on 86%: "sco", "bul"), and on languages it does not know (Hausa,
+// Swahili, Zulu, Khmer...) it answered "not reliable" on 90-100% of them instead of guessing.
+// An unreliable answer falls back to the script when only one NLLB-200 language is written in it
+// (Khmer, Sinhala, ...), else "und": generic analysis, which is better than a wrong stemmer and a
+// wrong language filter. Answers are NLLB-200 codes (resolveNllbLang), the project's language ids.
+import { resolveNllbLang } from "./nllb-langs.ts";
+
+/** Text -> NLLB-200 code, or "und" when the language cannot be told. */
+export type LanguageDetector = (text: string) => string;
+
+export const UNDETERMINED = "und";
+
+/** Only the start of a long text is read: a few hundred words decide, and detection stays fast. */
+const MAX_CHARS = 2000;
+
+// Scripts that exactly one NLLB-200 language is written in (Myanmar: Burmese; Shan shares it).
+const SCRIPT_LANG: readonly [RegExp, string][] = [
+  [/\p{Script=Khmer}/u, "khm_Khmr"],
+  [/\p{Script=Sinhala}/u, "sin_Sinh"],
+  [/\p{Script=Myanmar}/u, "mya_Mymr"],
+  [/\p{Script=Lao}/u, "lao_Laoo"],
+  [/\p{Script=Thai}/u, "tha_Thai"],
+  [/\p{Script=Hangul}/u, "kor_Hang"],
+  [/[\p{Script=Hiragana}\p{Script=Katakana}]/u, "jpn_Jpan"],
+  [/\p{Script=Greek}/u, "ell_Grek"],
+  [/\p{Script=Georgian}/u, "kat_Geor"],
+  [/\p{Script=Armenian}/u, "hye_Armn"],
+  [/\p{Script=Gujarati}/u, "guj_Gujr"],
+  [/\p{Script=Kannada}/u, "kan_Knda"],
+  [/\p{Script=Malayalam}/u, "mal_Mlym"],
+  [/\p{Script=Oriya}/u, "ory_Orya"],
+  [/\p{Script=Gurmukhi}/u, "pan_Guru"],
+  [/\p{Script=Tamil}/u, "tam_Taml"],
+  [/\p{Script=Telugu}/u, "tel_Telu"],
+];
+
+interface Eld {
+  detect(text: string): { language: string; isReliable(): boolean };
+}
+
+/**
+ * Loads the detector (about 0.5 s and 150 MB the first time in a process: the n-gram tables), so
+ * callers load it only when some text needs detecting.
+ */
+export async function loadLanguageDetector(): Promise<LanguageDetector> {
+  const { eld } = (await import("eld/medium")) as { eld: Eld & { newInstance(): Eld } };
+  const detector = eld.newInstance();
+  return (text) => {
+    if (typeof text !== "string") throw new Error(`language detection needs a string, got ${typeof text}`);
+    const sample = text.length > MAX_CHARS ? text.slice(0, MAX_CHARS) : text;
+    const r = detector.detect(sample);
+    if (r.language && r.isReliable()) {
+      try {
+        return resolveNllbLang(r.language);
+      } catch {
+        // a code NLLB-200 spells in several scripts (ku): fall through to the script
+      }
+    }
+    return scriptLanguage(sample);
+  };
+}
+
+/** The NLLB-200 language of the text's dominant script when only one language uses it, else "und". */
+export function scriptLanguage(text: string): string {
+  let best = UNDETERMINED;
+  let bestCount = 0;
+  let letters = 0;
+  const counts = new Map<string, number>();
+  for (const ch of text) {
+    if (!/\p{L}/u.test(ch)) continue;
+    letters++;
+    for (const [re, lang] of SCRIPT_LANG) {
+      if (!re.test(ch)) continue;
+      const n = (counts.get(lang) ?? 0) + 1;
+      counts.set(lang, n);
+      if (n > bestCount) [best, bestCount] = [lang, n];
+      break;
+    }
+  }
+  // Japanese mixes kana with Han: kana anywhere in a mostly-Han text still says Japanese.
+  if (best === "jpn_Jpan") return best;
+  return bestCount * 2 > letters ? best : UNDETERMINED;
+}
