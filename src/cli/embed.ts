@@ -18,7 +18,7 @@ export function embedCommand(): Command {
     )
     .option(
       "--lang <code>",
-      "language of the texts for NLLB models (FLORES-200 code or alias, e.g. hin_Deva, hi)",
+      "language of the texts for NLLB models (FLORES-200 code or alias, e.g. hin_Deva, hi; auto detects it per text)",
     )
     .option("--input <file>", "one text per line, or JSONL with a text field; - for standard input", "-")
     .option("--field <name>", "the JSONL text field", "text")

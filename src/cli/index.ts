@@ -82,10 +82,6 @@ export function indexCommand(): Command {
         throw new Error(`--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq`);
       }
       const format: InputFormat | undefined = o.input ? (o.format ?? detectFormat(o.input)) : undefined;
-      // chunking measures documents with the tokenizer, truncating on purpose: not worth a warning
-      const warn = (m: string) => {
-        if (!/were truncated for/.test(m)) process.stderr.write(`${m}\n`);
-      };
       let enc: Encoder | null = null;
       let col: Collection;
       if (exists && !o.model) {
@@ -101,14 +97,13 @@ export function indexCommand(): Command {
             `collection "${name}" is chunked ${c ? `at ${c.tokens} tokens with overlap ${c.overlap}` : "one chunk per document"}: leave --chunk-tokens/--overlap out`,
           );
         }
-        if (col.dense) await col.encoder({ batchSize: o.encodeBatch, threads: o.threads, warn });
+        if (col.dense) await col.encoder({ batchSize: o.encodeBatch, threads: o.threads });
       } else {
         if (o.model !== "bm25") {
           enc = await Encoder.load(o.model, {
             batchSize: o.encodeBatch,
             threads: o.threads,
             hub: { revision: o.revision },
-            warn,
           });
         }
         try {

@@ -10,6 +10,7 @@ import { isNllbE5Folder, type LoadedNllbE5, readNllbE5Folder } from "../models/n
 import type { TensorData } from "../tensor/graph.ts";
 import { Session } from "../tensor/session.ts";
 import { DEFAULT_NLLB_LANG, nllbRow } from "../text/nllb-input.ts";
+import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../text/langid.ts";
 import { nllbLangTokenId } from "../text/nllb-langs.ts";
 import { encodeBatch, loadTokenizer, padBatch, type TextTokenizer } from "../text/tokenizer.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
@@ -35,7 +36,10 @@ type Model = { kind: "encoder"; ck: Checkpoint } | { kind: "nllb-e5"; nllbE5: Lo
 
 export interface EmbedOptions {
   role?: Role;
-  /** NLLB language (FLORES-200 code or alias), one for all texts or one per text; default eng_Latn. */
+  /**
+   * NLLB language (FLORES-200 code or alias), one for all texts or one per text; "auto" detects each
+   * text's language (embed only); default eng_Latn.
+   */
   lang?: string | readonly string[];
   onProgress?: (done: number, total: number) => void;
 }
@@ -48,6 +52,7 @@ export interface Embeddings {
 
 export class Encoder {
   private warnedTruncation = false;
+  private detector?: LanguageDetector;
 
   private constructor(
     readonly id: string,
@@ -127,8 +132,12 @@ export class Encoder {
     return this.settings.maxLength;
   }
 
-  /** Token rows (special tokens included, truncated to maxLength) for each text. */
-  tokenize(texts: readonly string[], opts: EmbedOptions = {}): number[][] {
+  /**
+   * Token rows (prompt and special tokens included) for each text, truncated to maxLength with a
+   * one-time warning — or whole, silently, with `truncate: false` (for measuring, e.g. chunking).
+   */
+  tokenize(texts: readonly string[], opts: EmbedOptions & { truncate?: boolean } = {}): number[][] {
+    const limit = opts.truncate === false ? Number.MAX_SAFE_INTEGER : this.maxLength;
     const prompt = this.settings.prompts[opts.role ?? "passage"];
     const prepared = texts.map((t, i) => {
       if (typeof t !== "string") throw new Error(`text ${i} is a ${typeof t}, not a string`);
@@ -142,12 +151,12 @@ export class Encoder {
       const eos = this.tok.specialIds.eos ?? this.tok.tokenToId("</s>") ?? 2;
       const out = prepared.map((t, i) => {
         const lang = typeof langs === "string" ? langs : langs[i];
-        return nllbRow(this.tok.encodeText(t), nllbLangTokenId(this.tok, lang), eos, this.maxLength);
+        return nllbRow(this.tok.encodeText(t), nllbLangTokenId(this.tok, lang), eos, limit);
       });
       rows = out.map((r) => r.ids);
       truncated = out.map((r) => r.truncated);
     } else {
-      ({ ids: rows, truncated } = encodeBatch(this.tok, prepared, { maxLength: this.maxLength }));
+      ({ ids: rows, truncated } = encodeBatch(this.tok, prepared, { maxLength: limit }));
     }
     const cut = truncated.filter(Boolean).length;
     if (cut && !this.warnedTruncation) {
@@ -160,7 +169,10 @@ export class Encoder {
   }
 
   async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Embeddings> {
-    const rows = this.tokenize(texts, opts);
+    const rows = this.tokenize(
+      texts,
+      opts.lang === "auto" ? { ...opts, lang: await this.detect(texts) } : opts,
+    );
     const out = new Float32Array(rows.length * this.dim);
     // longest first, so the first batch shows the peak memory and the rest only get cheaper
     const order = rows.map((_, i) => i).sort((a, b) => rows[b].length - rows[a].length);
@@ -176,6 +188,15 @@ export class Encoder {
       opts.onProgress?.(Math.min(start + size, order.length), order.length);
     }
     return { data: out, dims: [rows.length, this.dim] };
+  }
+
+  /** Per-text NLLB language for lang "auto"; text whose language cannot be told is read as eng_Latn. */
+  private async detect(texts: readonly string[]): Promise<string[]> {
+    this.detector ??= await loadLanguageDetector();
+    return texts.map((t) => {
+      const lang = this.detector!(t);
+      return lang === UNDETERMINED ? DEFAULT_NLLB_LANG : lang;
+    });
   }
 
   private feeds(rows: number[][], role: Role): Record<string, TensorData> {

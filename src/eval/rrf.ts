@@ -1,9 +1,10 @@
-// Reciprocal rank fusion (Cormack, Clarke & Büttcher 2009): a document's fused score is the sum over
-// the input rankings of 1 / (k + rank), rank counted from 1, k = 60 as in the paper and Pyserini's
-// hybrid runs. Ranks are read in trec_eval's order, so fusing the run files gives the same result.
+// Reciprocal rank fusion of run-shaped rankings (docid -> score per query), on top of the search
+// engine's own fusion (src/index/fusion.ts): each input is read in trec_eval's order, so fusing
+// the written run files gives the same result.
+import { RRF_K, reciprocalRankFusion } from "../index/fusion.ts";
 import { rankDocs } from "./ranking.ts";
 
-export const RRF_K = 60;
+export { RRF_K };
 
 /** One query's fused ranking (document id -> fused score), cut to the best `depth`. */
 export function rrf(
@@ -11,14 +12,10 @@ export function rrf(
   k = RRF_K,
   depth = Infinity,
 ): Map<string, number> {
-  if (!(k >= 0)) throw new Error(`RRF k must be 0 or more, got ${k}`);
-  const fused = new Map<string, number>();
-  for (const scores of rankings)
-    rankDocs(scores).forEach((doc, i) => fused.set(doc, (fused.get(doc) ?? 0) + 1 / (k + i + 1)));
-  if (fused.size <= depth) return fused;
+  const lists = rankings.map((scores) => rankDocs(scores).map((id) => ({ id, score: scores.get(id)! })));
   return new Map(
-    rankDocs(fused)
+    reciprocalRankFusion(lists, k)
       .slice(0, depth)
-      .map((d) => [d, fused.get(d)!]),
+      .map((f) => [f.id, f.score]),
   );
 }

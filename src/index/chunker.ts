@@ -10,10 +10,8 @@
 // A title, when given and short, is put before every chunk ("title\n"), counted in the window.
 
 export interface TokenCounter {
-  /** Token rows' lengths as the encoder makes them, capped at `cap` (its max length). */
+  /** Token rows' whole lengths as the encoder makes them (prompt and special tokens included). */
   count(texts: readonly string[]): number[];
-  /** A count equal to cap may hide a longer text, so a text fits only when its count is below it. */
-  cap: number;
 }
 
 export interface ChunkOptions {
@@ -60,7 +58,7 @@ export function chunkDocuments(
   opts: ChunkOptions,
 ): Chunk[][] {
   const [overhead] = counter.count([""]);
-  const fits = (c: number) => c <= opts.tokens && c < counter.cap;
+  const fits = (c: number) => c <= opts.tokens;
   const budget = opts.tokens - overhead;
   if (budget < 4)
     throw new Error(

@@ -78,8 +78,7 @@ export function contentHash(d: {
 /** One token counter over the encoder's tokenizer (role passage: what chunks are encoded as). */
 export function encoderCounter(enc: Encoder): TokenCounter {
   return {
-    cap: enc.maxLength,
-    count: (texts) => enc.tokenize(texts, { role: "passage" }).map((r) => r.length),
+    count: (texts) => enc.tokenize(texts, { role: "passage", truncate: false }).map((r) => r.length),
   };
 }
 

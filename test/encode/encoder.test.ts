@@ -155,6 +155,12 @@ test("NLLB: the language code leads each row, aliases resolve, languages change 
   const mixed = await enc.embed(["hello world", "hello world"], { lang: ["eng_Latn", "hin_Deva"] });
   assert.ok(close(row(mixed, 0), en.data, 1e-5) && close(row(mixed, 1), hi.data, 1e-5));
   assert.throws(() => enc.tokenize(["x"], { lang: "xx_Fake" }), /unknown language code "xx_Fake"/);
+  // "auto": each text's language is detected (Devanagari Hindi -> hin_Deva's code leads the row)
+  const hindi = "यह वाक्य हिंदी भाषा में लिखा गया है और इसे पहचाना जाना चाहिए";
+  const english = "This sentence is written in English, and the detector should recognise it easily.";
+  const auto = await enc.embed([hindi, english], { lang: "auto" });
+  const byHand = await enc.embed([hindi, english], { lang: ["hin_Deva", "eng_Latn"] });
+  assert.ok(close(auto.data, byHand.data, 1e-6));
   await enc.close();
 });
 
