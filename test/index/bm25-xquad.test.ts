@@ -15,6 +15,7 @@ import {
 } from "../../src/index/bm25.ts";
 import { analyze } from "../../src/text/analyzer.ts";
 import { sharedDir } from "../helpers/shared.ts";
+import { bruteBm25 } from "./brute-force.ts";
 
 interface Sentence {
   id: string;
@@ -55,42 +56,6 @@ function readXquad(lang: string): { sentences: Sentence[]; questions: Question[]
     }),
   );
   return { sentences, questions };
-}
-
-// Brute force, independent of src/index: Lucene's BM25 in doubles, with Lucene's stored length
-// stated directly ("keep the 4 leading bits of length - 24").
-function bruteForce(
-  docs: { id: string; terms: string[] }[],
-  query: string[],
-  allowed?: (id: string) => boolean,
-) {
-  const k1 = 0.9;
-  const b = 0.4;
-  const withTerms = docs.filter((d) => d.terms.length > 0);
-  const N = withTerms.length;
-  const avgdl = withTerms.reduce((s, d) => s + d.terms.length, 0) / N;
-  const df = new Map<string, number>();
-  for (const d of withTerms) for (const t of new Set(d.terms)) df.set(t, (df.get(t) ?? 0) + 1);
-  const storedLength = (n: number) => {
-    if (n < 24) return n;
-    const bits = (n - 24).toString(2);
-    return 24 + (bits.length <= 4 ? n - 24 : parseInt(bits.slice(0, 4) + "0".repeat(bits.length - 4), 2));
-  };
-  const scores = new Map<string, number>();
-  for (const d of withTerms) {
-    if (allowed && !allowed(d.id)) continue;
-    const dl = storedLength(d.terms.length);
-    let score = 0;
-    for (const q of query) {
-      const tf = d.terms.filter((t) => t === q).length;
-      if (tf === 0) continue;
-      const n = df.get(q)!;
-      const idf = Math.log(1 + (N - n + 0.5) / (n + 0.5));
-      score += (idf * tf) / (tf + k1 * (1 - b + (b * dl) / avgdl));
-    }
-    if (score > 0) scores.set(d.id, score);
-  }
-  return scores;
 }
 
 // The index's top k agree with brute force when every hit has its brute-force score (float32 vs
@@ -143,7 +108,7 @@ describe("BM25 on XQuAD-R English + German sentences", () => {
     for (const q of sample) {
       const terms = analyze(q.text, q.lang);
       const hits = searchBm25(index, q.text, { lang: q.lang, k: 10 });
-      assertMatchesBruteForce(hits, bruteForce(docs, terms), 10, q.text);
+      assertMatchesBruteForce(hits, bruteBm25(docs, terms), 10, q.text);
     }
   });
 
@@ -155,7 +120,7 @@ describe("BM25 on XQuAD-R English + German sentences", () => {
       // Statistics stay those of the whole collection: brute force over all documents, then cut.
       assertMatchesBruteForce(
         hits,
-        bruteForce(docs, analyze(q.text, "de"), (id) => german.has(id)),
+        bruteBm25(docs, analyze(q.text, "de"), (id) => german.has(id)),
         20,
         q.text,
       );
