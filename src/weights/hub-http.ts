@@ -1,12 +1,17 @@
 // HTTP against a Hugging Face hub for hub.ts: the one place that sends the token, bounds every wait,
-// resumes partial downloads, and turns the hub's answers into one-line errors naming the model and
+// resumes partial downloads, and turns the hub's answers into one-line errors naming the repo and
 // what to do. Requests and headers follow Python's huggingface_hub so that both fill one cache.
 import { open, rename, rm, stat } from "node:fs/promises";
 
-/** Who we are talking to and about which model; every error message is built from it. */
+/** Model repos and dataset repos differ only in URLs, cache folder names and wording. */
+export type RepoType = "model" | "dataset";
+
+/** Who we are talking to and about which repo; every error message is built from it. */
 export interface HubContext {
   endpoint: string;
   repo: string;
+  /** Default "model". */
+  repoType?: RepoType;
   revision: string;
   token?: string;
   /** Longest wait for an answer, and for the next bytes of a download, in milliseconds. */
@@ -30,17 +35,25 @@ class Interrupted extends Error {}
 // in the same call a few times (huggingface_hub does the same) before the caller is told.
 const ATTEMPTS = 3;
 
-export function resolveUrl(ctx: HubContext, commit: string, file: string): string {
-  const path = file.split("/").map(encodeURIComponent).join("/");
-  return `${ctx.endpoint}/${ctx.repo}/resolve/${encodeURIComponent(commit)}/${path}`;
+/** "model" or "dataset", for messages. */
+export const kindOf = (ctx: Pick<HubContext, "repoType">): RepoType => ctx.repoType ?? "model";
+/** `model "org/name"` / `dataset "org/name"`; `Model "org/name"` with `capital`. */
+export function named(ctx: Pick<HubContext, "repo" | "repoType">, capital = false): string {
+  const kind = kindOf(ctx);
+  return `${capital ? kind[0].toUpperCase() + kind.slice(1) : kind} "${ctx.repo}"`;
 }
 
-/** A `fetch` for @huggingface/hub's own calls, with our token, timeout and error messages. */
-export function hubFetch(ctx: HubContext): typeof fetch {
-  return (input, init) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    return hubRequest(ctx, url, init);
-  };
+// Dataset URLs carry a "datasets/" prefix on the hub, as in huggingface_hub's hf_hub_url.
+const prefix = (ctx: HubContext) => (kindOf(ctx) === "dataset" ? "datasets/" : "");
+
+export function resolveUrl(ctx: HubContext, commit: string, file: string): string {
+  const path = file.split("/").map(encodeURIComponent).join("/");
+  return `${ctx.endpoint}/${prefix(ctx)}${ctx.repo}/resolve/${encodeURIComponent(commit)}/${path}`;
+}
+
+/** The info API of the repo at a revision (sha and siblings), as huggingface_hub's model_info. */
+export function infoUrl(ctx: HubContext): string {
+  return `${ctx.endpoint}/api/${kindOf(ctx)}s/${ctx.repo}/revision/${encodeURIComponent(ctx.revision)}`;
 }
 
 /** fetch() that sends the token, gives up after ctx.timeoutMs, and throws on unusable answers. */
@@ -67,8 +80,8 @@ export async function hubRequest(
 
 function unreachable(ctx: HubContext, err: unknown): HubUnreachableError {
   return new HubUnreachableError(
-    `Cannot reach the Hugging Face hub at ${ctx.endpoint} for model "${ctx.repo}" (${networkReason(err, ctx)}); ` +
-      `pass a local model folder, or set HF_HUB_OFFLINE=1 to use a filled cache.`,
+    `Cannot reach the Hugging Face hub at ${ctx.endpoint} for ${named(ctx)} (${networkReason(err, ctx)}); ` +
+      `pass a local ${kindOf(ctx)} folder, or set HF_HUB_OFFLINE=1 to use a filled cache.`,
     { cause: err },
   );
 }
@@ -87,10 +100,11 @@ function networkReason(err: unknown, ctx: HubContext): string {
 function statusError(ctx: HubContext, res: Response, file?: string): Error {
   const code = res.headers.get("X-Error-Code") ?? "";
   const http = `HTTP ${res.status}`;
-  const model = `model "${ctx.repo}"`;
+  const model = named(ctx);
+  const Model = named(ctx, true);
   if (code === "RepoNotFound")
     return new Error(
-      `Model "${ctx.repo}" was not found on ${ctx.endpoint} (${http}); check the repo id, or set HF_TOKEN if the model is private.`,
+      `${Model} was not found on ${ctx.endpoint} (${http}); check the repo id, or set HF_TOKEN if the ${kindOf(ctx)} is private.`,
     );
   if (code === "RevisionNotFound")
     return new Error(
@@ -99,8 +113,8 @@ function statusError(ctx: HubContext, res: Response, file?: string): Error {
   if (code === "GatedRepo" || res.status === 401 || res.status === 403)
     return new Error(
       ctx.token
-        ? `Access to ${model} was refused for the token sent (${http} from ${ctx.endpoint}); it is gated or private: accept its terms on the model page with that account, or set HF_TOKEN to a token that has access.`
-        : `Model "${ctx.repo}" is gated or private (${http} from ${ctx.endpoint}); accept its terms on the model page and set HF_TOKEN to an access token.`,
+        ? `Access to ${model} was refused for the token sent (${http} from ${ctx.endpoint}); it is gated or private: accept its terms on the ${kindOf(ctx)} page with that account, or set HF_TOKEN to a token that has access.`
+        : `${Model} is gated or private (${http} from ${ctx.endpoint}); accept its terms on the ${kindOf(ctx)} page and set HF_TOKEN to an access token.`,
     );
   if (res.status === 404 && file)
     return new Error(
@@ -108,7 +122,7 @@ function statusError(ctx: HubContext, res: Response, file?: string): Error {
     );
   if (res.status === 404)
     return new Error(
-      `Model "${ctx.repo}" or its revision "${ctx.revision}" was not found on ${ctx.endpoint} (${http}); check the repo id and the branch, tag or commit sha.`,
+      `${Model} or its revision "${ctx.revision}" was not found on ${ctx.endpoint} (${http}); check the repo id and the branch, tag or commit sha.`,
     );
   return new Error(
     `The Hugging Face hub at ${ctx.endpoint} answered ${http} for ${model}${file ? ` file "${file}"` : ""}; ` +
@@ -147,7 +161,7 @@ export async function headFile(ctx: HubContext, commit: string, file: string): P
     break;
   }
   throw new Error(
-    `The hub at ${ctx.endpoint} sent no usable ETag or size for "${file}" of model "${ctx.repo}"; check that HF_ENDPOINT points at a Hugging Face hub.`,
+    `The hub at ${ctx.endpoint} sent no usable ETag or size for "${file}" of ${named(ctx)}; check that HF_ENDPOINT points at a Hugging Face hub.`,
   );
 }
 
@@ -177,7 +191,7 @@ export async function downloadBlob(
       if (attempt < ATTEMPTS) continue;
       const reason = err instanceof Interrupted ? err.message : networkReason(err.cause, ctx);
       throw new Error(
-        `Download of "${job.file}" for model "${ctx.repo}" was interrupted (${reason}) ${ATTEMPTS} times; run again to resume from the partial file.`,
+        `Download of "${job.file}" for ${named(ctx)} was interrupted (${reason}) ${ATTEMPTS} times; run again to resume from the partial file.`,
         { cause: err },
       );
     }
@@ -186,7 +200,7 @@ export async function downloadBlob(
   if (got !== job.size) {
     await rm(partial, { force: true });
     throw new Error(
-      `Download of "${job.file}" for model "${ctx.repo}" has ${got} bytes instead of ${job.size}; run again to fetch it afresh.`,
+      `Download of "${job.file}" for ${named(ctx)} has ${got} bytes instead of ${job.size}; run again to fetch it afresh.`,
     );
   }
   await rename(partial, job.dest);

@@ -1,33 +1,40 @@
-// Turns a model name into a local folder: a folder given as is, or a Hugging Face repo downloaded
-// into the standard hub cache ($HF_HUB_CACHE/models--org--name/{blobs,refs,snapshots}), the layout
-// Python's huggingface_hub reads and writes, so a model fetched by either is reused by the other.
+// Turns a model or dataset name into a local folder: a folder given as is, or a Hugging Face repo
+// downloaded into the standard hub cache ($HF_HUB_CACHE/models--org--name/ or datasets--org--name/,
+// each {blobs,refs,snapshots}), the layout Python's huggingface_hub reads and writes, so a repo
+// fetched by either is reused by the other.
 import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, posix, relative, resolve, sep } from "node:path";
-import { getHFHubCachePath, getRepoFolderName, modelInfo } from "@huggingface/hub";
+import { getHFHubCachePath, getRepoFolderName } from "@huggingface/hub";
 import {
   downloadBlob,
   headFile,
-  hubFetch,
+  hubRequest,
   HubUnreachableError,
+  infoUrl,
+  named,
   type DownloadProgress,
   type HubContext,
+  type RepoType,
 } from "./hub-http.ts";
 
-export type { DownloadProgress } from "./hub-http.ts";
+export type { DownloadProgress, RepoType } from "./hub-http.ts";
 
 export interface ResolveOptions {
   /** Branch, tag or commit sha; also written `org/name@revision`. Default "main". */
   revision?: string;
   /**
    * Files to fetch: names or globs (`*` stays within a folder, `**` crosses folders). `a|b` takes
-   * the first alternative the repo has. Missing files are skipped. Default DEFAULT_ENCODER_FILES.
+   * the first alternative the repo has. Missing files are skipped. Default DEFAULT_ENCODER_FILES
+   * for a model, every file ("**") for a dataset.
    */
   files?: readonly string[];
+  /** What kind of hub repo `idOrDir` names. Default "model". */
+  repoType?: RepoType;
   /** Hub cache folder. Default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
   cacheDir?: string;
   /** Hub address. Default $HF_ENDPOINT, else https://huggingface.co. */
   endpoint?: string;
-  /** Access token for gated or private models. Default $HF_TOKEN. */
+  /** Access token for gated or private repos. Default $HF_TOKEN. */
   token?: string;
   /** Use the cache only. Default: $HF_HUB_OFFLINE is 1/true/yes/on. */
   offline?: boolean;
@@ -64,21 +71,23 @@ const DEFAULT_ENDPOINT = "https://huggingface.co";
  * cache lacks. When the cache already answers, nothing goes over the network.
  */
 export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): Promise<string> {
-  const local = await localFolder(idOrDir);
+  const type = opts.repoType ?? "model";
+  const local = await localFolder(idOrDir, type);
   if (local) return local;
-  const { repo, revision } = parseModelId(idOrDir, opts.revision);
+  const { repo, revision } = parseModelId(idOrDir, opts.revision, type);
+  const label = named({ repo, repoType: type });
   const cacheDir = resolve(opts.cacheDir ?? getHFHubCachePath());
-  const store = join(cacheDir, getRepoFolderName({ type: "model", name: repo }));
-  const wanted = (opts.files ?? DEFAULT_ENCODER_FILES).map((f) => f.split("|"));
+  const store = join(cacheDir, getRepoFolderName({ type, name: repo }));
+  const wanted = (opts.files ?? (type === "model" ? DEFAULT_ENCODER_FILES : ["**"])).map((f) => f.split("|"));
   const outside = wanted.flat().find((f) => !safeRelative(f));
   if (outside !== undefined)
     throw new Error(
-      `File "${outside}" asked for model "${repo}" is not a path inside the repo (like "1_Pooling/config.json"); fix the file list.`,
+      `File "${outside}" asked for ${label} is not a path inside the repo (like "1_Pooling/config.json"); fix the file list.`,
     );
 
   const cachedSha = isCommit(revision) ? revision : await readRef(store, revision);
   const snapshot = cachedSha ? join(store, "snapshots", cachedSha) : undefined;
-  const cached = snapshot !== undefined && (await cacheAnswers(store, cachedSha!, wanted, repo));
+  const cached = snapshot !== undefined && (await cacheAnswers(store, cachedSha!, wanted, label, type));
   if (cached && !opts.refresh) return snapshot;
 
   if (opts.offline ?? isTruthy(process.env.HF_HUB_OFFLINE)) {
@@ -86,14 +95,15 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
     // names the file it misses.
     if (snapshot && (await isDir(snapshot))) return snapshot;
     throw new Error(
-      `Model "${repo}" (revision "${revision}") is not in the Hugging Face cache at ${cacheDir} and offline mode is on (HF_HUB_OFFLINE); ` +
-        `download it once online, or pass a local model folder.`,
+      `${named({ repo, repoType: type }, true)} (revision "${revision}") is not in the Hugging Face cache at ${cacheDir} and offline mode is on (HF_HUB_OFFLINE); ` +
+        `download it once online, or pass a local ${type} folder.`,
     );
   }
 
   const ctx: HubContext = {
     endpoint: (opts.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, ""),
     repo,
+    repoType: type,
     revision,
     token: (opts.token ?? process.env.HF_TOKEN)?.trim() || undefined,
     timeoutMs: opts.timeoutMs ?? 10_000,
@@ -103,12 +113,35 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
   } catch (err) {
     // As huggingface_hub: a cached copy still serves when the hub cannot be reached.
     if (err instanceof HubUnreachableError && cached) return snapshot;
-    throw cacheWriteError(err, cacheDir, repo);
+    throw cacheWriteError(err, cacheDir, label);
+  }
+}
+
+/**
+ * The cache snapshot of the hub dataset `id` (`org/name` or `org/name@revision`) holding `files`
+ * (names, globs, `a|b` alternatives, as for models), or `id` itself when it is a local folder.
+ */
+export function resolveDataset(id: string, opts: ResolveOptions = {}): Promise<string> {
+  return resolveModel(id, { ...opts, repoType: "dataset" });
+}
+
+/** The hub repo has none of the files asked for; `available` lists what it has, for the caller. */
+export class HubFilesMissingError extends Error {
+  constructor(
+    message: string,
+    readonly available: readonly string[],
+  ) {
+    super(message);
   }
 }
 
 /** Splits `org/name@revision`; the id is checked as huggingface_hub's validate_repo_id does. */
-export function parseModelId(id: string, revision?: string): { repo: string; revision: string } {
+export function parseModelId(
+  id: string,
+  revision?: string,
+  type: RepoType = "model",
+): { repo: string; revision: string } {
+  const Kind = type === "model" ? "Model" : "Dataset";
   const at = id.indexOf("@");
   const repo = at < 0 ? id : id.slice(0, at);
   const inline = at < 0 ? undefined : id.slice(at + 1);
@@ -119,26 +152,30 @@ export function parseModelId(id: string, revision?: string): { repo: string; rev
     inline === ""
   )
     throw new Error(
-      `Model "${id}" is neither a local folder nor a Hugging Face repo id like "org/name" or "org/name@revision"; check the path or the id.`,
+      `${Kind} "${id}" is neither a local folder nor a Hugging Face repo id like "org/name" or "org/name@revision"; check the path or the id.`,
     );
   if (inline && revision && inline !== revision)
     throw new Error(
-      `Model "${id}" names revision "${inline}" but the revision option is "${revision}"; give one.`,
+      `${Kind} "${id}" names revision "${inline}" but the revision option is "${revision}"; give one.`,
     );
   const rev = inline ?? revision ?? "main";
   // The revision becomes a path under refs/, as in huggingface_hub (refs/pr/1 included).
   if (!safeRelative(rev))
     throw new Error(
-      `Revision "${rev}" of model "${repo}" is not a valid branch, tag or commit sha; check it.`,
+      `Revision "${rev}" of ${type} "${repo}" is not a valid branch, tag or commit sha; check it.`,
     );
   return { repo, revision: rev };
 }
 
-async function localFolder(path: string): Promise<string | undefined> {
+async function localFolder(path: string, type: RepoType): Promise<string | undefined> {
   const s = await stat(path).catch(() => undefined);
   if (!s) return undefined;
   if (s.isDirectory()) return resolve(path);
-  throw new Error(`Model path "${path}" is a file; pass the folder that holds config.json and the weights.`);
+  throw new Error(
+    type === "model"
+      ? `Model path "${path}" is a file; pass the folder that holds config.json and the weights.`
+      : `Dataset path "${path}" is a file; pass the dataset's folder or a hub dataset id.`,
+  );
 }
 
 async function download(
@@ -159,42 +196,41 @@ async function download(
     await writeFileIn(join(store, ".no_exist", sha, name), "");
   const files = [...new Set(picked.flatMap((p) => p.hit))];
   if (!files.length)
-    throw new Error(
-      `Model "${ctx.repo}" (revision "${ctx.revision}") has none of the files asked for (${wanted.map((a) => a.join("|")).join(", ")}); check the file list or the repo id.`,
+    throw new HubFilesMissingError(
+      `${named(ctx, true)} (revision "${ctx.revision}") has none of the files asked for (${wanted.map((a) => a.join("|")).join(", ")}); check the file list or the repo id.`,
+      [...available],
     );
 
   const snapshot = join(store, "snapshots", sha);
   for (const file of files) await fetchFile(ctx, store, sha, file, onProgress);
-  for (const index of files.filter(isShardIndex))
-    for (const shard of await shardsOf(snapshot, index, ctx.repo))
+  // Shard indexes are a model convention; a dataset's *.index.json is just a file.
+  const indexes = ctx.repoType === "dataset" ? [] : files.filter(isShardIndex);
+  for (const index of indexes)
+    for (const shard of await shardsOf(snapshot, index, named(ctx)))
       await fetchFile(ctx, store, sha, shard, onProgress);
   return snapshot;
 }
 
-/** The commit behind the revision and the repo's file list, in one call (as snapshot_download). */
+/**
+ * The commit behind the revision and the repo's file list, in one call (as snapshot_download):
+ * GET /api/{models,datasets}/{repo}/revision/{rev}, whose `siblings` list every file.
+ */
 async function repoInfo(ctx: HubContext): Promise<{ sha: string; filePaths?: string[] }> {
   const notHub = `; check that HF_ENDPOINT points at a Hugging Face hub`;
-  let info: { sha?: string; filePaths?: string[] };
+  let info: { sha?: unknown; siblings?: { rfilename?: unknown }[] };
+  const res = await hubRequest(ctx, infoUrl(ctx), { headers: { Accept: "application/json" } });
   try {
-    info = await modelInfo({
-      name: ctx.repo,
-      revision: ctx.revision,
-      hubUrl: ctx.endpoint,
-      additionalFields: ["sha", "filePaths"],
-      fetch: hubFetch(ctx),
-    });
+    info = (await res.json()) as typeof info;
   } catch (err) {
-    if (!(err instanceof SyntaxError)) throw err;
-    throw new Error(`The hub at ${ctx.endpoint} sent no JSON for model "${ctx.repo}"${notHub}.`, {
-      cause: err,
-    });
+    throw new Error(`The hub at ${ctx.endpoint} sent no JSON for ${named(ctx)}${notHub}.`, { cause: err });
   }
-  const sha = info.sha;
-  if (!sha || !safeRelative(sha) || sha.includes("/"))
+  const sha = info?.sha;
+  if (typeof sha !== "string" || !safeRelative(sha) || sha.includes("/"))
     throw new Error(
-      `The hub at ${ctx.endpoint} sent no commit for model "${ctx.repo}" (revision "${ctx.revision}")${notHub}.`,
+      `The hub at ${ctx.endpoint} sent no commit for ${named(ctx)} (revision "${ctx.revision}")${notHub}.`,
     );
-  return { sha, filePaths: info.filePaths };
+  const siblings = Array.isArray(info.siblings) ? info.siblings : undefined;
+  return { sha, filePaths: siblings?.map((s) => s?.rfilename).filter((f) => typeof f === "string") };
 }
 
 /** Puts one file into snapshots/<sha>/ as a link to its blob, downloading the blob if missing. */
@@ -207,7 +243,7 @@ async function fetchFile(
 ): Promise<void> {
   if (!safeRelative(file))
     throw new Error(
-      `Model "${ctx.repo}" lists an unsafe file path "${file}"; refusing to write outside the cache.`,
+      `${named(ctx, true)} lists an unsafe file path "${file}"; refusing to write outside the cache.`,
     );
   const pointer = join(store, "snapshots", sha, ...file.split("/"));
   if (await isFile(pointer)) return;
@@ -232,14 +268,20 @@ async function linkBlob(blob: string, pointer: string): Promise<void> {
 }
 
 /** True when the cached snapshot holds every wanted group, or knows the group's files are absent. */
-async function cacheAnswers(store: string, sha: string, wanted: string[][], repo: string): Promise<boolean> {
+async function cacheAnswers(
+  store: string,
+  sha: string,
+  wanted: string[][],
+  repo: string,
+  type: RepoType,
+): Promise<boolean> {
   const snapshot = join(store, "snapshots", sha);
   const present = await filesUnder(snapshot);
   if (!present.size) return false;
   for (const alts of wanted) {
     const { hit } = pick(alts, present);
     if (hit.length) {
-      for (const index of hit.filter(isShardIndex))
+      for (const index of type === "dataset" ? [] : hit.filter(isShardIndex))
         if (!(await shardsOf(snapshot, index, repo)).every((s) => present.has(s))) return false;
       continue;
     }
@@ -292,7 +334,7 @@ async function shardsOf(snapshot: string, index: string, model: string): Promise
   }
   if (!map || typeof map !== "object")
     throw new Error(
-      `Shard index "${index}" of model "${model}" has no weight_map; delete ${path} and run again, or pass a local folder.`,
+      `Shard index "${index}" of ${model} has no weight_map; delete ${path} and run again, or pass a local folder.`,
     );
   const dir = posix.dirname(index);
   return [...new Set(Object.values(map).map((f) => (dir === "." ? String(f) : `${dir}/${String(f)}`)))];
@@ -344,7 +386,7 @@ function cacheWriteError(err: unknown, cacheDir: string, repo: string): unknown 
   const code = (err as NodeJS.ErrnoException)?.code;
   if (!code || !["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT"].includes(code)) return err;
   return new Error(
-    `Cannot write model "${repo}" into the Hugging Face cache at ${cacheDir} (${code}); free disk space or set HF_HUB_CACHE to a writable folder.`,
+    `Cannot write ${repo} into the Hugging Face cache at ${cacheDir} (${code}); free disk space or set HF_HUB_CACHE to a writable folder.`,
     { cause: err },
   );
 }

@@ -2,7 +2,8 @@
 // @huggingface/hub and huggingface_hub use, so the hub code is tested without the network:
 //   GET  /api/models/{org}/{name}/revision/{rev}   -> { sha, siblings: [{ rfilename }] }
 //   HEAD/GET /{org}/{name}/resolve/{rev}/{path}     -> plain files: 200 with ETag = git blob sha1;
-//        LFS files (*.safetensors, *.bin): 302 to /cdn/{sha256} with X-Linked-Etag / X-Linked-Size
+//        LFS files (*.safetensors, *.bin, *.gz): 302 to /cdn/{sha256} with X-Linked-Etag / X-Linked-Size
+//   the same under /api/datasets/... and /datasets/{org}/{name}/resolve/... for dataset repos
 //   GET  /cdn/{sha256}                              -> the bytes, with Range support
 // Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo) as the hub's do.
 import { createHash } from "node:crypto";
@@ -16,6 +17,8 @@ export interface FakeCommit {
 
 export interface FakeRepo {
   id: string;
+  /** Default "model"; a dataset is served under /datasets/ and /api/datasets/. */
+  type?: "model" | "dataset";
   commits: FakeCommit[];
   /** Branch or tag -> commit sha; tests may move them. */
   refs: Record<string, string>;
@@ -40,6 +43,7 @@ export interface Fault {
 export interface FakeHub {
   url: string;
   requests: HubRequest[];
+  /** By id for models, by "datasets/" + id for datasets. */
   repos: Map<string, FakeRepo>;
   fault?: Fault;
   close(): Promise<void>;
@@ -50,13 +54,14 @@ export const sha256Hex = (data: Uint8Array) => createHash("sha256").update(data)
 /** The git blob id, which the hub sends as ETag for files not stored in LFS. */
 export const gitBlobSha = (data: Uint8Array) =>
   createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
-export const isLfs = (path: string) => /\.(safetensors|bin)$/.test(path);
+export const isLfs = (path: string) => /\.(safetensors|bin|gz)$/.test(path);
+const keyOf = (r: FakeRepo) => (r.type === "dataset" ? `datasets/${r.id}` : r.id);
 
 export async function startFakeHub(repos: FakeRepo[]): Promise<FakeHub> {
   const hub: FakeHub = {
     url: "",
     requests: [],
-    repos: new Map(repos.map((r) => [r.id, r])),
+    repos: new Map(repos.map((r) => [keyOf(r), r])),
     close: async () => {
       server.closeAllConnections(); // stalled downloads would keep close() waiting
       await new Promise<void>((done) => server.close(() => done()));
@@ -81,9 +86,10 @@ export async function startFakeHub(repos: FakeRepo[]): Promise<FakeHub> {
 }
 
 function route(hub: FakeHub, req: IncomingMessage, res: ServerResponse): void {
-  const parts = new URL(req.url ?? "/", hub.url).pathname.split("/").slice(1).map(decodeURIComponent);
-  if (parts[0] === "api" && parts[1] === "models" && parts[4] === "revision" && parts.length === 6) {
-    const repo = hub.repos.get(`${parts[2]}/${parts[3]}`);
+  let parts = new URL(req.url ?? "/", hub.url).pathname.split("/").slice(1).map(decodeURIComponent);
+  const api = parts[0] === "api" && ["models", "datasets"].includes(parts[1]);
+  if (api && parts[4] === "revision" && parts.length === 6) {
+    const repo = hub.repos.get(`${parts[1] === "datasets" ? "datasets/" : ""}${parts[2]}/${parts[3]}`);
     if (!repo) return fail(res, 404, "RepoNotFound", "Repository not found");
     const commit = findCommit(repo, parts[5]);
     if (!commit) return fail(res, 404, "RevisionNotFound", `Invalid rev id: ${parts[5]}`);
@@ -100,8 +106,10 @@ function route(hub: FakeHub, req: IncomingMessage, res: ServerResponse): void {
       siblings: Object.keys(commit.files).map((rfilename) => ({ rfilename })),
     });
   }
+  const dataset = parts[0] === "datasets" && parts[3] === "resolve";
+  if (dataset) parts = parts.slice(1);
   if (parts[2] === "resolve" && parts.length >= 5) {
-    const repo = hub.repos.get(`${parts[0]}/${parts[1]}`);
+    const repo = hub.repos.get(`${dataset ? "datasets/" : ""}${parts[0]}/${parts[1]}`);
     if (!repo) return fail(res, 404, "RepoNotFound", "Repository not found");
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`)
       return fail(res, 401, "GatedRepo", `Access to model ${repo.id} is restricted.`);

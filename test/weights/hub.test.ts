@@ -5,7 +5,13 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
-import { resolveModel, type DownloadProgress, type ResolveOptions } from "../../src/weights/hub.ts";
+import {
+  HubFilesMissingError,
+  resolveDataset,
+  resolveModel,
+  type DownloadProgress,
+  type ResolveOptions,
+} from "../../src/weights/hub.ts";
 import {
   gitBlobSha,
   sha1Hex,
@@ -58,6 +64,23 @@ const gated: FakeRepo = {
   token: "hf_secret",
 };
 
+const DATA = sha1Hex("data-1");
+const dataFiles = {
+  "corpus.jsonl.gz": text("pretend gzip, served through the CDN as LFS files are"),
+  "queries.jsonl": text('{"_id":"q1","text":"hi"}\n'),
+  "qrels/test.tsv": text("query-id\tcorpus-id\tscore\nq1\td1\t1\n"),
+  "qrels/dev.tsv": text("query-id\tcorpus-id\tscore\n"),
+  "README.md": text("# data"),
+};
+// Shares its id with the model org/tiny: the two kinds live apart on the hub and in the cache.
+const data = (): FakeRepo => ({
+  id: "org/tiny",
+  type: "dataset",
+  commits: [{ sha: DATA, files: dataFiles }],
+  refs: { main: DATA },
+});
+const BEIR_FILES = ["corpus.jsonl|corpus.jsonl.gz", "queries.jsonl|queries.jsonl.gz", "qrels/*.tsv"];
+
 const HF_VARS = [
   "HF_HUB_CACHE",
   "HF_HOME",
@@ -77,7 +100,7 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), "xlir-hub-"));
 });
 beforeEach(async () => {
-  hub = await startFakeHub([tiny(), gated]);
+  hub = await startFakeHub([tiny(), gated, data()]);
   cache = join(root, `cache-${n++}`);
 });
 afterEach(() => hub.close());
@@ -401,3 +424,59 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((done) => server.close(() => done()));
   return port;
 }
+
+describe("resolveDataset", () => {
+  const dstore = () => join(cache, "datasets--org--tiny");
+
+  test("downloads into datasets--org--name from the hub's /datasets/ URLs, globs and alternatives", async () => {
+    const dir = await resolveDataset("org/tiny", opts({ files: BEIR_FILES }));
+    assert.equal(dir, join(dstore(), "snapshots", DATA));
+    assert.equal(await readFile(join(dstore(), "refs", "main"), "utf8"), DATA);
+    for (const name of ["corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv", "qrels/dev.tsv"] as const)
+      assert.deepEqual(await readFile(join(dir, name)), Buffer.from(dataFiles[name]), name);
+    await assert.rejects(stat(join(dir, "README.md")));
+    await stat(join(dstore(), ".no_exist", DATA, "corpus.jsonl"));
+    const paths = hub.requests.map((r) => r.path);
+    assert.ok(paths.some((p) => p.startsWith("/api/datasets/org/tiny/revision/main")));
+    assert.ok(paths.filter((p) => p.includes("/resolve/")).every((p) => p.startsWith("/datasets/org/tiny/")));
+    // the model of the same name was neither asked for nor cached
+    assert.ok(!paths.some((p) => p.startsWith("/api/models/")));
+    await assert.rejects(stat(store()));
+  });
+
+  test("a second call answers from the cache; offline mode fails before caching and works after", async () => {
+    await assert.rejects(
+      resolveDataset("org/tiny", opts({ files: BEIR_FILES, offline: true })),
+      /^Error: Dataset "org\/tiny" \(revision "main"\) is not in the Hugging Face cache .* offline mode is on .*local dataset folder/,
+    );
+    const dir = await resolveDataset("org/tiny", opts({ files: BEIR_FILES }));
+    const count = hub.requests.length;
+    assert.equal(await resolveDataset("org/tiny", opts({ files: BEIR_FILES })), dir);
+    assert.equal(await resolveDataset("org/tiny", opts({ files: BEIR_FILES, offline: true })), dir);
+    assert.equal(hub.requests.length, count);
+  });
+
+  test("fetches every file by default and takes a local folder as is", async () => {
+    const dir = await resolveDataset("org/tiny", opts());
+    assert.deepEqual(await readFile(join(dir, "README.md")), Buffer.from(dataFiles["README.md"]));
+    assert.equal(await resolveDataset(root), root);
+  });
+
+  test("a missing dataset, or one without the files, is named as a dataset", async () => {
+    await assert.rejects(
+      resolveDataset("org/gated", opts()),
+      /^Error: Dataset "org\/gated" was not found on .*\(HTTP 404\); check the repo id, or set HF_TOKEN if the dataset is private/,
+    );
+    await assert.rejects(
+      resolveDataset("not a/repo id", opts()),
+      /^Error: Dataset "not a\/repo id" is neither/,
+    );
+    const err = await resolveDataset("org/tiny", opts({ files: ["nope/*.tsv"] })).catch((e: unknown) => e);
+    assert.ok(err instanceof HubFilesMissingError);
+    assert.match(
+      err.message,
+      /^Dataset "org\/tiny" \(revision "main"\) has none of the files asked for \(nope\/\*\.tsv\)/,
+    );
+    assert.ok(err.available.includes("qrels/test.tsv"));
+  });
+});

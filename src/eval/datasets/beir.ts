@@ -2,11 +2,14 @@
 // and qrels/<split>.tsv ("query-id corpus-id score" with a header), each JSONL also read gzipped
 // (corpus.jsonl.gz, as the hub copies ship). Streamed line by line because real corpora outgrow a
 // single string (MS MARCO's corpus.jsonl is ~3 GB), hence async where the other loaders are not.
+// A hub dataset id (org/name, e.g. a Hindi-BEIR upload) stands for a folder too: its BEIR files are
+// downloaded into the Hugging Face cache once and read from there.
 import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { resolveDataset, type ResolveOptions } from "../../weights/hub.ts";
 import type { Doc, Qrels, Query, RetrievalTask } from "./task.ts";
 
 export interface BeirOptions {
@@ -16,6 +19,33 @@ export interface BeirOptions {
   qrels?: string;
   /** Language stamped on every doc and query (e.g. "hin_Deva" for Hindi-BEIR). */
   lang?: string;
+  /** Hub settings (cache, endpoint, token, offline, revision) when `dir` is a hub dataset id. */
+  hub?: ResolveOptions;
+}
+
+/** What a BEIR folder on the hub needs; JSONL plain or gzipped, every qrels split. */
+export const BEIR_HUB_FILES: readonly string[] = [
+  "corpus.jsonl|corpus.jsonl.gz",
+  "queries.jsonl|queries.jsonl.gz",
+  "qrels/*.tsv",
+];
+
+/** `org/name` or `org/name@revision`: read as a hub dataset when no such folder exists. */
+export const isHubDatasetId = (s: string) => /^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(s);
+
+/**
+ * `dirOrId` when it exists (or is no hub id, so the caller's "no such folder" error stands), else
+ * the cache snapshot of the hub dataset it names, downloaded on first use.
+ */
+export async function resolveBeirFolder(dirOrId: string, hub: ResolveOptions = {}): Promise<string> {
+  if (existsSync(dirOrId) || !isHubDatasetId(dirOrId)) return dirOrId;
+  try {
+    return await resolveDataset(dirOrId, { ...hub, files: BEIR_HUB_FILES });
+  } catch (e) {
+    throw new Error(`${dirOrId}: no such folder, and as a hub dataset: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }
 
 /** The splits a folder has judgments for: the stems of qrels/*.tsv, sorted. */
@@ -33,7 +63,8 @@ export function listBeirSplits(dir: string): string[] {
  * Loads a BEIR folder as a task. As BEIR's GenericDataLoader does, the queries are those the split
  * judges (in queries.jsonl order); unlike it, duplicate ids and malformed lines are errors.
  */
-export async function loadBeir(dir: string, opts: BeirOptions = {}): Promise<RetrievalTask> {
+export async function loadBeir(dirOrId: string, opts: BeirOptions = {}): Promise<RetrievalTask> {
+  const dir = await resolveBeirFolder(dirOrId, opts.hub);
   if (!existsSync(dir))
     throw new Error(
       `${dir}: no such folder; pass a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)`,
@@ -139,7 +170,7 @@ function jsonlFile(dir: string, name: string): string {
 }
 
 /** Streams a (possibly .gz) UTF-8 file line by line, 1-based line numbers; a BOM is dropped. */
-async function eachLine(file: string, each: (line: string, n: number) => void): Promise<void> {
+export async function eachLine(file: string, each: (line: string, n: number) => void): Promise<void> {
   if (!existsSync(file))
     throw new Error(`${file}: no such file; a BEIR folder has corpus.jsonl, queries.jsonl, qrels/`);
   let input: Readable = createReadStream(file);

@@ -1,9 +1,12 @@
 // Task names as `xlir eval run` takes them, and where each one's data lives under the data folder
-// (the layout of the project's shared data: xquad-r/, tatoeba/, flores200/, nllb-seed/).
+// (the layout of the project's shared data: xquad-r/, tatoeba/, flores200/, nllb-seed/); `beir:`
+// also takes a hub dataset id and `miracl:` always reads the hub (both cached in the HF cache).
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { floresTask, nllbSeedTask, tatoebaTask } from "./bitext.ts";
-import { beirTask } from "./beir.ts";
+import type { ResolveOptions } from "../../weights/hub.ts";
+import { isHubDatasetId, resolveBeirFolder } from "../datasets/beir.ts";
+import { beirTask, miraclTask } from "./beir.ts";
 import type { EvalTask } from "./task.ts";
 import { xquadRPairsTask, xquadRPooledTask } from "./xquad-r.ts";
 
@@ -14,6 +17,8 @@ export interface TaskOptions {
   limit?: number;
   /** BEIR qrels split / FLORES-200 split. */
   split?: string;
+  /** Hub settings for `beir:org/name` and `miracl:`; default: the HF_* environment variables. */
+  hub?: ResolveOptions;
 }
 
 interface Known {
@@ -37,7 +42,8 @@ const KNOWN: Record<string, Known> = {
 /** For help texts: every task name with what it runs. */
 export const TASK_HELP: readonly string[] = [
   ...Object.entries(KNOWN).map(([name, k]) => `${name} (${k.what}; <data>/${k.folder})`),
-  "beir:<folder> (BEIR-format retrieval; a folder under <data>, or a path)",
+  "beir:<folder> (BEIR-format retrieval; a folder under <data>, a path, or a hub dataset org/name)",
+  "miracl:<lang> (MIRACL retrieval in one language, e.g. miracl:hi; from the Hugging Face hub)",
 ];
 
 export async function loadTask(name: string, opts: TaskOptions = {}): Promise<EvalTask> {
@@ -45,12 +51,19 @@ export async function loadTask(name: string, opts: TaskOptions = {}): Promise<Ev
   if (name.startsWith("beir:")) {
     const folder = name.slice("beir:".length);
     if (folder === "") throw new Error(`task "beir:" names no folder; give beir:<folder>, e.g. beir:hindi`);
-    task = await beirTask(beirFolder(folder, opts.data), opts);
+    const local = beirFolder(folder, opts.data);
+    const hub = !existsSync(local) && isHubDatasetId(folder);
+    const dir = hub ? await resolveBeirFolder(folder, opts.hub) : local;
+    task = await beirTask(dir, hub ? { ...opts, name: folder } : opts);
+  } else if (name.startsWith("miracl:")) {
+    const lang = name.slice("miracl:".length);
+    if (lang === "") throw new Error(`task "miracl:" names no language; give miracl:<lang>, e.g. miracl:hi`);
+    task = await miraclTask(lang, opts);
   } else {
     const known = KNOWN[name];
     if (!known)
       throw new Error(
-        `unknown task "${name}"; use one of ${[...Object.keys(KNOWN), "beir:<folder>"].join(", ")}`,
+        `unknown task "${name}"; use one of ${[...Object.keys(KNOWN), "beir:<folder>", "miracl:<lang>"].join(", ")}`,
       );
     task = known.make(join(dataDir(opts.data, name), known.folder), opts);
   }
