@@ -1,0 +1,690 @@
+// One NLLB-E5 training step, side by side with PyTorch in one run: forward + backward + AdamW at
+// NLLB-200-distilled-600M encoder (d 1024, 12 layers, 16 heads, ffn 4096, vocab 256206) +
+// e5-small-v2 (d 384, 12 layers, 12 heads, ffn 1536, vocab 30522) shapes, random weights, trainable
+// projection (1024 -> 4096 -> 384) + LoRA on query/key/value of every E5 layer (r 32, alpha 64,
+// dropout 0), batch 16 x 64 NLLB tokens (lang code + 62 tokens + </s>), all threads.
+//
+// xlir's step is src/train/distill.ts's per-step work, call for call: the batch laid out by
+// studentBatch/studentFeeds, one ONNX Runtime run of the autodiff graph (loss + every gradient),
+// gradient accumulation bookkeeping (1 micro-batch), clipping to norm 1, AdamW. PyTorch's is
+// `torch_baseline.py distill-step` (../shared/bench), run as a child process, which prints JSON.
+// Both checkpoints are written to a temp folder (src/models/random.ts) and deleted afterwards.
+//
+// Like for like — the same in both:
+//   - the NLLB encoder is frozen and runs forward only: torch under no_grad; xlir's autodiff prunes
+//     it (no backward node reads an NLLB value, since no trainable weight is upstream of it);
+//   - E5's own weights are frozen (only input gradients flow through them); trainable are the
+//     projection weights and biases and LoRA A/B: 6,656,384 parameters on both sides (checked);
+//   - the teacher does not run in the step: xlir's trainer caches teacher vectors once per text,
+//     the baseline draws fixed random ones; the loss is the MSE of the mean-pooled vectors;
+//   - no dropout anywhere (the baseline's E5 has no dropout modules; LoRA dropout 0 here).
+// Differences (none favours xlir):
+//   - E5 sequence length: xlir feeds the real NLLB-E5 input, [CLS] role : + 64 projected NLLB
+//     positions + [SEP] = 68 positions; the baseline feeds only the 64 projected positions. xlir's
+//     E5 forward and backward therefore do ~6% more work. Its masks also leave the lang-code and
+//     </s> positions out of attention and pooling (no compute difference; the baseline's are all 1);
+//   - xlir adds E5's token-type embedding (as BertEmbeddings does; the baseline skips it), clips the
+//     gradient norm (distill's default 1.0; the baseline does not clip), reads the gradients back
+//     into Float32Arrays and runs AdamW in TypeScript; weight decay 0 (distill's default) vs torch's
+//     0.01 costs the same;
+//   - peak memory: xlir's high-water mark includes opening the checkpoints and building the session
+//     (the frozen weights exist at once as JS arrays, as ONNX protobuf bytes and inside ONNX
+//     Runtime), the baseline initialises its random model in place. `xlir distill` also holds an
+//     evaluation session (another copy of the weights), which is not created here. The JSON's
+//     rss_stages_mib shows where xlir's memory goes.
+// The machine may be shared: xlir and PyTorch take turns, round by round (xlir keeps one warm
+// session; PyTorch runs in a fresh process per round, warmed up each time), and the figures are
+// medians over all measured steps (min, per-round medians and the load average are in the JSON).
+//
+//   npm run bench:distill-step -- [--rounds 3] [--steps 3] [--threads N]
+//
+// Set-up of the baseline (once per machine): apt-get install -y python3-torch libopenblas0-openmp
+// (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
+
+import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Checkpoint, tensorSource } from "../src/models/checkpoint.ts";
+import type { LoraSpec } from "../src/models/lora.ts";
+import { type NllbE5Spec, studentBatch, studentFeeds, studentGraph } from "../src/models/nllb-e5.ts";
+import { Rng, writeRandomCheckpoint } from "../src/models/random.ts";
+import { grad, gradName } from "../src/tensor/autodiff.ts";
+import type { TensorData } from "../src/tensor/graph.ts";
+import { Session } from "../src/tensor/session.ts";
+import { adamwStep, createAdamWState } from "../src/train/adamw.ts";
+import {
+  accumulateGrads,
+  averagedGrads,
+  clipGradNorm,
+  createGradAccumulator,
+  resetGradAccumulator,
+} from "../src/train/gradients.ts";
+import type { NamedArrays } from "../src/train/params.ts";
+import { linearWithWarmup } from "../src/train/schedule.ts";
+
+const HERE = fileURLToPath(import.meta.url);
+const REPO = resolve(dirname(HERE), "..");
+const BASELINE = resolve(REPO, "..", "shared", "bench", "torch_baseline.py");
+const PYTHON = process.env.XLIR_BENCH_PYTHON ?? "/usr/bin/python3";
+const INSTALL = "apt-get install -y python3-torch libopenblas0-openmp";
+
+// ---------------------------------------------------------------------------------------------
+// The setting (the baseline's names and defaults)
+// ---------------------------------------------------------------------------------------------
+
+const STUDENT = "nllb-600m-encoder";
+const RETRIEVER = "e5-small-v2";
+const BATCH = 16;
+const SEQ = 64;
+const PROJ_HIDDEN = 4096;
+const LORA: LoraSpec = { r: 32, alpha: 64, dropout: 0, targets: ["query", "key", "value"] };
+const LR = 2e-4;
+const MAX_GRAD_NORM = 1.0;
+
+interface Shape {
+  hidden: number;
+  layers: number;
+  heads: number;
+  ffn: number;
+  vocab: number;
+}
+const SHAPES: Record<string, Shape> = {
+  [STUDENT]: { hidden: 1024, layers: 12, heads: 16, ffn: 4096, vocab: 256206 },
+  [RETRIEVER]: { hidden: 384, layers: 12, heads: 12, ffn: 1536, vocab: 30522 },
+};
+
+/** config.json as the hub's facebook/nllb-200-distilled-600M writes it (the encoder's fields). */
+function nllbConfig(s: Shape): Record<string, unknown> {
+  return {
+    architectures: ["M2M100ForConditionalGeneration"],
+    model_type: "m2m_100",
+    activation_function: "relu",
+    d_model: s.hidden,
+    encoder_layers: s.layers,
+    encoder_attention_heads: s.heads,
+    encoder_ffn_dim: s.ffn,
+    decoder_layers: s.layers,
+    decoder_attention_heads: s.heads,
+    decoder_ffn_dim: s.ffn,
+    max_position_embeddings: 1024,
+    scale_embedding: true,
+    vocab_size: s.vocab,
+    pad_token_id: 1,
+    bos_token_id: 0,
+    eos_token_id: 2,
+    decoder_start_token_id: 2,
+    torch_dtype: "float32",
+  };
+}
+
+/** config.json as the hub's intfloat/e5-small-v2 writes it. */
+function e5Config(s: Shape): Record<string, unknown> {
+  return {
+    architectures: ["BertModel"],
+    model_type: "bert",
+    hidden_act: "gelu",
+    hidden_size: s.hidden,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    intermediate_size: s.ffn,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    position_embedding_type: "absolute",
+    vocab_size: s.vocab,
+    pad_token_id: 0,
+    torch_dtype: "float32",
+  };
+}
+
+/** The baseline must run the same shapes: compare with its SHAPES table. */
+function checkShapes(): void {
+  const src = readFileSync(BASELINE, "utf8");
+  for (const [name, s] of Object.entries(SHAPES)) {
+    const line = src.match(new RegExp(`"${name}":\\s*dict\\(([^)]*)\\)`));
+    if (!line) throw new Error(`${BASELINE}: no SHAPES["${name}"]; the baseline and this benchmark disagree`);
+    for (const [k, v] of Object.entries(s)) {
+      const m = line[1].match(new RegExp(`\\b${k}=(\\d+)`));
+      if (!m || Number(m[1]) !== v)
+        throw new Error(
+          `${BASELINE}: SHAPES["${name}"].${k} is ${m?.[1]}, this benchmark uses ${v}; update one of them`,
+        );
+    }
+  }
+}
+
+// bert-base-uncased ids of [CLS], "query", "passage", ":" and [SEP]; NLLB's eng_Latn and </s>
+const PREFIX = { query: [101, 23032, 1024], passage: [101, 6019, 1024] };
+const SEP = 102;
+const ENG_LATN = 256047;
+const EOS = 2;
+const PAD = 1;
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+// ---------------------------------------------------------------------------------------------
+// Worker: one xlir training session, driven by messages from the parent
+// ---------------------------------------------------------------------------------------------
+
+type ToWorker = { type: "measure"; warmup: number; steps: number } | { type: "exit" };
+
+type FromWorker =
+  | {
+      type: "ready";
+      build_s: number;
+      session_s: number;
+      trainable_params: number;
+      forward_nodes: number;
+      backward_nodes: number;
+      nllb_nodes_in_backward: number;
+      frozen_mib: number;
+    }
+  | { type: "times"; step_s: number[]; run_s: number[]; optimizer_s: number[] }
+  | { type: "bye"; peak_rss_mib: number; rss_stages_mib: Record<string, number> }
+  | { type: "error"; message: string };
+
+function uniformInit(rng: Rng, n: number, bound: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (2 * rng.next() - 1) * bound;
+  return a;
+}
+
+/** Fixed batch: NLLB rows [eng_Latn, 62 ids in [4, vocab), </s>], roles alternating. */
+function batchRows(vocab: number): { rows: number[][]; roles: ("query" | "passage")[] } {
+  const rng = new Rng(1234 + 7 * BATCH + SEQ);
+  const rows = Array.from({ length: BATCH }, () => [
+    ENG_LATN,
+    ...Array.from({ length: SEQ - 2 }, () => 4 + Math.floor(rng.next() * (vocab - 4))),
+    EOS,
+  ]);
+  return { rows, roles: rows.map((_, i) => (i % 2 ? "passage" : "query")) };
+}
+
+async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<void> {
+  const send = (m: FromWorker) => process.send!(m);
+  const stages: Record<string, number> = {};
+  const mark = (stage: string) => (stages[stage] = mib(process.memoryUsage().rss));
+  mark("start");
+  const t0 = performance.now();
+  const nllb = Checkpoint.open(nllbDir);
+  const e5 = Checkpoint.open(e5Dir);
+  const dN = nllb.config.hidden;
+  const dE = e5.config.hidden;
+
+  // trainable weights initialised as distill.ts does: nn.Linear-style projection, LoRA A uniform
+  // (kaiming), B zero (PEFT)
+  const init = new Rng(42);
+  const proj = new Map([
+    [
+      "proj.0.weight",
+      { data: uniformInit(init, PROJ_HIDDEN * dN, 1 / Math.sqrt(dN)), dims: [PROJ_HIDDEN, dN] },
+    ],
+    ["proj.0.bias", { data: uniformInit(init, PROJ_HIDDEN, 1 / Math.sqrt(dN)), dims: [PROJ_HIDDEN] }],
+    [
+      "proj.1.weight",
+      { data: uniformInit(init, dE * PROJ_HIDDEN, 1 / Math.sqrt(PROJ_HIDDEN)), dims: [dE, PROJ_HIDDEN] },
+    ],
+    ["proj.1.bias", { data: uniformInit(init, dE, 1 / Math.sqrt(PROJ_HIDDEN)), dims: [dE] }],
+  ]);
+  const lora = new Map<string, { data: Float32Array; dims: number[] }>();
+  for (let i = 0; i < e5.config.layers; i++)
+    for (const t of LORA.targets) {
+      const m = `base_model.model.encoder.layer.${i}.attention.self.${t}`;
+      lora.set(`${m}.lora_A.weight`, {
+        data: uniformInit(init, LORA.r * dE, 1 / Math.sqrt(dE)),
+        dims: [LORA.r, dE],
+      });
+      lora.set(`${m}.lora_B.weight`, { data: new Float32Array(dE * LORA.r), dims: [dE, LORA.r] });
+    }
+  const spec: NllbE5Spec = {
+    projectionDims: [dN, PROJ_HIDDEN, dE],
+    projectionActivation: "none",
+    prefixIds: PREFIX,
+    sepId: SEP,
+    lora: LORA,
+    maxNllbTokens: 508,
+  };
+  const parts = {
+    nllb,
+    e5,
+    e5Config: e5.config,
+    projection: tensorSource(proj, "projection"),
+    lora: tensorSource(lora, "lora"),
+  };
+  const isTrainable = (name: string) => name.startsWith("proj.") || name.includes(".lora_");
+  const built = studentGraph(parts, spec, { trainable: isTrainable, loss: true, dropout: false });
+  mark("graph built");
+  const names = [...built.trainableData.keys()];
+  const dims: Record<string, number[]> = Object.fromEntries(
+    names.map((n) => [n, built.graph.inputs.find((i) => i.name === n)!.shape as number[]]),
+  );
+  const trainGraph = grad(built.graph, "loss", names);
+  const backward = trainGraph.nodes.slice(built.graph.nodes.length);
+  let frozenBytes = 0;
+  for (const t of trainGraph.initializers.values()) frozenBytes += t.data.byteLength;
+  const build_s = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const session = await Session.create(trainGraph, { threads });
+  const session_s = (performance.now() - t1) / 1000;
+  mark("session created");
+
+  const params: NamedArrays = Object.fromEntries(built.trainableData);
+  const optimizer = createAdamWState(params);
+  const acc = createGradAccumulator(params);
+  const schedule = linearWithWarmup(0, 1_000_000);
+  const { rows, roles } = batchRows(nllb.config.vocabSize);
+  const teacher = new Float32Array(BATCH * dE);
+  const trng = new Rng(7);
+  for (let i = 0; i < teacher.length; i++) teacher[i] = trng.normal();
+  let stepCount = 0;
+
+  /** distill.ts's loop body with gradAccum 1: feeds, forward+backward, clip, AdamW. */
+  const step = async (): Promise<{ run: number; opt: number }> => {
+    const r0 = performance.now();
+    const sb = studentBatch(rows, roles, spec, PAD);
+    const teacherRows = new Float32Array(BATCH * dE);
+    teacherRows.set(teacher);
+    const feeds: Record<string, TensorData> = { ...studentFeeds(sb, teacherRows, dE) };
+    for (const n of names) feeds[n] = { dtype: "float32", dims: dims[n], data: params[n] };
+    const out = await session.run(feeds);
+    const r1 = performance.now();
+    if (!Number.isFinite((out.loss.data as Float32Array)[0])) throw new Error("xlir: the loss is not finite");
+    accumulateGrads(acc, Object.fromEntries(names.map((n) => [n, out[gradName(n)].data as Float32Array])));
+    const grads = averagedGrads(acc);
+    resetGradAccumulator(acc);
+    clipGradNorm(grads, MAX_GRAD_NORM);
+    adamwStep(params, grads, optimizer, LR * schedule(stepCount), { weightDecay: 0 });
+    stepCount += 1;
+    return { run: (r1 - r0) / 1000, opt: (performance.now() - r1) / 1000 };
+  };
+
+  send({
+    type: "ready",
+    build_s,
+    session_s,
+    trainable_params: names.reduce((s, n) => s + params[n].length, 0),
+    forward_nodes: built.graph.nodes.length,
+    backward_nodes: backward.length,
+    nllb_nodes_in_backward: backward.filter((n) => n.inputs.some((i) => i.startsWith("nllb."))).length,
+    frozen_mib: mib(frozenBytes),
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.on("message", async (m: ToWorker) => {
+    try {
+      if (m.type === "measure") {
+        for (let i = 0; i < m.warmup; i++) await step();
+        const res = { step_s: [] as number[], run_s: [] as number[], optimizer_s: [] as number[] };
+        for (let i = 0; i < m.steps; i++) {
+          const s0 = performance.now();
+          const { run, opt } = await step();
+          res.step_s.push((performance.now() - s0) / 1000);
+          res.run_s.push(run);
+          res.optimizer_s.push(opt);
+        }
+        mark("after steps");
+        send({ type: "times", ...res });
+      } else {
+        await session.release();
+        const bye: FromWorker = {
+          type: "bye",
+          peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+          rss_stages_mib: stages,
+        };
+        process.send!(bye, () => process.exit(0));
+      }
+    } catch (e) {
+      send({ type: "error", message: (e as Error).message });
+    }
+  });
+}
+
+/** The parent's handle on a child: request -> the next reply. */
+class WorkerHandle {
+  private waiting: ((m: FromWorker) => void) | undefined;
+  private readonly queue: FromWorker[] = [];
+  private exited: string | undefined;
+  constructor(private readonly child: ChildProcess) {
+    child.on("message", (m: FromWorker) => {
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(m);
+      } else this.queue.push(m);
+    });
+    child.on("exit", (code, signal) => {
+      this.exited = `xlir worker exited (${signal ?? `code ${code}`})`;
+      this.waiting?.({ type: "error", message: this.exited });
+      this.waiting = undefined;
+    });
+  }
+
+  next(): Promise<FromWorker> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.exited) return Promise.resolve({ type: "error", message: this.exited });
+    return new Promise((r) => (this.waiting = r));
+  }
+
+  async ask<T extends FromWorker["type"]>(
+    type: T,
+    msg?: ToWorker,
+  ): Promise<Extract<FromWorker, { type: T }>> {
+    if (msg) this.child.send(msg);
+    const m = await this.next();
+    if (m.type === "error") throw new Error(m.message);
+    if (m.type !== type) throw new Error(`xlir worker: expected "${type}", got "${m.type}"`);
+    return m as Extract<FromWorker, { type: T }>;
+  }
+
+  /** Close the channel (which also lets this process exit) and stop the child if it still runs. */
+  kill(): void {
+    if (this.child.connected) this.child.disconnect();
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
+
+const forkSelf = (args: string[]) =>
+  fork(HERE, args, { execArgv: process.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+
+/** Write both random checkpoints in a child process, so the ~2 GB of generated weights are not ours to hold. */
+function writeCheckpoints(root: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const child = forkSelf(["--write", root]);
+    child.on("error", rej);
+    child.on("exit", (code, signal) =>
+      code === 0
+        ? res()
+        : rej(new Error(`writing the random checkpoints failed (${signal ?? `exit ${code}`})`)),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PyTorch baseline
+// ---------------------------------------------------------------------------------------------
+
+interface TorchResult {
+  times_s: number[];
+  median_ms: number;
+  peak_rss_mib: number;
+  torch: string;
+  threads: number;
+  trainable_params: number;
+}
+
+/** Fail early, with the fix, when the baseline cannot run; returns torch's version and GEMM GFLOP/s. */
+function checkBaseline(): { torch_version: string; gemm_gflops: number } {
+  if (!existsSync(BASELINE))
+    throw new Error(
+      `PyTorch baseline script not found at ${BASELINE}; the benchmark expects the project's shared folder beside the checkout (../shared/bench/torch_baseline.py)`,
+    );
+  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? "");
+    throw new Error(
+      `the PyTorch baseline needs Debian's python3-torch, and ${PYTHON} cannot import torch (${why}); install it with: ${INSTALL}`,
+    );
+  }
+  checkShapes();
+  const gemm = spawnSync(PYTHON, [BASELINE, "gemm", "--n", "2048"], { encoding: "utf8" });
+  if (gemm.status !== 0) throw new Error(`${BASELINE} gemm failed: ${gemm.stderr.trim().split("\n").pop()}`);
+  const gflops = JSON.parse(gemm.stdout.trim().split("\n").pop()!).gflops_median as number;
+  if (gflops < 100)
+    console.error(
+      `warning: PyTorch reaches only ${gflops.toFixed(0)} GFLOP/s on a 2048 GEMM (expected well over 100): is libopenblas0-openmp installed (${INSTALL})? Or the machine is busy.`,
+    );
+  return { torch_version: probe.stdout.trim(), gemm_gflops: +gflops.toFixed(1) };
+}
+
+function runTorch(threads: number, warmup: number, steps: number): Promise<TorchResult> {
+  const args = [BASELINE, "distill-step", "--student-encoder", STUDENT, "--retriever", RETRIEVER];
+  args.push("--trainable", "projection+lora", "--batch", `${BATCH}`, "--seq", `${SEQ}`);
+  args.push("--proj-hidden", `${PROJ_HIDDEN}`, "--r", `${LORA.r}`, "--alpha", `${LORA.alpha}`);
+  args.push("--threads", `${threads}`, "--warmup", `${warmup}`, "--iters", `${steps}`, "--budget", "0");
+  return new Promise((res, rej) => {
+    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", rej);
+    child.on("close", (code) => {
+      if (code !== 0)
+        return rej(
+          new Error(
+            `torch_baseline.py ${args.slice(1).join(" ")} failed (exit ${code}): ${err.trim().split("\n").pop()}`,
+          ),
+        );
+      try {
+        res(JSON.parse(out.trim().split("\n").pop()!));
+      } catch {
+        rej(new Error(`torch_baseline.py printed no JSON: ${out.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+interface Figures {
+  median_ms: number;
+  min_ms: number;
+  seq_per_s: number;
+  round_medians_ms: number[];
+  peak_rss_mib: number;
+}
+
+function figures(rounds: number[][], peakRss: number): Figures {
+  const all = rounds.flat();
+  const med = median(all);
+  return {
+    median_ms: Math.round(med * 1e3),
+    min_ms: Math.round(Math.min(...all) * 1e3),
+    seq_per_s: +(BATCH / med).toFixed(2),
+    round_medians_ms: rounds.map((r) => Math.round(median(r) * 1e3)),
+    peak_rss_mib: peakRss,
+  };
+}
+
+function parseArgs(argv: string[]) {
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--"))
+      throw new Error(`unexpected argument "${a}"; options take the form --name value`);
+    const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]];
+    if (v === undefined) throw new Error(`--${k} needs a value`);
+    opts[k] = v;
+  }
+  const known = ["rounds", "steps", "threads"];
+  for (const k of Object.keys(opts))
+    if (!known.includes(k))
+      throw new Error(`unknown option --${k} (known: ${known.map((x) => `--${x}`).join(", ")})`);
+  const int = (k: string, d: number) => {
+    const v = opts[k] === undefined ? d : Number(opts[k]);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got "${opts[k]}"`);
+    return v;
+  };
+  return {
+    rounds: int("rounds", 3),
+    steps: int("steps", 3),
+    threads: int("threads", availableParallelism()),
+  };
+}
+
+const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const log = (msg: string) => console.error(`[bench:distill-step] ${msg}`);
+  const baseline = checkBaseline();
+  log(`torch ${baseline.torch_version}, GEMM 2048: ${baseline.gemm_gflops} GFLOP/s; ${args.threads} threads`);
+
+  const root = mkdtempSync(join(tmpdir(), "xlir-bench-distill-"));
+  let worker: WorkerHandle | undefined;
+  const cleanup = () => {
+    worker?.kill();
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.on("exit", cleanup);
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.on(sig, () => {
+      cleanup();
+      process.exit(130);
+    });
+
+  const w0 = performance.now();
+  log(`writing random ${STUDENT} and ${RETRIEVER} checkpoints to ${root}`);
+  await writeCheckpoints(root);
+  log(`checkpoints written in ${fmt((performance.now() - w0) / 1000)} s`);
+
+  worker = new WorkerHandle(
+    forkSelf(["--worker", join(root, STUDENT), join(root, RETRIEVER), `${args.threads}`]),
+  );
+  const ready = await worker.ask("ready");
+  log(
+    `xlir: graph ${ready.forward_nodes} forward + ${ready.backward_nodes} backward nodes (${ready.nllb_nodes_in_backward} touching NLLB), ${ready.frozen_mib} MiB of frozen weights, built in ${fmt(ready.build_s)} s, session in ${fmt(ready.session_s)} s`,
+  );
+  const xlir: number[][] = [];
+  const xlirRun: number[][] = [];
+  const xlirOpt: number[][] = [];
+  const torch: number[][] = [];
+  const load: number[] = [];
+  let torchRss = 0;
+  let torchInfo: TorchResult | undefined;
+  for (let r = 0; r < args.rounds; r++) {
+    // alternate who goes first, so that neither always runs right after the other
+    const order = r % 2 ? ["torch", "xlir"] : ["xlir", "torch"];
+    for (const e of order) {
+      load.push(+loadavg()[0].toFixed(2));
+      if (e === "xlir") {
+        const t = await worker.ask("times", { type: "measure", warmup: r === 0 ? 1 : 0, steps: args.steps });
+        xlir.push(t.step_s);
+        xlirRun.push(t.run_s);
+        xlirOpt.push(t.optimizer_s);
+      } else {
+        // a fresh process each round: always warm it up
+        const t = await runTorch(args.threads, 1, args.steps);
+        torch.push(t.times_s);
+        torchRss = Math.max(torchRss, Math.round(t.peak_rss_mib));
+        torchInfo = t;
+      }
+    }
+    log(
+      `round ${r + 1}/${args.rounds}: xlir ${fmt(median(xlir[r]) * 1e3, 0)} ms, torch ${fmt(median(torch[r]) * 1e3, 0)} ms per step (load ${load.slice(-2).join(", ")})`,
+    );
+  }
+  const bye = await worker.ask("bye", { type: "exit" });
+  worker.kill();
+  worker = undefined;
+  if (torchInfo && torchInfo.trainable_params !== ready.trainable_params)
+    log(
+      `warning: trainable parameters differ: xlir ${ready.trainable_params}, torch ${torchInfo.trainable_params}`,
+    );
+
+  const x = {
+    ...figures(xlir, bye.peak_rss_mib),
+    session_run_median_ms: Math.round(median(xlirRun.flat()) * 1e3),
+    optimizer_median_ms: Math.round(median(xlirOpt.flat()) * 1e3),
+    rss_stages_mib: bye.rss_stages_mib,
+    graph: {
+      forward_nodes: ready.forward_nodes,
+      backward_nodes: ready.backward_nodes,
+      nllb_nodes_in_backward: ready.nllb_nodes_in_backward,
+      frozen_weights_mib: ready.frozen_mib,
+    },
+    build_s: +ready.build_s.toFixed(1),
+    session_create_s: +ready.session_s.toFixed(1),
+    trainable_params: ready.trainable_params,
+  };
+  const t = {
+    ...figures(torch, torchRss),
+    trainable_params: torchInfo?.trainable_params,
+    threads: torchInfo?.threads,
+  };
+  const ratios = {
+    step_time_xlir_over_torch: +(x.median_ms / t.median_ms).toFixed(3),
+    seq_per_s_xlir_over_torch: +(x.seq_per_s / t.seq_per_s).toFixed(3),
+    peak_rss_xlir_over_torch: +(x.peak_rss_mib / t.peak_rss_mib).toFixed(3),
+  };
+
+  const head = ["engine", "step ms (median)", "min ms", "seq/s", "peak RSS MiB"];
+  const lines = [
+    head,
+    ["xlir (ORT fp32)", `${x.median_ms}`, `${x.min_ms}`, fmt(x.seq_per_s, 2), `${x.peak_rss_mib}`],
+    ["PyTorch eager fp32", `${t.median_ms}`, `${t.min_ms}`, fmt(t.seq_per_s, 2), `${t.peak_rss_mib}`],
+    [
+      "xlir / torch",
+      fmt(ratios.step_time_xlir_over_torch, 2),
+      fmt(x.min_ms / t.min_ms, 2),
+      fmt(ratios.seq_per_s_xlir_over_torch, 2),
+      fmt(ratios.peak_rss_xlir_over_torch, 2),
+    ],
+  ];
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  console.log(
+    `NLLB-E5 training step: ${STUDENT} + ${RETRIEVER}, projection+lora (r ${LORA.r}, alpha ${LORA.alpha}), batch ${BATCH} x ${SEQ}, ${args.threads} threads`,
+  );
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const l of lines.slice(1)) console.log(line(l));
+  console.log(
+    `xlir step = session run ${x.session_run_median_ms} ms + clip/AdamW ${x.optimizer_median_ms} ms (medians). Step-time ratio < 1 and seq/s ratio > 1 favour xlir. Medians over ${args.rounds} rounds x ${args.steps} steps; load average ${load.join(", ")}.`,
+  );
+  const cores = availableParallelism();
+  if (Math.max(...load) > cores)
+    console.log(
+      `note: the machine was busy (1-minute load average up to ${Math.max(...load)} on ${cores} cores), so the figures are noisy` +
+        (args.threads > 1
+          ? "; PyTorch's OpenMP threads lose more to other processes than ONNX Runtime's, so the ratios lean towards xlir: rerun on a quiet machine, or compare with --threads 1."
+          : "."),
+    );
+  console.log(
+    JSON.stringify({
+      bench: "distill-step",
+      student_encoder: STUDENT,
+      retriever: RETRIEVER,
+      trainable: "projection+lora",
+      lora: { r: LORA.r, alpha: LORA.alpha, dropout: LORA.dropout },
+      projection_hidden: PROJ_HIDDEN,
+      batch: BATCH,
+      nllb_seq: SEQ,
+      e5_seq: { xlir: SEQ + 4, torch: SEQ },
+      threads: args.threads,
+      ...baseline,
+      rounds: args.rounds,
+      steps_per_round: args.steps,
+      load_average: load,
+      xlir: x,
+      torch: t,
+      ratios,
+    }),
+  );
+}
+
+if (process.argv[2] === "--worker") {
+  worker(process.argv[3], process.argv[4], Number(process.argv[5])).catch((e) => {
+    process.send?.({ type: "error", message: (e as Error).message });
+    process.exit(1);
+  });
+} else if (process.argv[2] === "--write") {
+  const root = process.argv[3];
+  writeRandomCheckpoint(join(root, STUDENT), nllbConfig(SHAPES[STUDENT]), 1);
+  writeRandomCheckpoint(join(root, RETRIEVER), e5Config(SHAPES[RETRIEVER]), 2);
+  process.exit(0);
+} else {
+  main().catch((e) => {
+    console.error(`bench:distill-step: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,596 @@
+// Encoder speed, side by side with PyTorch in one run: for each shape of the baseline script
+// (../shared/bench/torch_baseline.py), a random-weight checkpoint in the real Hugging Face layout is
+// written to a temp folder, loaded by xlir (Checkpoint -> encoderGraph, mean pooling, normalised ->
+// ONNX Runtime), and timed against PyTorch eager in float32 and bfloat16 on the same shapes:
+//   query latency      batch 1 x 32 tokens, 1 thread, median ms         ratio xlir / torch (lower is better)
+//   passage throughput batch 32 x 128 tokens, all threads, sequences/s  ratio xlir / torch (higher is better)
+// Inputs are full-length rows (mask all ones) of token ids drawn from a fixed seed, as the baseline's.
+// The machine may be shared, so xlir and the baselines take turns, round by round, and the figures
+// are medians over all rounds (min and per-round medians are in the JSON, to judge the noise).
+// xlir runs in a child process per shape and setting (so its peak RSS is that of one session),
+// PyTorch in one child process per measurement (`torch_baseline.py encode ...`, which prints JSON).
+// A baseline that is very slow here (bfloat16 on a CPU without AVX512-BF16 runs ~30x slower than
+// float32) gets fewer iterations and rounds, about --baseline-budget-s seconds each.
+// Prints a table, then one line of JSON with every figure.
+//
+//   npm run bench:encode -- [--shapes e5-small-v2,e5-base-v2,nllb-600m-encoder]
+//        [--dtype-baseline float32,bfloat16] [--rounds 3] [--latency-runs 20] [--throughput-runs 3]
+//        [--threads N] [--baseline-budget-s 120]
+//
+// Set-up of the baseline (once per machine): apt-get install -y python3-torch libopenblas0-openmp
+// (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
+
+import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Checkpoint } from "../src/models/checkpoint.ts";
+import { encoderGraph, takesTokenTypes } from "../src/models/encoder-graph.ts";
+import type { TensorData } from "../src/tensor/graph.ts";
+import { saveModel, serialize } from "../src/tensor/onnx.ts";
+import { Session } from "../src/tensor/session.ts";
+import { type EncoderShape, baselineShapes, writeRandomCheckpoint } from "./random-checkpoint.ts";
+
+const HERE = fileURLToPath(import.meta.url);
+const REPO = resolve(dirname(HERE), "..");
+const BASELINE = resolve(REPO, "..", "shared", "bench", "torch_baseline.py");
+const PYTHON = process.env.XLIR_BENCH_PYTHON ?? "/usr/bin/python3";
+const INSTALL = "apt-get install -y python3-torch libopenblas0-openmp";
+
+// ---------------------------------------------------------------------------------------------
+// Settings and inputs
+// ---------------------------------------------------------------------------------------------
+
+interface Setting {
+  name: "query-latency" | "passage-throughput";
+  batch: number;
+  seq: number;
+  threads: number;
+  runs: number;
+  /** Warm-up runs before the first round (later rounds: `rewarm`). */
+  warmup: number;
+  rewarm: number;
+}
+
+/** Token ids in [4, vocab) from a fixed seed (per batch and length, like the baseline), mask all ones. */
+function inputs(vocab: number, batch: number, seq: number, tokenTypes: boolean): Record<string, TensorData> {
+  let s = (1234 + 7 * batch + seq) >>> 0;
+  const ids = new BigInt64Array(batch * seq);
+  for (let i = 0; i < ids.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    ids[i] = BigInt(4 + ((s >>> 0) % (vocab - 4)));
+  }
+  const dims = [batch, seq];
+  const feeds: Record<string, TensorData> = {
+    input_ids: { dtype: "int64", dims, data: ids },
+    attention_mask: { dtype: "int64", dims, data: new BigInt64Array(batch * seq).fill(1n) },
+  };
+  if (tokenTypes) feeds.token_type_ids = { dtype: "int64", dims, data: new BigInt64Array(batch * seq) };
+  return feeds;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const mib = (kib: number) => Math.round(kib / 1024);
+
+// ---------------------------------------------------------------------------------------------
+// Worker: one shape's xlir session, driven by messages from the parent
+// ---------------------------------------------------------------------------------------------
+
+type ToWorker =
+  | { type: "session"; threads: number }
+  | { type: "measure"; batch: number; seq: number; warmup: number; runs: number }
+  | { type: "exit" };
+
+type FromWorker =
+  | { type: "ready"; load_s: number; build_s: number; nodes: number; initializer_mib: number }
+  | { type: "session-ready"; create_s: number }
+  | { type: "times"; times_s: number[] }
+  | { type: "bye"; peak_rss_mib: number; rss_mib: number }
+  | { type: "error"; message: string };
+
+/** The encoder graph as ONNX bytes, or as a .onnx file with external data past protobuf's 2 GB. */
+function build(ck: Checkpoint, dir: string): { model: Uint8Array | string; nodes: number; bytes: number } {
+  const graph = encoderGraph(ck, { pooling: "mean", normalize: true });
+  let bytes = 0;
+  for (const t of graph.initializers.values()) bytes += t.data.byteLength;
+  const nodes = graph.nodes.length;
+  if (bytes < 2 ** 31 - 2 ** 25) return { model: serialize(graph), nodes, bytes };
+  const path = join(dir, "model.onnx");
+  saveModel(graph, path);
+  return { model: path, nodes, bytes };
+}
+
+async function worker(dir: string): Promise<void> {
+  const send = (m: FromWorker) => process.send!(m);
+  const t0 = performance.now();
+  const ck = Checkpoint.open(dir);
+  const vocab = ck.config.vocabSize;
+  const tokenTypes = takesTokenTypes(ck);
+  const t1 = performance.now();
+  // the graph (and its float32 copies of the weights) stays inside build(): only `model` is kept
+  const { model, nodes, bytes } = build(ck, dir);
+  ck.close();
+  send({
+    type: "ready",
+    load_s: (t1 - t0) / 1000,
+    build_s: (performance.now() - t1) / 1000,
+    nodes,
+    initializer_mib: Math.round(bytes / 2 ** 20),
+  });
+  let session: Session | undefined;
+  process.on("disconnect", () => process.exit(0)); // the parent is gone (or done with us)
+  process.on("message", async (m: ToWorker) => {
+    try {
+      if (m.type === "session") {
+        await session?.release();
+        const c0 = performance.now();
+        session = await Session.create(model, { threads: m.threads });
+        send({ type: "session-ready", create_s: (performance.now() - c0) / 1000 });
+      } else if (m.type === "measure") {
+        const feeds = inputs(vocab, m.batch, m.seq, tokenTypes);
+        for (let i = 0; i < m.warmup; i++) await session!.run(feeds, ["embedding"]);
+        const times_s: number[] = [];
+        for (let i = 0; i < m.runs; i++) {
+          const r0 = performance.now();
+          await session!.run(feeds, ["embedding"]);
+          times_s.push((performance.now() - r0) / 1000);
+        }
+        send({ type: "times", times_s });
+      } else {
+        await session?.release();
+        const rss = process.memoryUsage().rss;
+        send({
+          type: "bye",
+          peak_rss_mib: mib(process.resourceUsage().maxRSS),
+          rss_mib: Math.round(rss / 2 ** 20),
+        });
+      }
+    } catch (e) {
+      send({ type: "error", message: (e as Error).message });
+    }
+  });
+}
+
+/** The parent's handle on a worker: request -> the next reply. */
+class WorkerHandle {
+  private waiting: ((m: FromWorker) => void) | undefined;
+  private readonly queue: FromWorker[] = [];
+  private exited: string | undefined;
+  private constructor(private readonly child: ChildProcess) {
+    child.on("message", (m: FromWorker) => {
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(m);
+      } else this.queue.push(m);
+    });
+    child.on("exit", (code, signal) => {
+      this.exited = `xlir worker exited (${signal ?? `code ${code}`})`;
+      this.waiting?.({ type: "error", message: this.exited });
+      this.waiting = undefined;
+    });
+  }
+
+  static start(dir: string): WorkerHandle {
+    return new WorkerHandle(
+      fork(HERE, ["--worker", dir], {
+        execArgv: process.execArgv,
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      }),
+    );
+  }
+
+  next(): Promise<FromWorker> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.exited) return Promise.resolve({ type: "error", message: this.exited });
+    return new Promise((r) => (this.waiting = r));
+  }
+
+  async ask<T extends FromWorker["type"]>(
+    type: T,
+    msg?: ToWorker,
+  ): Promise<Extract<FromWorker, { type: T }>> {
+    if (msg) this.child.send(msg);
+    const m = await this.next();
+    if (m.type === "error") throw new Error(m.message);
+    if (m.type !== type) throw new Error(`xlir worker: expected "${type}", got "${m.type}"`);
+    return m as Extract<FromWorker, { type: T }>;
+  }
+
+  /** Let the worker go (it exits when the channel closes). */
+  close(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PyTorch baseline
+// ---------------------------------------------------------------------------------------------
+
+interface TorchResult {
+  times_s: number[];
+  median_ms: number;
+  peak_rss_mib: number;
+  torch: string;
+  threads: number;
+}
+
+/** Fail early, with the fix, when the baseline cannot run; returns torch's version and GEMM GFLOP/s. */
+function checkBaseline(): { torch: string; gemm_gflops: number } {
+  if (!existsSync(BASELINE))
+    throw new Error(
+      `PyTorch baseline script not found at ${BASELINE}; the benchmark expects the project's shared folder beside the checkout (../shared/bench/torch_baseline.py)`,
+    );
+  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? "");
+    throw new Error(
+      `the PyTorch baseline needs Debian's python3-torch, and ${PYTHON} cannot import torch (${why}); install it with: ${INSTALL}`,
+    );
+  }
+  const gemm = spawnSync(PYTHON, [BASELINE, "gemm", "--n", "2048"], { encoding: "utf8" });
+  if (gemm.status !== 0) throw new Error(`${BASELINE} gemm failed: ${gemm.stderr.trim().split("\n").pop()}`);
+  const gflops = JSON.parse(gemm.stdout.trim().split("\n").pop()!).gflops_median as number;
+  if (gflops < 100)
+    console.error(
+      `warning: PyTorch reaches only ${gflops.toFixed(0)} GFLOP/s on a 2048 GEMM (expected well over 100): is libopenblas0-openmp installed (${INSTALL})? Or the machine is busy.`,
+    );
+  return { torch: probe.stdout.trim(), gemm_gflops: +gflops.toFixed(1) };
+}
+
+/** How one baseline measurement runs: warm-up and timed iterations, and when to give up on it. */
+interface TorchPlan {
+  warmup: number;
+  iters: number;
+  timeout_s: number;
+}
+
+/**
+ * Plan a baseline measurement from `est`, its seconds per iteration (measured in an earlier round or
+ * estimated), so that a slow baseline (bfloat16 without hardware support is ~30x slower than
+ * float32) stays within about `budget` seconds per round: fewer iterations, no warm-up when one
+ * iteration takes seconds anyway, and only one round when a single iteration exceeds the budget.
+ */
+function planTorch(
+  s: Setting,
+  est: number | undefined,
+  round: number,
+  budget: number,
+): TorchPlan | undefined {
+  if (est === undefined) return { warmup: s.warmup, iters: s.runs, timeout_s: 10 * budget };
+  if (round > 0 && est > budget) return undefined;
+  const warmup = est * (s.warmup + s.runs) <= budget ? s.warmup : 0;
+  const iters = Math.max(1, Math.min(s.runs, Math.floor(budget / est) - warmup));
+  // the limit only guards against a run that would take hours: a busy machine easily makes one 5x slower
+  return { warmup, iters, timeout_s: Math.max(4 * budget, 10 * est * (warmup + iters)) + 120 };
+}
+
+function runTorch(
+  shape: string,
+  s: Setting,
+  dtype: string,
+  plan: TorchPlan,
+): Promise<TorchResult | "timeout"> {
+  const args = [BASELINE, "encode", "--shape", shape, "--batch", `${s.batch}`, "--seq", `${s.seq}`];
+  args.push("--threads", `${s.threads}`, "--dtype", dtype, "--warmup", `${plan.warmup}`);
+  args.push("--iters", `${plan.iters}`, "--budget", "0");
+  return new Promise((res, rej) => {
+    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill();
+    }, plan.timeout_s * 1000);
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      rej(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (timedOut) return res("timeout");
+      if (code !== 0)
+        return rej(
+          new Error(
+            `torch_baseline.py ${args.slice(1).join(" ")} failed (exit ${code}): ${err.trim().split("\n").pop()}`,
+          ),
+        );
+      try {
+        res(JSON.parse(out.trim().split("\n").pop()!));
+      } catch {
+        rej(new Error(`torch_baseline.py printed no JSON: ${out.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+interface Figures {
+  median_ms: number;
+  min_ms: number;
+  seq_per_s: number;
+  /** Median of each round that was measured. */
+  round_medians_ms: number[];
+  peak_rss_mib: number;
+  /** Set when a measurement ran past its time limit: one iteration takes longer than this. */
+  timed_out_after_s?: number;
+}
+
+function figures(rounds: number[][], batch: number, peakRss: number, timedOut?: number): Figures {
+  const all = rounds.flat();
+  const med = all.length ? median(all) : NaN;
+  return {
+    median_ms: +(med * 1e3).toFixed(2),
+    min_ms: +(Math.min(...all) * 1e3).toFixed(2),
+    seq_per_s: +(batch / med).toFixed(3),
+    round_medians_ms: rounds.map((r) => +(median(r) * 1e3).toFixed(2)),
+    peak_rss_mib: peakRss,
+    ...(timedOut ? { timed_out_after_s: timedOut } : {}),
+  };
+}
+
+function parseArgs(argv: string[]) {
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--"))
+      throw new Error(`unexpected argument "${a}"; options take the form --name value`);
+    const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]];
+    if (v === undefined) throw new Error(`--${k} needs a value`);
+    opts[k] = v;
+  }
+  const known = [
+    "shapes",
+    "dtype-baseline",
+    "rounds",
+    "latency-runs",
+    "throughput-runs",
+    "threads",
+    "baseline-budget-s",
+  ];
+  for (const k of Object.keys(opts))
+    if (!known.includes(k))
+      throw new Error(`unknown option --${k} (known: ${known.map((x) => `--${x}`).join(", ")})`);
+  const int = (k: string, d: number) => {
+    const v = opts[k] === undefined ? d : Number(opts[k]);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got "${opts[k]}"`);
+    return v;
+  };
+  const dtypes = (opts["dtype-baseline"] ?? "float32,bfloat16").split(",").filter(Boolean);
+  for (const d of dtypes)
+    if (d !== "float32" && d !== "bfloat16")
+      throw new Error(`--dtype-baseline: "${d}" is not float32 or bfloat16`);
+  return {
+    shapes: (opts.shapes ?? "e5-small-v2,e5-base-v2,nllb-600m-encoder").split(",").filter(Boolean),
+    dtypes,
+    rounds: int("rounds", 3),
+    latencyRuns: int("latency-runs", 20),
+    throughputRuns: int("throughput-runs", 3),
+    threads: int("threads", availableParallelism()),
+    budget: int("baseline-budget-s", 120),
+  };
+}
+
+const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const baseline = checkBaseline();
+  const known = baselineShapes(BASELINE);
+  for (const s of args.shapes)
+    if (!known.has(s))
+      throw new Error(
+        `--shapes: "${s}" is not a shape of torch_baseline.py (known: ${[...known.keys()].join(", ")})`,
+      );
+  const settings: Setting[] = [
+    { name: "query-latency", batch: 1, seq: 32, threads: 1, runs: args.latencyRuns, warmup: 3, rewarm: 2 },
+    {
+      name: "passage-throughput",
+      batch: 32,
+      seq: 128,
+      threads: args.threads,
+      runs: args.throughputRuns,
+      warmup: 1,
+      rewarm: 0,
+    },
+  ];
+  const log = (msg: string) => console.error(`[bench:encode] ${msg}`);
+  log(
+    `torch ${baseline.torch}, GEMM 2048: ${baseline.gemm_gflops} GFLOP/s; shapes ${args.shapes.join(", ")}`,
+  );
+
+  const results: Record<string, unknown>[] = [];
+  const dirs = new Set<string>();
+  const workers = new Set<WorkerHandle>();
+  const cleanup = () => {
+    for (const w of workers) w.kill();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  };
+  process.on("exit", cleanup);
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.on(sig, () => {
+      cleanup();
+      process.exit(130);
+    });
+
+  for (const shapeName of args.shapes) {
+    const shape: EncoderShape = known.get(shapeName)!;
+    const dir = mkdtempSync(join(tmpdir(), `xlir-bench-${shapeName}-`));
+    dirs.add(dir);
+    try {
+      log(`${shapeName}: writing a random checkpoint to ${dir}`);
+      const w0 = performance.now();
+      const written = writeRandomCheckpoint(dir, shape);
+      log(
+        `${shapeName}: ${(written / 2 ** 20).toFixed(0)} MiB of weights written in ${((performance.now() - w0) / 1000).toFixed(1)} s`,
+      );
+      // seconds per iteration of each engine in each setting, to plan slow baselines
+      const est = new Map<string, number>();
+      for (const s of settings) {
+        // one xlir process per setting, so that its peak RSS is that of one session
+        const worker = WorkerHandle.start(dir);
+        workers.add(worker);
+        const ready = await worker.ask("ready");
+        const session = await worker.ask("session-ready", { type: "session", threads: s.threads });
+        const xlir: number[][] = [];
+        const torch: Record<string, number[][]> = Object.fromEntries(args.dtypes.map((d) => [d, []]));
+        const torchRss: Record<string, number> = Object.fromEntries(args.dtypes.map((d) => [d, 0]));
+        const timedOut: Record<string, number> = {};
+        let torchThreads = 0;
+        const engines = ["xlir", ...args.dtypes];
+        for (let r = 0; r < args.rounds; r++) {
+          // rotate who goes first so that no engine always runs right after another
+          const order = engines.map((_, i) => engines[(i + r) % engines.length]);
+          for (const e of order) {
+            if (e === "xlir") {
+              const warmup = r === 0 ? s.warmup : s.rewarm;
+              const m = { type: "measure" as const, batch: s.batch, seq: s.seq, warmup, runs: s.runs };
+              xlir.push((await worker.ask("times", m)).times_s);
+              est.set(`xlir/${s.name}`, median(xlir.flat()));
+              continue;
+            }
+            if (timedOut[e]) continue;
+            // no measurement of this one yet: scale xlir's time here by the ratio seen at query latency
+            const known = est.get(`${e}/${s.name}`);
+            const scaled =
+              est.get(`xlir/${s.name}`)! *
+              (est.get(`${e}/${settings[0].name}`)! / est.get(`xlir/${settings[0].name}`)!);
+            const plan = planTorch(
+              s,
+              known ?? (Number.isFinite(scaled) ? scaled : undefined),
+              r,
+              args.budget,
+            );
+            if (!plan) continue;
+            // a fresh process each time, warmed up by the plan
+            const t = await runTorch(shapeName, s, e, plan);
+            if (t === "timeout") {
+              timedOut[e] = plan.timeout_s;
+              log(
+                `${shapeName} ${s.name}: torch ${e} ran past ${plan.timeout_s.toFixed(0)} s; not measured further`,
+              );
+              continue;
+            }
+            torch[e].push(t.times_s);
+            est.set(`${e}/${s.name}`, median(torch[e].flat()));
+            torchRss[e] = Math.max(torchRss[e], Math.round(t.peak_rss_mib));
+            torchThreads = t.threads;
+          }
+          const line = engines.map((e) =>
+            e === "xlir"
+              ? `xlir ${fmt(median(xlir[r]) * 1e3)} ms`
+              : `${e} ${fmt((est.get(`${e}/${s.name}`) ?? NaN) * 1e3)} ms`,
+          );
+          log(`${shapeName} ${s.name} round ${r + 1}/${args.rounds}: ${line.join(", ")}`);
+        }
+        const bye = await worker.ask("bye", { type: "exit" });
+        worker.close();
+        workers.delete(worker);
+        results.push({
+          shape: shapeName,
+          setting: s.name,
+          batch: s.batch,
+          seq: s.seq,
+          threads: s.threads,
+          torch_threads: torchThreads,
+          xlir: {
+            ...figures(xlir, s.batch, bye.peak_rss_mib),
+            graph_nodes: ready.nodes,
+            load_build_s: +(ready.load_s + ready.build_s).toFixed(2),
+            session_create_s: +session.create_s.toFixed(2),
+          },
+          torch: Object.fromEntries(
+            args.dtypes.map((d) => [d, figures(torch[d], s.batch, torchRss[d], timedOut[d])]),
+          ),
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
+    }
+  }
+  report(results, args, baseline);
+}
+
+function report(
+  results: Record<string, unknown>[],
+  args: ReturnType<typeof parseArgs>,
+  baseline: object,
+): void {
+  type Row = { shape: string; setting: string; xlir: Figures; torch: Record<string, Figures> };
+  const rows = results as unknown as Row[];
+  const ratio = (r: Row, d: string) =>
+    r.setting === "query-latency"
+      ? r.xlir.median_ms / r.torch[d].median_ms
+      : r.xlir.seq_per_s / r.torch[d].seq_per_s;
+  const value = (f: Figures, setting: string) =>
+    !Number.isFinite(f.median_ms)
+      ? f.timed_out_after_s
+        ? `> ${f.timed_out_after_s.toFixed(0)} s/batch`
+        : "-"
+      : setting === "query-latency"
+        ? `${fmt(f.median_ms)} ms`
+        : `${fmt(f.seq_per_s, 2)}/s`;
+  const head = [
+    "shape",
+    "setting",
+    "xlir",
+    ...args.dtypes.map((d) => `torch ${d}`),
+    ...args.dtypes.map((d) => `xlir/${d}`),
+  ];
+  head.push(`peak RSS MiB (xlir / ${args.dtypes.join(" / ")})`);
+  const lines = [head];
+  for (const r of rows) {
+    lines.push([
+      r.shape,
+      r.setting === "query-latency" ? "latency 1x32, 1 thr" : `throughput 32x128, ${args.threads} thr`,
+      value(r.xlir, r.setting),
+      ...args.dtypes.map((d) => value(r.torch[d], r.setting)),
+      ...args.dtypes.map((d) => fmt(ratio(r, d), 2)),
+      [r.xlir.peak_rss_mib, ...args.dtypes.map((d) => r.torch[d].peak_rss_mib)].join(" / "),
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const l of lines.slice(1)) console.log(line(l));
+  console.log(
+    "ratios: latency = xlir ms / torch ms (goal <= 0.6 vs float32); throughput = xlir seq/s / torch seq/s (goal >= 1 vs float32). Medians over all rounds.",
+  );
+  const json = rows.map((r) => ({
+    ...r,
+    ratios: Object.fromEntries(args.dtypes.map((d) => [`xlir_over_torch_${d}`, +ratio(r, d).toFixed(3)])),
+  }));
+  console.log(JSON.stringify({ bench: "encode", ...baseline, rounds: args.rounds, results: json }));
+}
+
+if (process.argv[2] === "--worker") {
+  worker(process.argv[3]).catch((e) => {
+    process.send?.({ type: "error", message: (e as Error).message });
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(`bench:encode: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}
