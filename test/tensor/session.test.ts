@@ -63,3 +63,13 @@ test("asking for CUDA where it is absent warns once and runs on CPU", async () =
   } else assert.equal(warnings.length, 0);
   await s.release();
 });
+
+test("a graph above the external-data threshold is opened by path and gives the same outputs", async () => {
+  const feeds = {
+    ids: { dtype: "int64" as const, dims: [2, 3], data: BigInt64Array.from([0n, 1n, 2n, 3n, 4n, 0n]) },
+  };
+  const inMemory = await Session.create(embedSum(), { threads: 1 });
+  const byPath = await Session.create(embedSum(), { threads: 1, externalAboveBytes: 0 });
+  assert.deepEqual((await byPath.run(feeds)).y.data, (await inMemory.run(feeds)).y.data);
+  await Promise.all([inMemory.release(), byPath.release()]);
+});
