@@ -144,8 +144,8 @@ async function worker(dir: string): Promise<void> {
         }
         send({ type: "times", times_s });
       } else {
+        const rss = process.memoryUsage().rss; // with the session still open
         await session?.release();
-        const rss = process.memoryUsage().rss;
         send({
           type: "bye",
           peak_rss_mib: mib(process.resourceUsage().maxRSS),
@@ -513,6 +513,7 @@ async function main(): Promise<void> {
           torch_threads: torchThreads,
           xlir: {
             ...figures(xlir, s.batch, bye.peak_rss_mib),
+            rss_after_runs_mib: bye.rss_mib,
             graph_nodes: ready.nodes,
             load_build_s: +(ready.load_s + ready.build_s).toFixed(2),
             session_create_s: +session.create_s.toFixed(2),
