@@ -114,8 +114,11 @@ async function worker(dir: string): Promise<void> {
   const vocab = ck.config.vocabSize;
   const tokenTypes = takesTokenTypes(ck);
   const t1 = performance.now();
-  // the graph (and its float32 copies of the weights) stays inside build(): only `model` is kept
-  const { model, nodes, bytes } = build(ck, dir);
+  // the graph (and its float32 copies of the weights) stays inside build(): only `model` is kept,
+  // and only until the session has it (one session per worker), so RSS after that is the session's
+  const built = build(ck, dir);
+  let model: Uint8Array | string | undefined = built.model;
+  const { nodes, bytes } = built;
   ck.close();
   send({
     type: "ready",
@@ -129,9 +132,10 @@ async function worker(dir: string): Promise<void> {
   process.on("message", async (m: ToWorker) => {
     try {
       if (m.type === "session") {
-        await session?.release();
+        if (!model) throw new Error("xlir worker: one session per worker");
         const c0 = performance.now();
         session = await Session.create(model, { threads: m.threads });
+        model = undefined;
         send({ type: "session-ready", create_s: (performance.now() - c0) / 1000 });
       } else if (m.type === "measure") {
         const feeds = inputs(vocab, m.batch, m.seq, tokenTypes);
@@ -229,10 +233,6 @@ interface TorchResult {
 
 /** Fail early, with the fix, when the baseline cannot run; returns torch's version and GEMM GFLOP/s. */
 function checkBaseline(): { torch: string; gemm_gflops: number } {
-  if (!existsSync(BASELINE))
-    throw new Error(
-      `PyTorch baseline script not found at ${BASELINE}; the benchmark expects the project's shared folder beside the checkout (../shared/bench/torch_baseline.py)`,
-    );
   const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
   if (probe.error || probe.status !== 0) {
     const why = probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? "");
@@ -393,13 +393,17 @@ const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const baseline = checkBaseline();
+  if (!existsSync(BASELINE))
+    throw new Error(
+      `PyTorch baseline script not found at ${BASELINE}; the benchmark expects the project's shared folder beside the checkout (../shared/bench/torch_baseline.py)`,
+    );
   const known = baselineShapes(BASELINE);
   for (const s of args.shapes)
     if (!known.has(s))
       throw new Error(
         `--shapes: "${s}" is not a shape of torch_baseline.py (known: ${[...known.keys()].join(", ")})`,
       );
+  const baseline = checkBaseline();
   const settings: Setting[] = [
     { name: "query-latency", batch: 1, seq: 32, threads: 1, runs: args.latencyRuns, warmup: 3, rewarm: 2 },
     {

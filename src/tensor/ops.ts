@@ -73,7 +73,8 @@ export const not = (x: Value) => one(x, "Not", [x], x.shape);
 export const identity = (x: Value) => one(x, "Identity", [x], x.shape);
 
 /** GELU, exact erf form as BERT uses: x/2 (1 + erf(x/sqrt 2)). */
-export const gelu = (x: Value) => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+// x / sqrt 2 written as a division: ONNX Runtime fuses that pattern (not the multiplication) into one Gelu kernel
+export const gelu = (x: Value) => mul(mul(x, 0.5), add(erf(div(x, Math.SQRT2)), 1));
 
 /** where(cond, a, b): a where cond is true, else b; numbers become constants of the other's dtype. */
 export function where(cond: Value, a: Operand, b: Operand): Value {
