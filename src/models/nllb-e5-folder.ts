@@ -22,6 +22,7 @@ import {
   type LoraAdapter,
   PEFT_PREFIX,
   loraConfig,
+  adapterTensors,
   mergeLora,
   peftKey,
   readLoraAdapter,
@@ -179,15 +180,7 @@ export function readNllbE5Folder(dir: string): LoadedNllbE5 {
   let lora = null;
   if (config.spec.lora) {
     const adapter = readLoraAdapter(join(dir, "adapter"));
-    lora = tensorSource(
-      new Map(
-        [...adapter.weights].flatMap(([m, { A, B }]) => [
-          [peftKey(m, "A"), A] as const,
-          [peftKey(m, "B"), B] as const,
-        ]),
-      ),
-      "adapter",
-    );
+    lora = tensorSource(adapterTensors(adapter), "adapter");
   }
   const parts: StudentParts = {
     nllb,

@@ -469,6 +469,16 @@ export function peftKey(modulePath: string, which: "A" | "B"): string {
   return `${PEFT_PREFIX}${modulePath}.lora_${which}.weight`;
 }
 
+/** The adapter's tensors by their PEFT key names (what a graph's LoRA weights are called). */
+export function adapterTensors(adapter: LoraAdapter): Map<string, Tensor> {
+  return new Map(
+    [...adapter.weights].flatMap(([m, { A, B }]) => [
+      [peftKey(m, "A"), A],
+      [peftKey(m, "B"), B],
+    ]),
+  );
+}
+
 const LORA_KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
 /** Module order with numbers compared as numbers, so layer 2 comes before layer 10. */
 const byLayer = new Intl.Collator("en", { numeric: true });

@@ -18,7 +18,7 @@ import {
 import { grad, gradName } from "../../src/tensor/autodiff.ts";
 import type { TensorData } from "../../src/tensor/graph.ts";
 import { Session } from "../../src/tensor/session.ts";
-import { mergeAdapter, peftKey, readLoraAdapter } from "../../src/weights/peft.ts";
+import { adapterTensors, mergeAdapter, readLoraAdapter } from "../../src/weights/peft.ts";
 import { readSafetensors } from "../../src/weights/safetensors.ts";
 import { fixturesRoot } from "../helpers/shared.ts";
 
@@ -48,12 +48,7 @@ for (const dir of sets) {
   const nllb = Checkpoint.open(resolve(student, sc.nllb_path));
   const e5 = Checkpoint.open(resolve(student, sc.e5_base_path));
   const adapter = readLoraAdapter(student);
-  const loraTensors = new Map(
-    [...adapter.weights].flatMap(([m, { A, B }]) => [
-      [peftKey(m, "A"), A] as const,
-      [peftKey(m, "B"), B] as const,
-    ]),
-  );
+  const loraTensors = adapterTensors(adapter);
   const spec: NllbE5Spec = {
     projectionDims: sc.projection_dims,
     projectionActivation: sc.projection_activation ?? "none",
