@@ -267,8 +267,7 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
   );
   const trainGraph = grad(built.graph, "loss", names);
   const backward = trainGraph.nodes.slice(built.graph.nodes.length);
-  let frozenBytes = 0;
-  for (const t of trainGraph.initializers.values()) frozenBytes += t.data.byteLength;
+  const frozenBytes = trainGraph.initializerBytes();
   const build_s = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const session = await Session.create(trainGraph, { threads });

@@ -1,7 +1,8 @@
 // Encoder speed, side by side with PyTorch in one run: for each shape of the baseline script
 // (../shared/bench/torch_baseline.py), a random-weight checkpoint in the real Hugging Face layout is
 // written to a temp folder, loaded by xlir (Checkpoint -> encoderGraph, mean pooling, normalised ->
-// ONNX Runtime), and timed against PyTorch eager in float32 and bfloat16 on the same shapes:
+// ONNX Runtime; in float32 and with int8 linear layers, as Encoder's dtype option runs them), and
+// timed against PyTorch eager in float32 and bfloat16 on the same shapes:
 //   query latency      batch 1 x 32 tokens, 1 thread, median ms         ratio xlir / torch (lower is better)
 //   passage throughput batch 32 x 128 tokens, all threads, sequences/s  ratio xlir / torch (higher is better)
 // Inputs are full-length rows (mask all ones) of token ids drawn from a fixed seed, as the baseline's.
@@ -11,9 +12,10 @@
 // PyTorch in one child process per measurement (`torch_baseline.py encode ...`, which prints JSON).
 // A baseline that is very slow here (bfloat16 on a CPU without AVX512-BF16 runs ~30x slower than
 // float32) gets fewer iterations and rounds, about --baseline-budget-s seconds each.
+// int8's accuracy is reported as the lowest cosine of its embeddings to float32's on the same batch.
 // Prints a table, then one line of JSON with every figure.
 //
-//   npm run bench:encode -- [--shapes e5-small-v2,e5-base-v2,nllb-600m-encoder]
+//   npm run bench:encode -- [--shapes e5-small-v2,e5-base-v2,nllb-600m-encoder] [--dtype float32,int8]
 //        [--dtype-baseline float32,bfloat16] [--rounds 3] [--latency-runs 20] [--throughput-runs 3]
 //        [--threads N] [--baseline-budget-s 120]
 //
@@ -29,6 +31,7 @@ import { Checkpoint } from "../src/models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../src/models/encoder-graph.ts";
 import type { TensorData } from "../src/tensor/graph.ts";
 import { saveModel, serialize } from "../src/tensor/onnx.ts";
+import { quantizeLinears } from "../src/tensor/quantize.ts";
 import { Session } from "../src/tensor/session.ts";
 import { type EncoderShape, baselineShapes, writeRandomCheckpoint } from "./random-checkpoint.ts";
 
@@ -91,23 +94,29 @@ type ToWorker =
 type FromWorker =
   | { type: "ready"; load_s: number; build_s: number; nodes: number; initializer_mib: number }
   | { type: "session-ready"; create_s: number }
-  | { type: "times"; times_s: number[] }
+  | { type: "times"; times_s: number[]; embedding: number[] }
   | { type: "bye"; peak_rss_mib: number; rss_mib: number }
   | { type: "error"; message: string };
 
+type XlirDType = "float32" | "int8";
+
 /** The encoder graph as ONNX bytes, or as a .onnx file with external data past protobuf's 2 GB. */
-function build(ck: Checkpoint, dir: string): { model: Uint8Array | string; nodes: number; bytes: number } {
-  const graph = encoderGraph(ck, { pooling: "mean", normalize: true });
-  let bytes = 0;
-  for (const t of graph.initializers.values()) bytes += t.data.byteLength;
+function build(
+  ck: Checkpoint,
+  dir: string,
+  dtype: XlirDType,
+): { model: Uint8Array | string; nodes: number; bytes: number } {
+  const f32 = encoderGraph(ck, { pooling: "mean", normalize: true });
+  const graph = dtype === "int8" ? quantizeLinears(f32) : f32;
+  const bytes = graph.initializerBytes();
   const nodes = graph.nodes.length;
   if (bytes < 2 ** 31 - 2 ** 25) return { model: serialize(graph), nodes, bytes };
-  const path = join(dir, "model.onnx");
+  const path = join(dir, `model-${dtype}.onnx`);
   saveModel(graph, path);
   return { model: path, nodes, bytes };
 }
 
-async function worker(dir: string): Promise<void> {
+async function worker(dir: string, dtype: XlirDType): Promise<void> {
   const send = (m: FromWorker) => process.send!(m);
   const t0 = performance.now();
   const ck = Checkpoint.open(dir);
@@ -116,7 +125,7 @@ async function worker(dir: string): Promise<void> {
   const t1 = performance.now();
   // the graph (and its float32 copies of the weights) stays inside build(): only `model` is kept,
   // and only until the session has it (one session per worker), so RSS after that is the session's
-  const built = build(ck, dir);
+  const built = build(ck, dir, dtype);
   let model: Uint8Array | string | undefined = built.model;
   const { nodes, bytes } = built;
   ck.close();
@@ -141,12 +150,13 @@ async function worker(dir: string): Promise<void> {
         const feeds = inputs(vocab, m.batch, m.seq, tokenTypes);
         for (let i = 0; i < m.warmup; i++) await session!.run(feeds, ["embedding"]);
         const times_s: number[] = [];
+        let out: Record<string, TensorData> = {};
         for (let i = 0; i < m.runs; i++) {
           const r0 = performance.now();
-          await session!.run(feeds, ["embedding"]);
+          out = await session!.run(feeds, ["embedding"]);
           times_s.push((performance.now() - r0) / 1000);
         }
-        send({ type: "times", times_s });
+        send({ type: "times", times_s, embedding: Array.from(out.embedding.data as Float32Array) });
       } else {
         const rss = process.memoryUsage().rss; // with the session still open
         await session?.release();
@@ -182,9 +192,9 @@ class WorkerHandle {
     });
   }
 
-  static start(dir: string): WorkerHandle {
+  static start(dir: string, dtype: XlirDType): WorkerHandle {
     return new WorkerHandle(
-      fork(HERE, ["--worker", dir], {
+      fork(HERE, ["--worker", dir, dtype], {
         execArgv: process.execArgv,
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       }),
@@ -334,6 +344,28 @@ interface Figures {
   timed_out_after_s?: number;
 }
 
+/** One xlir dtype's worker and what it measured in one setting. */
+interface XlirRun {
+  worker: WorkerHandle;
+  ready: Extract<FromWorker, { type: "ready" }>;
+  session: Extract<FromWorker, { type: "session-ready" }>;
+  times: number[][];
+  /** The embeddings [batch, dim] of its last run. */
+  embedding: number[];
+}
+
+/** The lowest cosine between matching rows of two [rows, dim] embedding matrices (unit rows). */
+function minCosine(a: number[], b: number[], rows: number): number {
+  const d = a.length / rows;
+  let min = Infinity;
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    for (let c = 0; c < d; c++) dot += a[r * d + c] * b[r * d + c];
+    min = Math.min(min, dot);
+  }
+  return min;
+}
+
 function figures(rounds: number[][], batch: number, peakRss: number, timedOut?: number): Figures {
   const all = rounds.flat();
   const med = all.length ? median(all) : NaN;
@@ -359,6 +391,7 @@ function parseArgs(argv: string[]) {
   }
   const known = [
     "shapes",
+    "dtype",
     "dtype-baseline",
     "rounds",
     "latency-runs",
@@ -378,7 +411,11 @@ function parseArgs(argv: string[]) {
   for (const d of dtypes)
     if (d !== "float32" && d !== "bfloat16")
       throw new Error(`--dtype-baseline: "${d}" is not float32 or bfloat16`);
+  const xlirDtypes = (opts.dtype ?? "float32,int8").split(",").filter(Boolean) as XlirDType[];
+  for (const d of xlirDtypes)
+    if (d !== "float32" && d !== "int8") throw new Error(`--dtype: "${d}" is not float32 or int8`);
   return {
+    xlirDtypes,
     shapes: (opts.shapes ?? "e5-small-v2,e5-base-v2,nllb-600m-encoder").split(",").filter(Boolean),
     dtypes,
     rounds: int("rounds", 3),
@@ -449,34 +486,42 @@ async function main(): Promise<void> {
       // seconds per iteration of each engine in each setting, to plan slow baselines
       const est = new Map<string, number>();
       for (const s of settings) {
-        // one xlir process per setting, so that its peak RSS is that of one session
-        const worker = WorkerHandle.start(dir);
-        workers.add(worker);
-        const ready = await worker.ask("ready");
-        const session = await worker.ask("session-ready", { type: "session", threads: s.threads });
-        const xlir: number[][] = [];
+        // one xlir process per dtype and setting, so that its peak RSS is that of one session
+        const xl = new Map<XlirDType, XlirRun>();
+        for (const d of args.xlirDtypes) {
+          const worker = WorkerHandle.start(dir, d);
+          workers.add(worker);
+          const ready = await worker.ask("ready");
+          const session = await worker.ask("session-ready", { type: "session", threads: s.threads });
+          xl.set(d, { worker, ready, session, times: [], embedding: [] });
+        }
         const torch: Record<string, number[][]> = Object.fromEntries(args.dtypes.map((d) => [d, []]));
         const torchRss: Record<string, number> = Object.fromEntries(args.dtypes.map((d) => [d, 0]));
         const timedOut: Record<string, number> = {};
         let torchThreads = 0;
-        const engines = ["xlir", ...args.dtypes];
+        const engines = [...args.xlirDtypes.map((d) => `xlir:${d}`), ...args.dtypes];
+        // the first xlir dtype is the yardstick for planning slow baselines
+        const lead = `xlir:${args.xlirDtypes[0]}`;
         for (let r = 0; r < args.rounds; r++) {
           // rotate who goes first so that no engine always runs right after another
           const order = engines.map((_, i) => engines[(i + r) % engines.length]);
           for (const e of order) {
-            if (e === "xlir") {
+            if (e.startsWith("xlir:")) {
+              const run = xl.get(e.slice(5) as XlirDType)!;
               const warmup = r === 0 ? s.warmup : s.rewarm;
               const m = { type: "measure" as const, batch: s.batch, seq: s.seq, warmup, runs: s.runs };
-              xlir.push((await worker.ask("times", m)).times_s);
-              est.set(`xlir/${s.name}`, median(xlir.flat()));
+              const got = await run.worker.ask("times", m);
+              run.times.push(got.times_s);
+              run.embedding = got.embedding;
+              est.set(`${e}/${s.name}`, median(run.times.flat()));
               continue;
             }
             if (timedOut[e]) continue;
             // no measurement of this one yet: scale xlir's time here by the ratio seen at query latency
             const known = est.get(`${e}/${s.name}`);
             const scaled =
-              est.get(`xlir/${s.name}`)! *
-              (est.get(`${e}/${settings[0].name}`)! / est.get(`xlir/${settings[0].name}`)!);
+              est.get(`${lead}/${s.name}`)! *
+              (est.get(`${e}/${settings[0].name}`)! / est.get(`${lead}/${settings[0].name}`)!);
             const plan = planTorch(
               s,
               known ?? (Number.isFinite(scaled) ? scaled : undefined),
@@ -499,15 +544,28 @@ async function main(): Promise<void> {
             torchThreads = t.threads;
           }
           const line = engines.map((e) =>
-            e === "xlir"
-              ? `xlir ${fmt(median(xlir[r]) * 1e3)} ms`
-              : `${e} ${fmt((est.get(`${e}/${s.name}`) ?? NaN) * 1e3)} ms`,
+            e.startsWith("xlir:")
+              ? `xlir ${e.slice(5)} ${fmt(median(xl.get(e.slice(5) as XlirDType)!.times[r]) * 1e3)} ms`
+              : `torch ${e} ${fmt((est.get(`${e}/${s.name}`) ?? NaN) * 1e3)} ms`,
           );
           log(`${shapeName} ${s.name} round ${r + 1}/${args.rounds}: ${line.join(", ")}`);
         }
-        const bye = await worker.ask("bye", { type: "exit" });
-        worker.close();
-        workers.delete(worker);
+        const xlir: Record<string, unknown> = {};
+        for (const [d, run] of xl) {
+          const bye = await run.worker.ask("bye", { type: "exit" });
+          run.worker.close();
+          workers.delete(run.worker);
+          xlir[d] = {
+            ...figures(run.times, s.batch, bye.peak_rss_mib),
+            rss_after_runs_mib: bye.rss_mib,
+            graph_nodes: run.ready.nodes,
+            initializer_mib: run.ready.initializer_mib,
+            load_build_s: +(run.ready.load_s + run.ready.build_s).toFixed(2),
+            session_create_s: +run.session.create_s.toFixed(2),
+          };
+        }
+        const f32 = xl.get("float32")?.embedding;
+        const int8 = xl.get("int8")?.embedding;
         results.push({
           shape: shapeName,
           setting: s.name,
@@ -515,13 +573,8 @@ async function main(): Promise<void> {
           seq: s.seq,
           threads: s.threads,
           torch_threads: torchThreads,
-          xlir: {
-            ...figures(xlir, s.batch, bye.peak_rss_mib),
-            rss_after_runs_mib: bye.rss_mib,
-            graph_nodes: ready.nodes,
-            load_build_s: +(ready.load_s + ready.build_s).toFixed(2),
-            session_create_s: +session.create_s.toFixed(2),
-          },
+          xlir,
+          ...(f32 && int8 ? { int8_min_cosine_to_float32: +minCosine(f32, int8, s.batch).toFixed(6) } : {}),
           torch: Object.fromEntries(
             args.dtypes.map((d) => [d, figures(torch[d], s.batch, torchRss[d], timedOut[d])]),
           ),
@@ -540,12 +593,18 @@ function report(
   args: ReturnType<typeof parseArgs>,
   baseline: object,
 ): void {
-  type Row = { shape: string; setting: string; xlir: Figures; torch: Record<string, Figures> };
+  type Row = {
+    shape: string;
+    setting: string;
+    xlir: Record<string, Figures>;
+    torch: Record<string, Figures>;
+    int8_min_cosine_to_float32?: number;
+  };
   const rows = results as unknown as Row[];
-  const ratio = (r: Row, d: string) =>
+  const ratio = (r: Row, x: string, d: string) =>
     r.setting === "query-latency"
-      ? r.xlir.median_ms / r.torch[d].median_ms
-      : r.xlir.seq_per_s / r.torch[d].seq_per_s;
+      ? r.xlir[x].median_ms / r.torch[d].median_ms
+      : r.xlir[x].seq_per_s / r.torch[d].seq_per_s;
   const value = (f: Figures, setting: string) =>
     !Number.isFinite(f.median_ms)
       ? f.timed_out_after_s
@@ -554,23 +613,30 @@ function report(
       : setting === "query-latency"
         ? `${fmt(f.median_ms)} ms`
         : `${fmt(f.seq_per_s, 2)}/s`;
+  const pairs = args.xlirDtypes.flatMap((x) => args.dtypes.map((d) => [x, d] as const));
   const head = [
     "shape",
     "setting",
-    "xlir",
+    ...args.xlirDtypes.map((x) => `xlir ${x}`),
     ...args.dtypes.map((d) => `torch ${d}`),
-    ...args.dtypes.map((d) => `xlir/${d}`),
+    ...pairs.map(([x, d]) => `${x}/${d}`),
   ];
-  head.push(`peak RSS MiB (xlir / ${args.dtypes.join(" / ")})`);
+  head.push(`peak RSS MiB (xlir ${args.xlirDtypes.join(" / ")} / torch ${args.dtypes.join(" / ")})`);
+  const cosine = rows.some((r) => r.int8_min_cosine_to_float32 !== undefined);
+  if (cosine) head.push("int8 cos");
   const lines = [head];
   for (const r of rows) {
     lines.push([
       r.shape,
       r.setting === "query-latency" ? "latency 1x32, 1 thr" : `throughput 32x128, ${args.threads} thr`,
-      value(r.xlir, r.setting),
+      ...args.xlirDtypes.map((x) => value(r.xlir[x], r.setting)),
       ...args.dtypes.map((d) => value(r.torch[d], r.setting)),
-      ...args.dtypes.map((d) => fmt(ratio(r, d), 2)),
-      [r.xlir.peak_rss_mib, ...args.dtypes.map((d) => r.torch[d].peak_rss_mib)].join(" / "),
+      ...pairs.map(([x, d]) => fmt(ratio(r, x, d), 2)),
+      [
+        ...args.xlirDtypes.map((x) => r.xlir[x].peak_rss_mib),
+        ...args.dtypes.map((d) => r.torch[d].peak_rss_mib),
+      ].join(" / "),
+      ...(cosine ? [fmt(r.int8_min_cosine_to_float32 ?? NaN, 5)] : []),
     ]);
   }
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
@@ -579,17 +645,20 @@ function report(
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const l of lines.slice(1)) console.log(line(l));
   console.log(
-    "ratios: latency = xlir ms / torch ms (goal <= 0.6 vs float32); throughput = xlir seq/s / torch seq/s (goal >= 1 vs float32). Medians over all rounds.",
+    "ratios: latency = xlir ms / torch ms (goal <= 0.6 vs float32); throughput = xlir seq/s / torch seq/s (goal >= 1 vs float32). Medians over all rounds." +
+      (cosine ? " int8 cos: lowest cosine of int8's embeddings to float32's on the batch." : ""),
   );
   const json = rows.map((r) => ({
     ...r,
-    ratios: Object.fromEntries(args.dtypes.map((d) => [`xlir_over_torch_${d}`, +ratio(r, d).toFixed(3)])),
+    ratios: Object.fromEntries(
+      pairs.map(([x, d]) => [`xlir_${x}_over_torch_${d}`, +ratio(r, x, d).toFixed(3)]),
+    ),
   }));
   console.log(JSON.stringify({ bench: "encode", ...baseline, rounds: args.rounds, results: json }));
 }
 
 if (process.argv[2] === "--worker") {
-  worker(process.argv[3]).catch((e) => {
+  worker(process.argv[3], process.argv[4] as XlirDType).catch((e) => {
     process.send?.({ type: "error", message: (e as Error).message });
     process.exit(1);
   });

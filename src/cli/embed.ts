@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
 import { npyBytes } from "../encode/npy.ts";
 import { readTexts } from "./input.ts";
+import { dtypeOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
 
 export function embedCommand(): Command {
@@ -27,6 +28,7 @@ export function embedCommand(): Command {
     .option("--batch-size <n>", "texts per batch", (v) => parseInt(v, 10), 32)
     .option("--threads <n>", "CPU threads (default: all cores)", (v) => parseInt(v, 10))
     .option("--revision <rev>", "hub revision (branch, tag or commit)")
+    .addOption(dtypeOption("float32"))
     .action(async (o) => {
       if (o.format === "npy" && !o.output)
         throw new Error("--format npy writes binary data: give --output FILE.npy");
@@ -34,6 +36,7 @@ export function embedCommand(): Command {
       const enc = await Encoder.load(o.model, {
         batchSize: o.batchSize,
         threads: o.threads,
+        dtype: o.dtype,
         hub: { revision: o.revision },
       });
       try {

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { BM25, runBenchmark } from "../eval/benchmark.ts";
 import { defaultCacheDir } from "../eval/embed-cache.ts";
 import { TASK_HELP } from "../eval/tasks/registry.ts";
+import { dtypeOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
 
 const positive = (what: string) => (value: string) => {
@@ -84,6 +85,7 @@ export function evalRunCommand(): Command {
       new Option("--device <device>", "where the encoder runs").choices(["cpu", "cuda"]).default("cpu"),
     )
     .option("--revision <rev>", "hub revision of the model (branch, tag or commit)")
+    .addOption(dtypeOption("float32"))
     .option("--json", "progress as JSON lines on standard error", false)
     .action(async function (this: Command, task: string, o) {
       const out = this.configureOutput();
@@ -103,7 +105,13 @@ export function evalRunCommand(): Command {
         references: o.reference,
         cacheDir: o.cache === false ? null : typeof o.cache === "string" ? o.cache : defaultCacheDir(),
         writeRuns: o.runs,
-        encoder: { batchSize: o.batchSize, threads: o.threads, device: o.device, revision: o.revision },
+        encoder: {
+          batchSize: o.batchSize,
+          threads: o.threads,
+          device: o.device,
+          dtype: o.dtype,
+          revision: o.revision,
+        },
         onProgress: o.json ? jsonProgress : barProgress(),
         warn: (m) => out.writeErr!(`xlir eval run: ${m}\n`),
       });

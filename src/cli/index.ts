@@ -16,6 +16,7 @@ import {
   readDocuments,
 } from "../index/ingest.ts";
 import { addDocuments, buildAnnIndex, deleteDocuments } from "../index/indexer.ts";
+import { dtypeOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
 
 const int = (v: string) => parseInt(v, 10);
@@ -57,6 +58,7 @@ export function indexCommand(): Command {
     .option("--encode-batch <n>", "texts per encoder batch", int, 32)
     .option("--threads <n>", "CPU threads (default: all cores)", int)
     .option("--revision <rev>", "hub revision (branch, tag or commit) of --model")
+    .addOption(dtypeOption("float32; an existing collection: the one it was built with"))
     .option("--skip-empty", "skip documents with empty text instead of stopping", false)
     .option("--build-ann [type]", "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq")
     .option(
@@ -97,12 +99,13 @@ export function indexCommand(): Command {
             `collection "${name}" is chunked ${c ? `at ${c.tokens} tokens with overlap ${c.overlap}` : "one chunk per document"}: leave --chunk-tokens/--overlap out`,
           );
         }
-        if (col.dense) await col.encoder({ batchSize: o.encodeBatch, threads: o.threads });
+        if (col.dense) await col.encoder({ batchSize: o.encodeBatch, threads: o.threads, dtype: o.dtype });
       } else {
         if (o.model !== "bm25") {
           enc = await Encoder.load(o.model, {
             batchSize: o.encodeBatch,
             threads: o.threads,
+            dtype: o.dtype,
             hub: { revision: o.revision },
           });
         }

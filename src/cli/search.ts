@@ -8,6 +8,7 @@ import { encoderSpec } from "../index/collection.ts";
 import { checkSameEncoder } from "../index/manifest.ts";
 import { search, type SearchHit } from "../index/search.ts";
 import { Encoder } from "../encode/encoder.ts";
+import { dtypeOption } from "./options.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -48,6 +49,7 @@ export function searchCommand(): Command {
     )
     .option("--model <id-or-dir>", "check the query encoder (default: the collection's own)")
     .option("--threads <n>", "CPU threads (default: all cores)", (v) => parseInt(v, 10))
+    .addOption(dtypeOption("the one the collection was built with"))
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
     .option("--json", "one JSON object per result line")
     .action(async (name: string, query: string, o) => {
@@ -59,13 +61,14 @@ export function searchCommand(): Command {
         if (o.model) {
           if (o.model === "bm25") checkSameEncoder(name, col.manifest.encoder, { kind: "bm25" }, "search");
           else {
-            enc = await Encoder.load(o.model, { threads: o.threads });
             const built = col.manifest.encoder;
+            const dtype = o.dtype ?? (built.kind === "dense" ? built.dtype : undefined);
+            enc = await Encoder.load(o.model, { threads: o.threads, dtype });
             const spec = encoderSpec(enc, built.kind === "dense" ? built.revision : null);
             checkSameEncoder(name, built, spec, "search");
             col.useEncoder(enc);
           }
-        } else if (mode !== "bm25" && col.dense) await col.encoder({ threads: o.threads });
+        } else if (mode !== "bm25" && col.dense) await col.encoder({ threads: o.threads, dtype: o.dtype });
         const hits = await search(col, query, {
           mode,
           k: o.k,

@@ -7,7 +7,8 @@ import { Checkpoint } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
 import { studentBatch, studentFeeds, studentGraph } from "../models/nllb-e5.ts";
 import { isNllbE5Folder, type LoadedNllbE5, readNllbE5Folder } from "../models/nllb-e5-folder.ts";
-import type { TensorData } from "../tensor/graph.ts";
+import type { Graph, TensorData } from "../tensor/graph.ts";
+import { quantizeLinears } from "../tensor/quantize.ts";
 import { Session } from "../tensor/session.ts";
 import { DEFAULT_NLLB_LANG, nllbRow } from "../text/nllb-input.ts";
 import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../text/langid.ts";
@@ -17,12 +18,20 @@ import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { readSentenceTransformers } from "../weights/sentence-transformers.ts";
 import { type EncoderSettings, type Role, resolveSettings } from "./conventions.ts";
 
+export type EncoderDType = "float32" | "int8";
+
 export interface EncoderOptions {
   /** Texts per batch (default 32). */
   batchSize?: number;
   /** Intra-op threads (default: all cores). */
   threads?: number;
   device?: "cpu" | "cuda";
+  /**
+   * "int8" runs the linear layers with int8 weights and dynamically quantized activations
+   * (tensor/quantize.ts): about 2x faster on CPU, linear weights 4x smaller, embeddings within
+   * cosine ~0.9998 of float32's. Default "float32".
+   */
+  dtype?: EncoderDType;
   /** Hub options: revision, cache, offline, token, download progress. */
   hub?: ResolveOptions;
   /** Where warnings go (default console.warn). */
@@ -48,6 +57,17 @@ export interface EmbedOptions {
 export interface Embeddings {
   data: Float32Array;
   dims: [number, number];
+}
+
+function openSession(graph: Graph, opts: EncoderOptions): Promise<Session> {
+  const dtype = opts.dtype ?? "float32";
+  if (dtype !== "float32" && dtype !== "int8")
+    throw new Error(`dtype "${String(dtype)}" is not supported: use float32 or int8`);
+  return Session.create(dtype === "int8" ? quantizeLinears(graph) : graph, {
+    threads: opts.threads,
+    device: opts.device,
+    warn: opts.warn,
+  });
 }
 
 export class Encoder {
@@ -80,11 +100,7 @@ export class Encoder {
       const dim = settings.dense.length
         ? settings.dense[settings.dense.length - 1].outFeatures
         : ck.config.hidden;
-      const session = await Session.create(graph, {
-        threads: opts.threads,
-        device: opts.device,
-        warn: opts.warn,
-      });
+      const session = await openSession(graph, opts);
       return new Encoder(idOrDir, settings, dim, { kind: "encoder", ck }, tok, session, opts);
     } catch (e) {
       ck.close();
@@ -108,11 +124,7 @@ export class Encoder {
         ...opts.override,
       };
       const { graph } = studentGraph(nllbE5.parts, spec, { normalize: settings.normalize });
-      const session = await Session.create(graph, {
-        threads: opts.threads,
-        device: opts.device,
-        warn: opts.warn,
-      });
+      const session = await openSession(graph, opts);
       return new Encoder(
         id,
         settings,
@@ -126,6 +138,10 @@ export class Encoder {
       nllbE5.close();
       throw e;
     }
+  }
+
+  get dtype(): EncoderDType {
+    return this.opts.dtype ?? "float32";
   }
 
   get maxLength(): number {

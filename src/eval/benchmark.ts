@@ -48,7 +48,7 @@ export interface BenchmarkOptions {
   cacheDir: string | null;
   /** Write the TREC run files (default true). */
   writeRuns?: boolean;
-  encoder?: Pick<EncoderOptions, "batchSize" | "threads" | "device"> & { revision?: string };
+  encoder?: Pick<EncoderOptions, "batchSize" | "threads" | "device" | "dtype"> & { revision?: string };
   onProgress?: (label: string, done: number, total: number) => void;
   /** Things worth saying as they happen (reference cells that match nothing). */
   warn?: (msg: string) => void;
@@ -80,7 +80,11 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   try {
     if (mode !== "bm25") {
       const hub = { revision: o.encoder?.revision };
-      modelKey = modelFingerprint(o.model, await resolveModel(o.model, hub));
+      // int8 embeddings are not float32's: their own cache entries
+      const dtype = o.encoder?.dtype ?? "float32";
+      modelKey =
+        modelFingerprint(o.model, await resolveModel(o.model, hub)) +
+        (dtype === "float32" ? "" : `|${dtype}`);
       embedder = cachedEmbedder({
         modelKey,
         dir: o.cacheDir ?? undefined,
@@ -89,6 +93,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
             batchSize: o.encoder?.batchSize,
             threads: o.encoder?.threads,
             device: o.encoder?.device,
+            dtype,
             hub,
           }),
         encoderLang: nllbCode,

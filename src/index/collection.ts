@@ -76,6 +76,7 @@ export function encoderSpec(
     normalize: enc.settings.normalize,
     maxLength: enc.maxLength,
     similarity: similarity ?? (enc.settings.normalize ? "cosine" : "dot"),
+    dtype: enc.dtype,
   };
 }
 
@@ -175,6 +176,7 @@ export class Collection {
       throw new Error(`collection "${this.name}" is lexical only (bm25): use --mode bm25`);
     const enc = await Encoder.load(spec.model, {
       ...opts,
+      dtype: opts.dtype ?? spec.dtype,
       hub: { ...opts.hub, revision: spec.revision ?? undefined },
     });
     try {

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { EncoderDType } from "../encode/encoder.ts";
 import { type AnalyzerConfig, checkAnalyzerConfig } from "../text/analyzer.ts";
 import { type Bm25Params, bm25Params } from "./bm25-similarity.ts";
 import { type DocScore, formatDocScore, parseDocScore } from "./doc-score.ts";
@@ -26,6 +27,12 @@ export interface DenseEncoderSpec {
   maxLength: number;
   /** Score of a query and a chunk; cosine vectors are stored unit-length and scored by dot product. */
   similarity: Similarity;
+  /**
+   * How the encoder ran when indexing (absent in collections made before int8 existed: float32).
+   * Searches embed queries the same way unless told otherwise; the dtype is not checked when
+   * extending or searching, since int8 vectors agree with float32 ones to cosine ~0.9998.
+   */
+  dtype?: EncoderDType;
 }
 
 export type EncoderSpec = DenseEncoderSpec | { kind: "bm25" };

@@ -1,9 +1,11 @@
 // Element types the engine knows, their ONNX TensorProto codes and the typed arrays that hold them.
-// float64 exists so gradient checks can run at double precision; models run in float32.
+// float64 exists so gradient checks can run at double precision; models run in float32, or with int8
+// weights and uint8 activations where a graph is quantized (quantize.ts).
 
-export type DType = "float32" | "float64" | "float16" | "int64" | "int32" | "bool";
+export type DType = "float32" | "float64" | "float16" | "int64" | "int32" | "int8" | "uint8" | "bool";
 
-export type TypedArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+export type TypedArray =
+  Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 /** TensorProto.DataType codes. */
 export const ONNX_DTYPE: Record<DType, number> = {
@@ -11,6 +13,8 @@ export const ONNX_DTYPE: Record<DType, number> = {
   bool: 9,
   int32: 6,
   int64: 7,
+  int8: 3,
+  uint8: 2,
   float16: 10,
   float64: 11,
 };
@@ -37,6 +41,9 @@ export function allocate(dtype: DType, n: number): TypedArray {
       return new BigInt64Array(n);
     case "int32":
       return new Int32Array(n);
+    case "int8":
+      return new Int8Array(n);
+    case "uint8":
     case "bool":
       return new Uint8Array(n);
   }

@@ -135,10 +135,12 @@ export class Graph {
     const outputs = outs.map((o, k) =>
       this.declare(outs.length === 1 ? `${name}_out` : `${name}_out${k}`, o.dtype, o.shape),
     );
+    const names = inputs.map((v) => v?.name ?? "");
+    while (names.at(-1) === "") names.pop(); // omitted trailing optional inputs are left out
     this.nodes.push({
       op,
       name,
-      inputs: inputs.map((v) => v?.name ?? ""),
+      inputs: names,
       outputs: outputs.map((v) => v.name),
       attrs,
     });
@@ -176,6 +178,35 @@ export class Graph {
     for (const [k, c] of this.constants) g.constants.set(k, c);
     g.counter = this.counter;
     return g;
+  }
+
+  /** Bytes held by the initializers (weights and constants). */
+  initializerBytes(): number {
+    let bytes = 0;
+    for (const t of this.initializers.values()) bytes += t.data.byteLength;
+    return bytes;
+  }
+
+  /** Drop the nodes no graph output depends on and the initializers left unread (in place). */
+  prune(): this {
+    const needed = new Set(this.outputs.map((o) => o.name));
+    const kept: Node[] = [];
+    for (const n of [...this.nodes].reverse()) {
+      if (!n.outputs.some((out) => needed.has(out))) {
+        n.outputs.forEach((out) => this.info.delete(out));
+        continue;
+      }
+      kept.push(n);
+      n.inputs.forEach((i) => needed.add(i));
+    }
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    for (const name of [...this.initializers.keys()])
+      if (!needed.has(name)) {
+        this.initializers.delete(name);
+        this.info.delete(name);
+      }
+    for (const [key, name] of this.constants) if (!this.info.has(name)) this.constants.delete(key);
+    return this;
   }
 
   /** Turn an initializer into a graph input (e.g. to train it), keeping its data for the caller. */

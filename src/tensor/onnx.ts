@@ -64,8 +64,7 @@ function modelProto(g: Graph, initializers: O.ITensorProto[]): O.IModelProto {
 /** The whole model as ONNX protobuf bytes, initializers inline (must stay under 2 GB). */
 export function serialize(graph: Graph): Uint8Array {
   const g = lowerForOrt(graph);
-  let total = 0;
-  for (const t of g.initializers.values()) total += t.data.byteLength;
+  const total = g.initializerBytes();
   if (total >= 2 ** 31 - 2 ** 24)
     throw new Error(
       `graph ${g.name}: ${(total / 2 ** 30).toFixed(2)} GiB of initializers exceed protobuf's 2 GB limit; save it with saveModel(graph, path) (external data) and load it by path`,

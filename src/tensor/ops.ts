@@ -2,7 +2,7 @@
 // mistake fails here, at build time, naming the op and the shapes. Gradient rules live in
 // gradients.ts; OPS.md lists both.
 
-import { type DType, fromNumbers, isFloat } from "./dtype.ts";
+import { type DType, ONNX_DTYPE, fromNumbers, isFloat } from "./dtype.ts";
 import { type Attr, Value } from "./graph.ts";
 import { type Dim, type Shape, broadcast, formatShape, normAxis, numel, sameDim } from "./shape.ts";
 
@@ -90,21 +90,24 @@ export function where(cond: Value, a: Operand, b: Operand): Value {
 
 export function cast(x: Value, to: DType): Value {
   return one(x, "Cast", [x], x.shape, to, {
-    to: { i: { float32: 1, bool: 9, int32: 6, int64: 7, float16: 10, float64: 11 }[to] },
+    to: { i: ONNX_DTYPE[to] },
   });
 }
 
 // ---- linear algebra ----
 /** numpy matmul for rank >= 2 operands, batch dims broadcast. */
 export function matmul(a: Value, b: Value): Value {
-  if (a.rank < 2 || b.rank < 2) fail("MatMul", `operands must have rank >= 2, got ${a} and ${b}`);
   if (a.dtype !== b.dtype) fail("MatMul", `dtypes differ: ${a} and ${b}`);
+  return one(a, "MatMul", [a, b], matmulShape("MatMul", a, b));
+}
+
+function matmulShape(op: string, a: Value, b: Value): Shape {
+  if (a.rank < 2 || b.rank < 2) fail(op, `operands must have rank >= 2, got ${a} and ${b}`);
   const [m, k1] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (!sameDim(k1, k2) && typeof k1 === "number" && typeof k2 === "number")
-    fail("MatMul", `inner dims differ: ${formatShape(a.shape)} x ${formatShape(b.shape)}`);
-  const batch = broadcast("MatMul", a.shape.slice(0, -2), b.shape.slice(0, -2));
-  return one(a, "MatMul", [a, b], [...batch, m, n]);
+    fail(op, `inner dims differ: ${formatShape(a.shape)} x ${formatShape(b.shape)}`);
+  return [...broadcast(op, a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
 }
 
 /** Gemm: alpha * op(A) op(B) + beta * C for 2-D A, B (op = optional transpose); C broadcasts. */
@@ -126,6 +129,32 @@ export function gemm(
     alpha: { f: o.alpha ?? 1 },
     beta: { f: o.beta ?? 1 },
   });
+}
+
+/**
+ * DynamicQuantizeLinear: float32 x -> [uint8 x_q, float32 scale, uint8 zero point], one scale for the
+ * whole tensor, chosen at run time from x's range (which always includes 0).
+ */
+export function dynamicQuantizeLinear(x: Value): [Value, Value, Value] {
+  if (x.dtype !== "float32") fail("DynamicQuantizeLinear", `needs float32, got ${x}`);
+  const [q, scale, zp] = x.graph.addNode(
+    "DynamicQuantizeLinear",
+    [x],
+    [
+      { dtype: "uint8", shape: x.shape },
+      { dtype: "float32", shape: [] },
+      { dtype: "uint8", shape: [] },
+    ],
+  );
+  return [q, scale, zp];
+}
+
+/** MatMulInteger: (a - aZero) (b - bZero) as int32, numpy matmul shapes; zero points optional. */
+export function matMulInteger(a: Value, b: Value, aZero?: Value, bZero?: Value): Value {
+  for (const v of [a, b])
+    if (v.dtype !== "uint8" && v.dtype !== "int8") fail("MatMulInteger", `needs int8 or uint8, got ${v}`);
+  const shape = matmulShape("MatMulInteger", a, b);
+  return one(a, "MatMulInteger", [a, b, aZero, bZero], shape, "int32");
 }
 
 // ---- normalisation and softmax ----

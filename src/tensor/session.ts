@@ -34,6 +34,8 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
   float16: "float16",
   int64: "int64",
   int32: "int32",
+  int8: "int8",
+  uint8: "uint8",
   bool: "bool",
 };
 
@@ -57,9 +59,7 @@ export class Session {
   /** Open a session on a graph (serialised in memory), ONNX bytes, or a .onnx path (external data beside it). */
   static async create(model: Graph | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
     if (typeof model !== "string" && !(model instanceof Uint8Array)) {
-      let bytes = 0;
-      for (const t of model.initializers.values()) bytes += t.data.byteLength;
-      if (bytes > (opts.externalAboveBytes ?? 256 * 2 ** 20)) {
+      if (model.initializerBytes() > (opts.externalAboveBytes ?? 256 * 2 ** 20)) {
         const dir = mkdtempSync(join(tmpdir(), "xlir-session-"));
         try {
           saveModel(model, join(dir, "model.onnx"));

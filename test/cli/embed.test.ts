@@ -43,6 +43,27 @@ test("embed JSONL in, JSONL out with ids, equal to Encoder.embed", async () => {
   await enc.close();
 });
 
+test("--dtype int8 embeds with the int8 encoder", async () => {
+  const r = xlir(["embed", "--model", model, "--dtype", "int8", "--threads", "1"], "the cat sat\ndog\n");
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).embedding as number[]);
+  const encoders = await Promise.all(
+    (["int8", "float32"] as const).map((dtype) => Encoder.load(model, { threads: 1, dtype })),
+  );
+  const [int8, f32] = await Promise.all(encoders.map((e) => e.embed(["the cat sat", "dog"])));
+  rows.forEach((row, i) =>
+    row.forEach((v, k) => assert.ok(Math.abs(v - int8.data[i * 16 + k]) < 1e-6, `row ${i}`)),
+  );
+  assert.ok(
+    rows[0].some((v, k) => Math.abs(v - f32.data[k]) > 1e-6),
+    "float32 rows differ",
+  );
+  await Promise.all(encoders.map((e) => e.close()));
+});
+
 test("embed lines from standard input to .npy", () => {
   const out = join(root, "out.npy");
   const r = xlir(["embed", "--model", model, "--output", out, "--format", "npy"], "cat\ndog\nmat\n");

@@ -525,6 +525,16 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
     assert.deepEqual(metrics(out).settings, metrics(join(tmp, "xq-dense")).settings);
   });
 
+  it("--dtype int8 embeddings are cached apart from float32's", async () => {
+    const out = join(tmp, "xq-dense-int8");
+    const args = ["xquad-r-pooled", "--model", model, "--data", data, "--limit", String(N)];
+    await cli([...args, "--output", out, "--cache", cache, "--no-runs", "--dtype", "int8"]);
+    const m = metrics(out);
+    assert.deepEqual(m.cache, { hits: 0, misses: 22, textsEncoded: 11 * N + 13014, modelLoaded: true });
+    const f32 = setting(metrics(join(tmp, "xq-dense-pool")), "pooled").all.map_cut_20;
+    near(setting(m, "pooled").all.map_cut_20, f32, "int8 pooled mAP@20 near float32's", 0.05);
+  });
+
   it("mines Tatoeba bitexts by cosine in both directions, and with xSIM's ratio margin", async () => {
     const out = join(tmp, "tt-dense");
     await cli([

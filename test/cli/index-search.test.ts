@@ -6,8 +6,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
+import { Collection } from "../../src/index/collection.ts";
 import { countDocuments, readDocuments } from "../../src/index/ingest.ts";
 import { repoRoot } from "../helpers/shared.ts";
+import { tinyBertDir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-cli-index-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -154,4 +156,29 @@ it("updates, deletes documents, and lists and deletes collections", () => {
   assert.match(xlir("collections", "list").stdout, /^mixed\t5 documents\tbm25 \(lexical only\)\n$/);
   assert.match(xlir("collections", "delete", "mixed").stdout, /deleted collection "mixed"/);
   assert.match(xlir("collections", "list").stdout, /^no collections in /);
+});
+
+it("--dtype int8 is recorded by the collection, and its searches embed queries in int8 too", async () => {
+  const model = tinyBertDir({ parent: root, seed: 5 });
+  const input = join(root, "int8.jsonl");
+  writeFileSync(
+    input,
+    ["the cat sat on the mat", "a dog ran far", "hello world"]
+      .map((text, i) => JSON.stringify({ id: `d${i}`, text, lang: "en" }))
+      .join("\n") + "\n",
+  );
+  const r = xlir("index", "q8", "--model", model, "--input", input, "--dtype", "int8", "--threads", "1");
+  assert.equal(r.status, 0, r.stderr);
+  const col = await Collection.open("q8", { home });
+  const spec = col.manifest.encoder;
+  await col.close();
+  assert.equal(spec.kind === "dense" && spec.dtype, "int8");
+  const score = (...extra: string[]) => {
+    const s = xlir("search", "q8", "cat on a mat", "--json", "--k", "1", "--threads", "1", ...extra);
+    assert.equal(s.status, 0, s.stderr);
+    return JSON.parse(s.stdout).score as number;
+  };
+  const recorded = score();
+  assert.equal(recorded, score("--dtype", "int8"));
+  assert.notEqual(recorded, score("--dtype", "float32"));
 });

@@ -193,3 +193,26 @@ test("bad inputs give clear errors", async () => {
   renameSync(join(noWeights, "model.safetensors"), join(noWeights, "weights.bin"));
   await assert.rejects(Encoder.load(noWeights), /no model\.safetensors/);
 });
+
+test("int8: embeddings close to float32's (BERT and NLLB); an unknown dtype is refused", async () => {
+  for (const [dir, lang] of [
+    [bert, undefined],
+    [nllb, "hin_Deva"],
+  ] as const) {
+    const f32 = await Encoder.load(dir, { threads: 1 });
+    const int8 = await Encoder.load(dir, { threads: 1, dtype: "int8" });
+    assert.equal(int8.dtype, "int8");
+    const a = await f32.embed(texts, { lang });
+    const b = await int8.embed(texts, { lang });
+    assert.ok(!close(a.data, b.data, 1e-6), "int8 must actually run quantized");
+    for (let i = 0; i < texts.length; i++) {
+      const cos = row(a, i).reduce((s, v, j) => s + v * row(b, i)[j], 0);
+      assert.ok(cos > 0.999, `${dir} row ${i}: cosine ${cos} to float32`);
+    }
+    await Promise.all([f32.close(), int8.close()]);
+  }
+  await assert.rejects(
+    Encoder.load(bert, { dtype: "bfloat16" as "int8" }),
+    /dtype "bfloat16" is not supported: use float32 or int8/,
+  );
+});

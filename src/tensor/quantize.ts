@@ -1,0 +1,96 @@
+// Dynamic int8 quantization of a graph's linear layers, as ONNX Runtime's quantize_dynamic does it.
+// Each MatMul whose right operand is a constant float32 matrix (an initializer, or the Transpose of
+// one: how models/layers.ts keeps PyTorch's [out, in] weights) becomes
+//   DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zero) -> Cast -> Mul(x_scale * w_scale)
+// which ONNX Runtime fuses into one DynamicQuantizeMatMul kernel (a u8 x s8 integer GEMM); a bias Add
+// after it is fused too. Everything else (embeddings, LayerNorm, attention) stays float32, and
+// weights fed as graph inputs (training) are left alone.
+//
+// Weights are int8, symmetric, one scale per output column. They use 7 bits (±63) by default: on
+// x86 CPUs without VNNI, MLAS's u8 x s8 kernel adds pairs of products in int16 (vpmaddubsw), which
+// full 8-bit weights can overflow (2 * 255 * 127 > 32767) but 7-bit ones cannot; ONNX Runtime's
+// reduce_range exists for the same reason. Activations are uint8 with one scale per tensor per run.
+
+import type { Graph, Node, Value } from "./graph.ts";
+import * as o from "./ops.ts";
+
+export interface QuantizedMatrix {
+  /** int8 [k, n] row-major (the MatMul's B layout). */
+  data: Int8Array;
+  /** float32 [n]: column j of B is data[:, j] * scale[j]. */
+  scale: Float32Array;
+}
+
+/**
+ * Symmetric per-column quantization of a [k, n] matrix B to integers in [-levels, levels]. With
+ * `transposed`, `w` holds Bᵀ, [n, k] row-major (a PyTorch linear weight), and the result is still B.
+ */
+export function quantizeColumns(
+  w: Float32Array,
+  k: number,
+  n: number,
+  transposed: boolean,
+  levels = 63,
+): QuantizedMatrix {
+  if (w.length !== k * n) throw new Error(`quantizeColumns: ${w.length} values are not ${k} x ${n}`);
+  const at = transposed ? (r: number, c: number) => w[c * k + r] : (r: number, c: number) => w[r * n + c];
+  const scale = new Float32Array(n);
+  for (let c = 0; c < n; c++) {
+    let m = 0;
+    for (let r = 0; r < k; r++) m = Math.max(m, Math.abs(at(r, c)));
+    scale[c] = m > 0 ? m / levels : 1;
+  }
+  const data = new Int8Array(k * n);
+  for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) data[r * n + c] = Math.round(at(r, c) / scale[c]);
+  return { data, scale };
+}
+
+/** The initializer holding B of a MatMul, directly or through a 2-D Transpose; else undefined. */
+function constantMatrix(g: Graph, name: string, producers: Map<string, Node>) {
+  const direct = g.initializers.get(name);
+  if (direct)
+    return direct.dtype === "float32" && direct.dims.length === 2 ? { name, transposed: false } : undefined;
+  const p = producers.get(name);
+  const perm = p?.attrs.perm;
+  if (p?.op !== "Transpose" || !perm || !("ints" in perm) || perm.ints.join() !== "1,0") return undefined;
+  const src = g.initializers.get(p.inputs[0]);
+  return src?.dtype === "float32" && src.dims.length === 2
+    ? { name: p.inputs[0], transposed: true }
+    : undefined;
+}
+
+/** A copy of `graph` whose linear layers run in int8 (see above); unused float weights are dropped. */
+export function quantizeLinears(graph: Graph, opts: { levels?: number } = {}): Graph {
+  const g = graph.clone();
+  const nodes = g.nodes.splice(0);
+  const producers = new Map(nodes.flatMap((n) => n.outputs.map((out) => [out, n] as const)));
+  const weights = new Map<string, [string, string]>(); // weight -> its int8 and scale initializers
+  const activations = new Map<string, [Value, Value, Value]>(); // x -> DynamicQuantizeLinear(x)
+  for (const node of nodes) {
+    const w = node.op === "MatMul" ? constantMatrix(g, node.inputs[1], producers) : undefined;
+    if (!w) {
+      g.nodes.push(node);
+      continue;
+    }
+    let names = weights.get(w.name);
+    if (!names) {
+      const t = g.initializers.get(w.name)!;
+      const [k, n] = w.transposed ? [t.dims[1], t.dims[0]] : t.dims;
+      const q = quantizeColumns(t.data as Float32Array, k, n, w.transposed, opts.levels);
+      const wq = g.initializer(g.fresh(`${w.name}.int8`), { dtype: "int8", dims: [k, n], data: q.data });
+      const ws = g.initializer(g.fresh(`${w.name}.scale`), { dtype: "float32", dims: [n], data: q.scale });
+      names = [wq.name, ws.name];
+      weights.set(w.name, names);
+    }
+    // x feeding several layers (query, key, value) is quantized once
+    let xQuant = activations.get(node.inputs[0]);
+    if (!xQuant) activations.set(node.inputs[0], (xQuant = o.dynamicQuantizeLinear(g.value(node.inputs[0]))));
+    const [xq, xScale, xZero] = xQuant;
+    const product = o.cast(o.matMulInteger(xq, g.value(names[0]), xZero), "float32");
+    const y = o.mul(product, o.mul(xScale, g.value(names[1])));
+    // the last node takes over the MatMul's output name, so its consumers read it unchanged
+    g.info.delete(y.name);
+    g.nodes[g.nodes.length - 1].outputs[0] = node.outputs[0];
+  }
+  return g.prune();
+}
