@@ -8,7 +8,8 @@
 // studentBatch/studentFeeds, one ONNX Runtime run of the autodiff graph (loss + every gradient),
 // gradient accumulation bookkeeping (1 micro-batch), clipping to norm 1, AdamW. PyTorch's is
 // `torch_baseline.py distill-step` (../shared/bench), run as a child process, which prints JSON.
-// Both checkpoints are written to a temp folder (src/models/random.ts) and deleted afterwards.
+// Both checkpoints are written with random weights (src/models/random.ts) to a temp folder and
+// deleted afterwards, in the shapes of the baseline's own SHAPES table (read by bench/baseline.ts).
 //
 // Like for like — the same in both:
 //   - the NLLB encoder is frozen and runs forward only: torch under no_grad; xlir's autodiff prunes
@@ -41,10 +42,9 @@
 // Set-up of the baseline (once per machine): apt-get install -y python3-torch libopenblas0-openmp
 // (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
 
-import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Checkpoint, tensorSource } from "../src/models/checkpoint.ts";
 import type { LoraSpec } from "../src/models/lora.ts";
@@ -63,12 +63,18 @@ import {
 } from "../src/train/gradients.ts";
 import type { NamedArrays } from "../src/train/params.ts";
 import { linearWithWarmup } from "../src/train/schedule.ts";
+import {
+  BASELINE,
+  type BaselineResult,
+  baselineShapes,
+  checkBaseline,
+  hfConfig,
+  runBaseline,
+} from "./baseline.ts";
+import { fmt, median, onExit, parseOptions, printTable } from "./util.ts";
+import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
-const REPO = resolve(dirname(HERE), "..");
-const BASELINE = resolve(REPO, "..", "shared", "bench", "torch_baseline.py");
-const PYTHON = process.env.XLIR_BENCH_PYTHON ?? "/usr/bin/python3";
-const INSTALL = "apt-get install -y python3-torch libopenblas0-openmp";
 
 // ---------------------------------------------------------------------------------------------
 // The setting (the baseline's names and defaults)
@@ -83,78 +89,6 @@ const LORA: LoraSpec = { r: 32, alpha: 64, dropout: 0, targets: ["query", "key",
 const LR = 2e-4;
 const MAX_GRAD_NORM = 1.0;
 
-interface Shape {
-  hidden: number;
-  layers: number;
-  heads: number;
-  ffn: number;
-  vocab: number;
-}
-const SHAPES: Record<string, Shape> = {
-  [STUDENT]: { hidden: 1024, layers: 12, heads: 16, ffn: 4096, vocab: 256206 },
-  [RETRIEVER]: { hidden: 384, layers: 12, heads: 12, ffn: 1536, vocab: 30522 },
-};
-
-/** config.json as the hub's facebook/nllb-200-distilled-600M writes it (the encoder's fields). */
-function nllbConfig(s: Shape): Record<string, unknown> {
-  return {
-    architectures: ["M2M100ForConditionalGeneration"],
-    model_type: "m2m_100",
-    activation_function: "relu",
-    d_model: s.hidden,
-    encoder_layers: s.layers,
-    encoder_attention_heads: s.heads,
-    encoder_ffn_dim: s.ffn,
-    decoder_layers: s.layers,
-    decoder_attention_heads: s.heads,
-    decoder_ffn_dim: s.ffn,
-    max_position_embeddings: 1024,
-    scale_embedding: true,
-    vocab_size: s.vocab,
-    pad_token_id: 1,
-    bos_token_id: 0,
-    eos_token_id: 2,
-    decoder_start_token_id: 2,
-    torch_dtype: "float32",
-  };
-}
-
-/** config.json as the hub's intfloat/e5-small-v2 writes it. */
-function e5Config(s: Shape): Record<string, unknown> {
-  return {
-    architectures: ["BertModel"],
-    model_type: "bert",
-    hidden_act: "gelu",
-    hidden_size: s.hidden,
-    num_hidden_layers: s.layers,
-    num_attention_heads: s.heads,
-    intermediate_size: s.ffn,
-    max_position_embeddings: 512,
-    type_vocab_size: 2,
-    layer_norm_eps: 1e-12,
-    position_embedding_type: "absolute",
-    vocab_size: s.vocab,
-    pad_token_id: 0,
-    torch_dtype: "float32",
-  };
-}
-
-/** The baseline must run the same shapes: compare with its SHAPES table. */
-function checkShapes(): void {
-  const src = readFileSync(BASELINE, "utf8");
-  for (const [name, s] of Object.entries(SHAPES)) {
-    const line = src.match(new RegExp(`"${name}":\\s*dict\\(([^)]*)\\)`));
-    if (!line) throw new Error(`${BASELINE}: no SHAPES["${name}"]; the baseline and this benchmark disagree`);
-    for (const [k, v] of Object.entries(s)) {
-      const m = line[1].match(new RegExp(`\\b${k}=(\\d+)`));
-      if (!m || Number(m[1]) !== v)
-        throw new Error(
-          `${BASELINE}: SHAPES["${name}"].${k} is ${m?.[1]}, this benchmark uses ${v}; update one of them`,
-        );
-    }
-  }
-}
-
 // bert-base-uncased ids of [CLS], "query", "passage", ":" and [SEP]; NLLB's eng_Latn and </s>
 const PREFIX = { query: [101, 23032, 1024], passage: [101, 6019, 1024] };
 const SEP = 102;
@@ -162,11 +96,6 @@ const ENG_LATN = 256047;
 const EOS = 2;
 const PAD = 1;
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 // ---------------------------------------------------------------------------------------------
@@ -344,58 +273,10 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
   });
 }
 
-/** The parent's handle on a child: request -> the next reply. */
-class WorkerHandle {
-  private waiting: ((m: FromWorker) => void) | undefined;
-  private readonly queue: FromWorker[] = [];
-  private exited: string | undefined;
-  constructor(private readonly child: ChildProcess) {
-    child.on("message", (m: FromWorker) => {
-      if (this.waiting) {
-        const w = this.waiting;
-        this.waiting = undefined;
-        w(m);
-      } else this.queue.push(m);
-    });
-    child.on("exit", (code, signal) => {
-      this.exited = `xlir worker exited (${signal ?? `code ${code}`})`;
-      this.waiting?.({ type: "error", message: this.exited });
-      this.waiting = undefined;
-    });
-  }
-
-  next(): Promise<FromWorker> {
-    const m = this.queue.shift();
-    if (m) return Promise.resolve(m);
-    if (this.exited) return Promise.resolve({ type: "error", message: this.exited });
-    return new Promise((r) => (this.waiting = r));
-  }
-
-  async ask<T extends FromWorker["type"]>(
-    type: T,
-    msg?: ToWorker,
-  ): Promise<Extract<FromWorker, { type: T }>> {
-    if (msg) this.child.send(msg);
-    const m = await this.next();
-    if (m.type === "error") throw new Error(m.message);
-    if (m.type !== type) throw new Error(`xlir worker: expected "${type}", got "${m.type}"`);
-    return m as Extract<FromWorker, { type: T }>;
-  }
-
-  /** Close the channel (which also lets this process exit) and stop the child if it still runs. */
-  kill(): void {
-    if (this.child.connected) this.child.disconnect();
-    if (this.child.exitCode === null) this.child.kill();
-  }
-}
-
-const forkSelf = (args: string[]) =>
-  fork(HERE, args, { execArgv: process.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-
 /** Write both random checkpoints in a child process, so the ~2 GB of generated weights are not ours to hold. */
 function writeCheckpoints(root: string): Promise<void> {
   return new Promise((res, rej) => {
-    const child = forkSelf(["--write", root]);
+    const child = forkChild(HERE, ["--write", root]);
     child.on("error", rej);
     child.on("exit", (code, signal) =>
       code === 0
@@ -405,69 +286,25 @@ function writeCheckpoints(root: string): Promise<void> {
   });
 }
 
+/** config.json, as the hub writes it, of one of the baseline's SHAPES. */
+function shapeConfig(name: string): Record<string, unknown> {
+  const shape = baselineShapes().get(name);
+  if (!shape) throw new Error(`${BASELINE}: no SHAPES["${name}"]; the baseline and this benchmark disagree`);
+  return hfConfig(shape);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The PyTorch baseline
 // ---------------------------------------------------------------------------------------------
 
-interface TorchResult {
-  times_s: number[];
-  median_ms: number;
-  peak_rss_mib: number;
-  torch: string;
-  threads: number;
-  trainable_params: number;
-}
-
-/** Fail early, with the fix, when the baseline cannot run; returns torch's version and GEMM GFLOP/s. */
-function checkBaseline(): { torch_version: string; gemm_gflops: number } {
-  if (!existsSync(BASELINE))
-    throw new Error(
-      `PyTorch baseline script not found at ${BASELINE}; the benchmark expects the project's shared folder beside the checkout (../shared/bench/torch_baseline.py)`,
-    );
-  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) {
-    const why = probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? "");
-    throw new Error(
-      `the PyTorch baseline needs Debian's python3-torch, and ${PYTHON} cannot import torch (${why}); install it with: ${INSTALL}`,
-    );
-  }
-  checkShapes();
-  const gemm = spawnSync(PYTHON, [BASELINE, "gemm", "--n", "2048"], { encoding: "utf8" });
-  if (gemm.status !== 0) throw new Error(`${BASELINE} gemm failed: ${gemm.stderr.trim().split("\n").pop()}`);
-  const gflops = JSON.parse(gemm.stdout.trim().split("\n").pop()!).gflops_median as number;
-  if (gflops < 100)
-    console.error(
-      `warning: PyTorch reaches only ${gflops.toFixed(0)} GFLOP/s on a 2048 GEMM (expected well over 100): is libopenblas0-openmp installed (${INSTALL})? Or the machine is busy.`,
-    );
-  return { torch_version: probe.stdout.trim(), gemm_gflops: +gflops.toFixed(1) };
-}
+type TorchResult = BaselineResult & { trainable_params: number };
 
 function runTorch(threads: number, warmup: number, steps: number): Promise<TorchResult> {
-  const args = [BASELINE, "distill-step", "--student-encoder", STUDENT, "--retriever", RETRIEVER];
+  const args = ["distill-step", "--student-encoder", STUDENT, "--retriever", RETRIEVER];
   args.push("--trainable", "projection+lora", "--batch", `${BATCH}`, "--seq", `${SEQ}`);
   args.push("--proj-hidden", `${PROJ_HIDDEN}`, "--r", `${LORA.r}`, "--alpha", `${LORA.alpha}`);
   args.push("--threads", `${threads}`, "--warmup", `${warmup}`, "--iters", `${steps}`, "--budget", "0");
-  return new Promise((res, rej) => {
-    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", rej);
-    child.on("close", (code) => {
-      if (code !== 0)
-        return rej(
-          new Error(
-            `torch_baseline.py ${args.slice(1).join(" ")} failed (exit ${code}): ${err.trim().split("\n").pop()}`,
-          ),
-        );
-      try {
-        res(JSON.parse(out.trim().split("\n").pop()!));
-      } catch {
-        rej(new Error(`torch_baseline.py printed no JSON: ${out.slice(0, 200)}`));
-      }
-    });
-  });
+  return runBaseline<TorchResult>(args);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,24 +332,7 @@ function figures(rounds: number[][], peakRss: number): Figures {
 }
 
 function parseArgs(argv: string[]) {
-  const opts: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--"))
-      throw new Error(`unexpected argument "${a}"; options take the form --name value`);
-    const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]];
-    if (v === undefined) throw new Error(`--${k} needs a value`);
-    opts[k] = v;
-  }
-  const known = ["rounds", "steps", "threads"];
-  for (const k of Object.keys(opts))
-    if (!known.includes(k))
-      throw new Error(`unknown option --${k} (known: ${known.map((x) => `--${x}`).join(", ")})`);
-  const int = (k: string, d: number) => {
-    const v = opts[k] === undefined ? d : Number(opts[k]);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got "${opts[k]}"`);
-    return v;
-  };
+  const { int } = parseOptions(argv, ["rounds", "steps", "threads"]);
   return {
     rounds: int("rounds", 3),
     steps: int("steps", 3),
@@ -520,26 +340,20 @@ function parseArgs(argv: string[]) {
   };
 }
 
-const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (msg: string) => console.error(`[bench:distill-step] ${msg}`);
-  const baseline = checkBaseline();
+  // "torch" names the baseline's figures in this benchmark's JSON
+  const { torch: torch_version, gemm_gflops } = checkBaseline();
+  const baseline = { torch_version, gemm_gflops };
   log(`torch ${baseline.torch_version}, GEMM 2048: ${baseline.gemm_gflops} GFLOP/s; ${args.threads} threads`);
 
   const root = mkdtempSync(join(tmpdir(), "xlir-bench-distill-"));
-  let worker: WorkerHandle | undefined;
-  const cleanup = () => {
+  let worker: WorkerHandle<ToWorker, FromWorker> | undefined;
+  onExit(() => {
     worker?.kill();
     rmSync(root, { recursive: true, force: true });
-  };
-  process.on("exit", cleanup);
-  for (const sig of ["SIGINT", "SIGTERM"] as const)
-    process.on(sig, () => {
-      cleanup();
-      process.exit(130);
-    });
+  });
 
   const w0 = performance.now();
   log(`writing random ${STUDENT} and ${RETRIEVER} checkpoints to ${root}`);
@@ -547,7 +361,7 @@ async function main(): Promise<void> {
   log(`checkpoints written in ${fmt((performance.now() - w0) / 1000)} s`);
 
   worker = new WorkerHandle(
-    forkSelf(["--worker", join(root, STUDENT), join(root, RETRIEVER), `${args.threads}`]),
+    forkChild(HERE, ["--worker", join(root, STUDENT), join(root, RETRIEVER), `${args.threads}`]),
   );
   const ready = await worker.ask("ready");
   log(
@@ -629,14 +443,10 @@ async function main(): Promise<void> {
       fmt(ratios.peak_rss_xlir_over_torch, 2),
     ],
   ];
-  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
-  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log(
     `NLLB-E5 training step: ${STUDENT} + ${RETRIEVER}, projection+lora (r ${LORA.r}, alpha ${LORA.alpha}), batch ${BATCH} x ${SEQ}, ${args.threads} threads`,
   );
-  console.log(line(head));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const l of lines.slice(1)) console.log(line(l));
+  printTable(lines);
   console.log(
     `xlir step = session run ${x.session_run_median_ms} ms + clip/AdamW ${x.optimizer_median_ms} ms (medians). Step-time ratio < 1 and seq/s ratio > 1 favour xlir. Medians over ${args.rounds} rounds x ${args.steps} steps; load average ${load.join(", ")}.`,
   );
@@ -678,8 +488,8 @@ if (process.argv[2] === "--worker") {
   });
 } else if (process.argv[2] === "--write") {
   const root = process.argv[3];
-  writeRandomCheckpoint(join(root, STUDENT), nllbConfig(SHAPES[STUDENT]), 1);
-  writeRandomCheckpoint(join(root, RETRIEVER), e5Config(SHAPES[RETRIEVER]), 2);
+  writeRandomCheckpoint(join(root, STUDENT), shapeConfig(STUDENT), 1);
+  writeRandomCheckpoint(join(root, RETRIEVER), shapeConfig(RETRIEVER), 2);
   process.exit(0);
 } else {
   main().catch((e) => {

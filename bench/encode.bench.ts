@@ -1,5 +1,6 @@
 // Encoder speed, side by side with PyTorch in one run: for each shape of the baseline script
-// (../shared/bench/torch_baseline.py), a random-weight checkpoint in the real Hugging Face layout is
+// (../shared/bench/torch_baseline.py, run through bench/baseline.ts), a checkpoint in the real
+// Hugging Face layout with random weights (src/models/random.ts: speed, not quality, is measured) is
 // written to a temp folder, loaded by xlir (Checkpoint -> encoderGraph, mean pooling, normalised ->
 // ONNX Runtime; in float32 and with int8 linear layers, as Encoder's dtype option runs them), and
 // timed against PyTorch eager in float32 and bfloat16 on the same shapes:
@@ -22,24 +23,21 @@
 // Set-up of the baseline (once per machine): apt-get install -y python3-torch libopenblas0-openmp
 // (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
 
-import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Checkpoint } from "../src/models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../src/models/encoder-graph.ts";
-import type { TensorData } from "../src/tensor/graph.ts";
-import { saveModel, serialize } from "../src/tensor/onnx.ts";
+import { writeRandomCheckpoint } from "../src/models/random.ts";
+import type { Graph, TensorData } from "../src/tensor/graph.ts";
 import { quantizeLinears } from "../src/tensor/quantize.ts";
 import { Session } from "../src/tensor/session.ts";
-import { type EncoderShape, baselineShapes, writeRandomCheckpoint } from "./random-checkpoint.ts";
+import { type BaselineResult, baselineShapes, checkBaseline, hfConfig, runBaseline } from "./baseline.ts";
+import { fmt, median, onExit, parseOptions, printTable } from "./util.ts";
+import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
-const REPO = resolve(dirname(HERE), "..");
-const BASELINE = resolve(REPO, "..", "shared", "bench", "torch_baseline.py");
-const PYTHON = process.env.XLIR_BENCH_PYTHON ?? "/usr/bin/python3";
-const INSTALL = "apt-get install -y python3-torch libopenblas0-openmp";
 
 // ---------------------------------------------------------------------------------------------
 // Settings and inputs
@@ -75,11 +73,6 @@ function inputs(vocab: number, batch: number, seq: number, tokenTypes: boolean):
   return feeds;
 }
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const mib = (kib: number) => Math.round(kib / 1024);
 
 // ---------------------------------------------------------------------------------------------
@@ -100,22 +93,6 @@ type FromWorker =
 
 type XlirDType = "float32" | "int8";
 
-/** The encoder graph as ONNX bytes, or as a .onnx file with external data past protobuf's 2 GB. */
-function build(
-  ck: Checkpoint,
-  dir: string,
-  dtype: XlirDType,
-): { model: Uint8Array | string; nodes: number; bytes: number } {
-  const f32 = encoderGraph(ck, { pooling: "mean", normalize: true });
-  const graph = dtype === "int8" ? quantizeLinears(f32) : f32;
-  const bytes = graph.initializerBytes();
-  const nodes = graph.nodes.length;
-  if (bytes < 2 ** 31 - 2 ** 25) return { model: serialize(graph), nodes, bytes };
-  const path = join(dir, `model-${dtype}.onnx`);
-  saveModel(graph, path);
-  return { model: path, nodes, bytes };
-}
-
 async function worker(dir: string, dtype: XlirDType): Promise<void> {
   const send = (m: FromWorker) => process.send!(m);
   const t0 = performance.now();
@@ -123,11 +100,13 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
   const vocab = ck.config.vocabSize;
   const tokenTypes = takesTokenTypes(ck);
   const t1 = performance.now();
-  // the graph (and its float32 copies of the weights) stays inside build(): only `model` is kept,
-  // and only until the session has it (one session per worker), so RSS after that is the session's
-  const built = build(ck, dir, dtype);
-  let model: Uint8Array | string | undefined = built.model;
-  const { nodes, bytes } = built;
+  // as Encoder.load does it: the graph goes to Session.create (which opens models over 256 MiB
+  // from external data by path) and is dropped once the session has it, so RSS after that is the
+  // session's
+  const f32 = encoderGraph(ck, { pooling: "mean", normalize: true });
+  let graph: Graph | undefined = dtype === "int8" ? quantizeLinears(f32) : f32;
+  const bytes = graph.initializerBytes();
+  const nodes = graph.nodes.length;
   ck.close();
   send({
     type: "ready",
@@ -141,10 +120,10 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
   process.on("message", async (m: ToWorker) => {
     try {
       if (m.type === "session") {
-        if (!model) throw new Error("xlir worker: one session per worker");
+        if (!graph) throw new Error("xlir worker: one session per worker");
         const c0 = performance.now();
-        session = await Session.create(model, { threads: m.threads });
-        model = undefined;
+        session = await Session.create(graph, { threads: m.threads });
+        graph = undefined;
         send({ type: "session-ready", create_s: (performance.now() - c0) / 1000 });
       } else if (m.type === "measure") {
         const feeds = inputs(vocab, m.batch, m.seq, tokenTypes);
@@ -172,93 +151,14 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
   });
 }
 
-/** The parent's handle on a worker: request -> the next reply. */
-class WorkerHandle {
-  private waiting: ((m: FromWorker) => void) | undefined;
-  private readonly queue: FromWorker[] = [];
-  private exited: string | undefined;
-  private constructor(private readonly child: ChildProcess) {
-    child.on("message", (m: FromWorker) => {
-      if (this.waiting) {
-        const w = this.waiting;
-        this.waiting = undefined;
-        w(m);
-      } else this.queue.push(m);
-    });
-    child.on("exit", (code, signal) => {
-      this.exited = `xlir worker exited (${signal ?? `code ${code}`})`;
-      this.waiting?.({ type: "error", message: this.exited });
-      this.waiting = undefined;
-    });
-  }
+type XlirWorker = WorkerHandle<ToWorker, FromWorker>;
 
-  static start(dir: string, dtype: XlirDType): WorkerHandle {
-    return new WorkerHandle(
-      fork(HERE, ["--worker", dir, dtype], {
-        execArgv: process.execArgv,
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-      }),
-    );
-  }
-
-  next(): Promise<FromWorker> {
-    const m = this.queue.shift();
-    if (m) return Promise.resolve(m);
-    if (this.exited) return Promise.resolve({ type: "error", message: this.exited });
-    return new Promise((r) => (this.waiting = r));
-  }
-
-  async ask<T extends FromWorker["type"]>(
-    type: T,
-    msg?: ToWorker,
-  ): Promise<Extract<FromWorker, { type: T }>> {
-    if (msg) this.child.send(msg);
-    const m = await this.next();
-    if (m.type === "error") throw new Error(m.message);
-    if (m.type !== type) throw new Error(`xlir worker: expected "${type}", got "${m.type}"`);
-    return m as Extract<FromWorker, { type: T }>;
-  }
-
-  /** Let the worker go (it exits when the channel closes). */
-  close(): void {
-    if (this.child.connected) this.child.disconnect();
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill();
-  }
-}
+const startWorker = (dir: string, dtype: XlirDType): XlirWorker =>
+  new WorkerHandle(forkChild(HERE, ["--worker", dir, dtype]));
 
 // ---------------------------------------------------------------------------------------------
 // The PyTorch baseline
 // ---------------------------------------------------------------------------------------------
-
-interface TorchResult {
-  times_s: number[];
-  median_ms: number;
-  peak_rss_mib: number;
-  torch: string;
-  threads: number;
-}
-
-/** Fail early, with the fix, when the baseline cannot run; returns torch's version and GEMM GFLOP/s. */
-function checkBaseline(): { torch: string; gemm_gflops: number } {
-  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) {
-    const why = probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? "");
-    throw new Error(
-      `the PyTorch baseline needs Debian's python3-torch, and ${PYTHON} cannot import torch (${why}); install it with: ${INSTALL}`,
-    );
-  }
-  const gemm = spawnSync(PYTHON, [BASELINE, "gemm", "--n", "2048"], { encoding: "utf8" });
-  if (gemm.status !== 0) throw new Error(`${BASELINE} gemm failed: ${gemm.stderr.trim().split("\n").pop()}`);
-  const gflops = JSON.parse(gemm.stdout.trim().split("\n").pop()!).gflops_median as number;
-  if (gflops < 100)
-    console.error(
-      `warning: PyTorch reaches only ${gflops.toFixed(0)} GFLOP/s on a 2048 GEMM (expected well over 100): is libopenblas0-openmp installed (${INSTALL})? Or the machine is busy.`,
-    );
-  return { torch: probe.stdout.trim(), gemm_gflops: +gflops.toFixed(1) };
-}
 
 /** How one baseline measurement runs: warm-up and timed iterations, and when to give up on it. */
 interface TorchPlan {
@@ -292,41 +192,11 @@ function runTorch(
   s: Setting,
   dtype: string,
   plan: TorchPlan,
-): Promise<TorchResult | "timeout"> {
-  const args = [BASELINE, "encode", "--shape", shape, "--batch", `${s.batch}`, "--seq", `${s.seq}`];
+): Promise<BaselineResult | "timeout"> {
+  const args = ["encode", "--shape", shape, "--batch", `${s.batch}`, "--seq", `${s.seq}`];
   args.push("--threads", `${s.threads}`, "--dtype", dtype, "--warmup", `${plan.warmup}`);
   args.push("--iters", `${plan.iters}`, "--budget", "0");
-  return new Promise((res, rej) => {
-    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill();
-    }, plan.timeout_s * 1000);
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      rej(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (timedOut) return res("timeout");
-      if (code !== 0)
-        return rej(
-          new Error(
-            `torch_baseline.py ${args.slice(1).join(" ")} failed (exit ${code}): ${err.trim().split("\n").pop()}`,
-          ),
-        );
-      try {
-        res(JSON.parse(out.trim().split("\n").pop()!));
-      } catch {
-        rej(new Error(`torch_baseline.py printed no JSON: ${out.slice(0, 200)}`));
-      }
-    });
-  });
+  return runBaseline(args, plan.timeout_s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +216,7 @@ interface Figures {
 
 /** One xlir dtype's worker and what it measured in one setting. */
 interface XlirRun {
-  worker: WorkerHandle;
+  worker: XlirWorker;
   ready: Extract<FromWorker, { type: "ready" }>;
   session: Extract<FromWorker, { type: "session-ready" }>;
   times: number[][];
@@ -380,16 +250,7 @@ function figures(rounds: number[][], batch: number, peakRss: number, timedOut?: 
 }
 
 function parseArgs(argv: string[]) {
-  const opts: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--"))
-      throw new Error(`unexpected argument "${a}"; options take the form --name value`);
-    const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]];
-    if (v === undefined) throw new Error(`--${k} needs a value`);
-    opts[k] = v;
-  }
-  const known = [
+  const { opts, int } = parseOptions(argv, [
     "shapes",
     "dtype",
     "dtype-baseline",
@@ -398,15 +259,7 @@ function parseArgs(argv: string[]) {
     "throughput-runs",
     "threads",
     "baseline-budget-s",
-  ];
-  for (const k of Object.keys(opts))
-    if (!known.includes(k))
-      throw new Error(`unknown option --${k} (known: ${known.map((x) => `--${x}`).join(", ")})`);
-  const int = (k: string, d: number) => {
-    const v = opts[k] === undefined ? d : Number(opts[k]);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got "${opts[k]}"`);
-    return v;
-  };
+  ]);
   const dtypes = (opts["dtype-baseline"] ?? "float32,bfloat16").split(",").filter(Boolean);
   for (const d of dtypes)
     if (d !== "float32" && d !== "bfloat16")
@@ -426,15 +279,9 @@ function parseArgs(argv: string[]) {
   };
 }
 
-const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (!existsSync(BASELINE))
-    throw new Error(
-      `PyTorch baseline script not found at ${BASELINE}; the benchmark expects the project's shared folder beside the checkout (../shared/bench/torch_baseline.py)`,
-    );
-  const known = baselineShapes(BASELINE);
+  const known = baselineShapes();
   for (const s of args.shapes)
     if (!known.has(s))
       throw new Error(
@@ -460,26 +307,20 @@ async function main(): Promise<void> {
 
   const results: Record<string, unknown>[] = [];
   const dirs = new Set<string>();
-  const workers = new Set<WorkerHandle>();
-  const cleanup = () => {
+  const workers = new Set<XlirWorker>();
+  onExit(() => {
     for (const w of workers) w.kill();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  };
-  process.on("exit", cleanup);
-  for (const sig of ["SIGINT", "SIGTERM"] as const)
-    process.on(sig, () => {
-      cleanup();
-      process.exit(130);
-    });
+  });
 
   for (const shapeName of args.shapes) {
-    const shape: EncoderShape = known.get(shapeName)!;
     const dir = mkdtempSync(join(tmpdir(), `xlir-bench-${shapeName}-`));
     dirs.add(dir);
     try {
       log(`${shapeName}: writing a random checkpoint to ${dir}`);
       const w0 = performance.now();
-      const written = writeRandomCheckpoint(dir, shape);
+      writeRandomCheckpoint(dir, hfConfig(known.get(shapeName)!), 1);
+      const written = statSync(join(dir, "model.safetensors")).size;
       log(
         `${shapeName}: ${(written / 2 ** 20).toFixed(0)} MiB of weights written in ${((performance.now() - w0) / 1000).toFixed(1)} s`,
       );
@@ -489,7 +330,7 @@ async function main(): Promise<void> {
         // one xlir process per dtype and setting, so that its peak RSS is that of one session
         const xl = new Map<XlirDType, XlirRun>();
         for (const d of args.xlirDtypes) {
-          const worker = WorkerHandle.start(dir, d);
+          const worker = startWorker(dir, d);
           workers.add(worker);
           const ready = await worker.ask("ready");
           const session = await worker.ask("session-ready", { type: "session", threads: s.threads });
@@ -639,11 +480,7 @@ function report(
       ...(cosine ? [fmt(r.int8_min_cosine_to_float32 ?? NaN, 5)] : []),
     ]);
   }
-  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
-  const line = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-  console.log(line(head));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const l of lines.slice(1)) console.log(line(l));
+  printTable(lines);
   console.log(
     "ratios: latency = xlir ms / torch ms (goal <= 0.6 vs float32); throughput = xlir seq/s / torch seq/s (goal >= 1 vs float32). Medians over all rounds." +
       (cosine ? " int8 cos: lowest cosine of int8's embeddings to float32's on the batch." : ""),

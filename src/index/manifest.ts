@@ -30,7 +30,7 @@ export interface DenseEncoderSpec {
   /**
    * How the encoder ran when indexing (absent in collections made before int8 existed: float32).
    * Searches embed queries the same way unless told otherwise; the dtype is not checked when
-   * extending or searching, since int8 vectors agree with float32 ones to cosine ~0.9998.
+   * extending or searching, since int8 vectors agree with float32 ones to cosine ~0.999.
    */
   dtype?: EncoderDType;
 }

@@ -1,18 +1,33 @@
 // Dynamic int8 quantization of a graph's linear layers, as ONNX Runtime's quantize_dynamic does it.
 // Each MatMul whose right operand is a constant float32 matrix (an initializer, or the Transpose of
 // one: how models/layers.ts keeps PyTorch's [out, in] weights) becomes
-//   DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zero) -> Cast -> Mul(x_scale * w_scale)
-// which ONNX Runtime fuses into one DynamicQuantizeMatMul kernel (a u8 x s8 integer GEMM); a bias Add
-// after it is fused too. Everything else (embeddings, LayerNorm, attention) stays float32, and
+//   DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zero, w_zero) -> Cast -> Mul(x_scale * w_scale)
+// which ONNX Runtime fuses into one DynamicQuantizeMatMul kernel (an integer GEMM); a bias Add after
+// it is fused too. Everything else (embeddings, LayerNorm, attention) stays float32, and
 // weights fed as graph inputs (training) are left alone.
 //
-// Weights are int8, symmetric, one scale per output column. They use 7 bits (±63) by default: on
-// x86 CPUs without VNNI, MLAS's u8 x s8 kernel adds pairs of products in int16 (vpmaddubsw), which
-// full 8-bit weights can overflow (2 * 255 * 127 > 32767) but 7-bit ones cannot; ONNX Runtime's
-// reduce_range exists for the same reason. Activations are uint8 with one scale per tensor per run.
+// Weights are 8-bit, symmetric (integers in [-127, 127]), one scale per output column; activations
+// uint8 with one scale per tensor per run. How the weights are stored depends on the CPU, never their
+// values: as int8 where ONNX Runtime's u8 x s8 kernel is exact (VNNI, ARM), and as uint8 with zero
+// point 128 on x86 CPUs without VNNI, whose u8 x s8 kernel adds pairs of products in int16
+// (vpmaddubsw) and overflows with full-range weights (2 * 255 * 127 > 32767; measured: cosine 0.97
+// to float32 on an e5-small shape). ONNX Runtime's own answer, 7-bit weights (reduce_range), costs
+// accuracy (cosine 0.9969 vs 0.9995 with 8 bits, same shape, random weights); the u8 x u8 kernel is ~15% slower
+// than u8 x s8 but exact, and every CPU gets the same embeddings.
 
+import { readFileSync } from "node:fs";
 import type { Graph, Node, Value } from "./graph.ts";
 import * as o from "./ops.ts";
+
+/** "int8" where ONNX Runtime's u8 x s8 kernel cannot overflow, else "uint8" (see above). */
+export function weightStorage(): "int8" | "uint8" {
+  if (process.arch !== "x64") return "int8";
+  try {
+    return /\b(avx512_vnni|avx_vnni)\b/.test(readFileSync("/proc/cpuinfo", "utf8")) ? "int8" : "uint8";
+  } catch {
+    return "uint8"; // no /proc: assume the worst
+  }
+}
 
 export interface QuantizedMatrix {
   /** int8 [k, n] row-major (the MatMul's B layout). */
@@ -22,23 +37,17 @@ export interface QuantizedMatrix {
 }
 
 /**
- * Symmetric per-column quantization of a [k, n] matrix B to integers in [-levels, levels]. With
+ * Symmetric per-column quantization of a [k, n] matrix B to integers in [-127, 127]. With
  * `transposed`, `w` holds Bᵀ, [n, k] row-major (a PyTorch linear weight), and the result is still B.
  */
-export function quantizeColumns(
-  w: Float32Array,
-  k: number,
-  n: number,
-  transposed: boolean,
-  levels = 63,
-): QuantizedMatrix {
+export function quantizeColumns(w: Float32Array, k: number, n: number, transposed: boolean): QuantizedMatrix {
   if (w.length !== k * n) throw new Error(`quantizeColumns: ${w.length} values are not ${k} x ${n}`);
   const at = transposed ? (r: number, c: number) => w[c * k + r] : (r: number, c: number) => w[r * n + c];
   const scale = new Float32Array(n);
   for (let c = 0; c < n; c++) {
     let m = 0;
     for (let r = 0; r < k; r++) m = Math.max(m, Math.abs(at(r, c)));
-    scale[c] = m > 0 ? m / levels : 1;
+    scale[c] = m > 0 ? m / 127 : 1;
   }
   const data = new Int8Array(k * n);
   for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) data[r * n + c] = Math.round(at(r, c) / scale[c]);
@@ -60,11 +69,13 @@ function constantMatrix(g: Graph, name: string, producers: Map<string, Node>) {
 }
 
 /** A copy of `graph` whose linear layers run in int8 (see above); unused float weights are dropped. */
-export function quantizeLinears(graph: Graph, opts: { levels?: number } = {}): Graph {
+export function quantizeLinears(graph: Graph, opts: { storage?: "int8" | "uint8" } = {}): Graph {
+  const storage = opts.storage ?? weightStorage();
+  const zero = storage === "uint8" ? 128 : 0;
   const g = graph.clone();
   const nodes = g.nodes.splice(0);
   const producers = new Map(nodes.flatMap((n) => n.outputs.map((out) => [out, n] as const)));
-  const weights = new Map<string, [string, string]>(); // weight -> its int8 and scale initializers
+  const weights = new Map<string, [string, string]>(); // weight -> its integer and scale initializers
   const activations = new Map<string, [Value, Value, Value]>(); // x -> DynamicQuantizeLinear(x)
   for (const node of nodes) {
     const w = node.op === "MatMul" ? constantMatrix(g, node.inputs[1], producers) : undefined;
@@ -76,8 +87,9 @@ export function quantizeLinears(graph: Graph, opts: { levels?: number } = {}): G
     if (!names) {
       const t = g.initializers.get(w.name)!;
       const [k, n] = w.transposed ? [t.dims[1], t.dims[0]] : t.dims;
-      const q = quantizeColumns(t.data as Float32Array, k, n, w.transposed, opts.levels);
-      const wq = g.initializer(g.fresh(`${w.name}.int8`), { dtype: "int8", dims: [k, n], data: q.data });
+      const q = quantizeColumns(t.data as Float32Array, k, n, w.transposed);
+      const data = storage === "uint8" ? Uint8Array.from(q.data, (v) => v + zero) : q.data;
+      const wq = g.initializer(g.fresh(`${w.name}.${storage}`), { dtype: storage, dims: [k, n], data });
       const ws = g.initializer(g.fresh(`${w.name}.scale`), { dtype: "float32", dims: [n], data: q.scale });
       names = [wq.name, ws.name];
       weights.set(w.name, names);
@@ -86,7 +98,8 @@ export function quantizeLinears(graph: Graph, opts: { levels?: number } = {}): G
     let xQuant = activations.get(node.inputs[0]);
     if (!xQuant) activations.set(node.inputs[0], (xQuant = o.dynamicQuantizeLinear(g.value(node.inputs[0]))));
     const [xq, xScale, xZero] = xQuant;
-    const product = o.cast(o.matMulInteger(xq, g.value(names[0]), xZero), "float32");
+    const wZero = zero ? g.scalar(zero, "uint8") : undefined;
+    const product = o.cast(o.matMulInteger(xq, g.value(names[0]), xZero, wZero), "float32");
     const y = o.mul(product, o.mul(xScale, g.value(names[1])));
     // the last node takes over the MatMul's output name, so its consumers read it unchanged
     g.info.delete(y.name);

@@ -1,7 +1,8 @@
 // Dynamic int8 quantization: per-column weight scales, which MatMuls are rewritten (constant weights
-// only), results equal to exact integer arithmetic on the quantized operands (so no int16
-// saturation in ONNX Runtime's u8 x s8 kernel, whatever the CPU), and ONNX Runtime fusing the pattern
-// into its DynamicQuantizeMatMul kernel, which the speed depends on.
+// only), results equal to exact integer arithmetic on the quantized operands — with the weight
+// storage chosen for this CPU (no int16 saturation in ONNX Runtime's kernel) and with uint8 storage,
+// which must be exact everywhere — and ONNX Runtime fusing the pattern into its DynamicQuantizeMatMul
+// kernel, which the speed depends on.
 
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,7 +14,7 @@ import ort from "onnxruntime-node";
 import { Graph } from "../../src/tensor/graph.ts";
 import { serialize } from "../../src/tensor/onnx.ts";
 import * as o from "../../src/tensor/ops.ts";
-import { quantizeColumns, quantizeLinears } from "../../src/tensor/quantize.ts";
+import { quantizeColumns, quantizeLinears, weightStorage } from "../../src/tensor/quantize.ts";
 import { Session } from "../../src/tensor/session.ts";
 
 /** Deterministic values in [-1, 1). */
@@ -25,12 +26,12 @@ function values(n: number, seed: number): Float32Array {
   });
 }
 
-test("quantizeColumns: one scale per column, max |value| maps to ±levels", () => {
-  // B = [[1, -3], [0.25, 4]]: column scales 1/63 and 4/63; 0.25 * 63 = 15.75, -3 * 63 / 4 = -47.25
+test("quantizeColumns: one scale per column, max |value| maps to ±127", () => {
+  // B = [[1, -3], [0.25, 4]]: column scales 1/127 and 4/127; 0.25 * 127 = 31.75, -3 * 127 / 4 = -95.25
   const b = Float32Array.from([1, -3, 0.25, 4]);
   const q = quantizeColumns(b, 2, 2, false);
-  assert.deepEqual([...q.scale], [1 / 63, 4 / 63].map(Math.fround));
-  assert.deepEqual([...q.data], [63, -47, 16, 63]);
+  assert.deepEqual([...q.scale], [1 / 127, 4 / 127].map(Math.fround));
+  assert.deepEqual([...q.data], [127, -95, 32, 127]);
 });
 
 test("quantizeColumns: a transposed input ([n, k], PyTorch's linear weight) gives the same B", () => {
@@ -45,7 +46,7 @@ test("quantizeColumns: a transposed input ([n, k], PyTorch's linear weight) give
   for (let r = 0; r < k; r++)
     for (let c = 0; c < n; c++) {
       const i = r * n + c;
-      assert.ok(Math.abs(direct.data[i]) <= 63);
+      assert.ok(Math.abs(direct.data[i]) <= 127);
       assert.ok(Math.abs(direct.data[i] * direct.scale[c] - b[i]) <= direct.scale[c] / 2 + 1e-7);
     }
 });
@@ -70,7 +71,7 @@ const count = (g: Graph, op: string) => g.nodes.filter((n) => n.op === op).lengt
 
 test("quantizeLinears rewrites MatMuls with constant weights only, and drops the float weights", () => {
   const g = linearGraph();
-  const q = quantizeLinears(g);
+  const q = quantizeLinears(g, { storage: "int8" });
   assert.equal(count(q, "MatMulInteger"), 2);
   assert.equal(count(q, "DynamicQuantizeLinear"), 2);
   assert.equal(count(q, "MatMul"), 2); // y·w3 (w3 is an input) and x·xᵀ (not a constant)
@@ -102,53 +103,55 @@ function dynamicQuantize(x: Float32Array): { q: Uint8Array; scale: number; zero:
   return { q, scale, zero };
 }
 
-test("quantized linears equal exact integer arithmetic on the quantized operands (no saturation)", async () => {
-  // worst case for int16 sums of adjacent products: activations near the top of the uint8 range
-  // (one small value sets the zero point near 0), weights of one sign per column near ±levels
-  const rows = 3;
-  const k = 64;
-  const n = 16;
-  const x = Float32Array.from({ length: rows * k }, (_, i) => (i === 5 ? -0.01 : 4 - (i % 7) / 100));
-  const w = Float32Array.from({ length: k * n }, (_, i) => (i % n < n / 2 ? 1 : -1) * (1 - (i % 3) / 100));
-  const g = new Graph();
-  const xv = g.input("x", "float32", ["rows", k]);
-  g.output(o.matmul(xv, g.initializer("w", { dtype: "float32", dims: [k, n], data: w })), "y");
-  const s = await Session.create(quantizeLinears(g), { threads: 1 });
-  const got = (await s.run({ x: { dtype: "float32", dims: [rows, k], data: x } })).y.data as Float32Array;
-  await s.release();
-
-  const wq = quantizeColumns(w, k, n, false);
-  const all = dynamicQuantize(x); // one scale for the whole tensor
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < n; c++) {
-      let acc = 0;
-      for (let i = 0; i < k; i++) acc += (all.q[r * k + i] - all.zero) * wq.data[i * n + c];
-      const want = acc * all.scale * wq.scale[c];
-      assert.ok(
-        Math.abs(got[r * n + c] - want) <= 1e-5 * Math.max(1, Math.abs(want)),
-        `y[${r}, ${c}] = ${got[r * n + c]}, exact ${want}`,
-      );
-    }
-  }
-});
-
-test("ONNX Runtime fuses the quantized linears into DynamicQuantizeMatMul", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "xlir-quantize-"));
-  try {
-    const path = join(dir, "optimized.onnx");
-    const s = await ort.InferenceSession.create(serialize(quantizeLinears(linearGraph())), {
-      graphOptimizationLevel: "all",
-      optimizedModelFilePath: path,
-      logSeverityLevel: 3,
-    });
+for (const storage of new Set([weightStorage(), "uint8"] as const))
+  test(`quantized linears (${storage} weights) equal exact integer arithmetic: no saturation`, async () => {
+    // worst case for int16 sums of adjacent products: activations near the top of the uint8 range
+    // (one small value sets the zero point near 0), weights of one sign per column near ±127
+    const rows = 3;
+    const k = 64;
+    const n = 16;
+    const x = Float32Array.from({ length: rows * k }, (_, i) => (i === 5 ? -0.01 : 4 - (i % 7) / 100));
+    const w = Float32Array.from({ length: k * n }, (_, i) => (i % n < n / 2 ? 1 : -1) * (1 - (i % 3) / 100));
+    const g = new Graph();
+    const xv = g.input("x", "float32", ["rows", k]);
+    g.output(o.matmul(xv, g.initializer("w", { dtype: "float32", dims: [k, n], data: w })), "y");
+    const s = await Session.create(quantizeLinears(g, { storage }), { threads: 1 });
+    const got = (await s.run({ x: { dtype: "float32", dims: [rows, k], data: x } })).y.data as Float32Array;
     await s.release();
-    const ops = onnxProto.onnx.ModelProto.decode(readFileSync(path)).graph!.node!.map((n) => n.opType);
-    assert.ok(!ops.includes("MatMulInteger"), `unfused MatMulInteger left: ${ops.join(" ")}`);
-    assert.equal(
-      ops.filter((op) => op === "DynamicQuantizeMatMul" || op === "MatMulIntegerToFloat").length,
-      2,
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+
+    const wq = quantizeColumns(w, k, n, false);
+    const all = dynamicQuantize(x); // one scale for the whole tensor
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < n; c++) {
+        let acc = 0;
+        for (let i = 0; i < k; i++) acc += (all.q[r * k + i] - all.zero) * wq.data[i * n + c];
+        const want = acc * all.scale * wq.scale[c];
+        assert.ok(
+          Math.abs(got[r * n + c] - want) <= 1e-5 * Math.max(1, Math.abs(want)),
+          `y[${r}, ${c}] = ${got[r * n + c]}, exact ${want}`,
+        );
+      }
+    }
+  });
+
+for (const storage of ["int8", "uint8"] as const)
+  test(`ONNX Runtime fuses the quantized linears (${storage} weights) into DynamicQuantizeMatMul`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "xlir-quantize-"));
+    try {
+      const path = join(dir, "optimized.onnx");
+      const s = await ort.InferenceSession.create(serialize(quantizeLinears(linearGraph(), { storage })), {
+        graphOptimizationLevel: "all",
+        optimizedModelFilePath: path,
+        logSeverityLevel: 3,
+      });
+      await s.release();
+      const ops = onnxProto.onnx.ModelProto.decode(readFileSync(path)).graph!.node!.map((n) => n.opType);
+      assert.ok(!ops.includes("MatMulInteger"), `unfused MatMulInteger left: ${ops.join(" ")}`);
+      assert.equal(
+        ops.filter((op) => op === "DynamicQuantizeMatMul" || op === "MatMulIntegerToFloat").length,
+        2,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
