@@ -89,7 +89,12 @@ test("distillation drives held-out MSE down 10x and cosine above 0.95; the expor
     .data as Float32Array;
   const n = Math.hypot(...hs);
   hs.forEach((v, i) => assert.ok(Math.abs(v / n - en.data[i]) < 1e-5));
-  await Promise.all([s.release(), enc.close()]);
+  // int8 runs the trained model too (NLLB, projection and E5 linears quantized)
+  const int8 = await Encoder.load(output, { threads: 1, dtype: "int8" });
+  const q = await int8.embed([text], { role: "query", lang: "eng_Latn" });
+  const cos = q.data.reduce((acc, v, i) => acc + v * en.data[i], 0);
+  assert.ok(cos > 0.999 && cos < 1 - 1e-7, `int8 cosine to float32 ${cos}`);
+  await Promise.all([s.release(), enc.close(), int8.close()]);
   loaded.close();
 });
 
