@@ -42,15 +42,27 @@ export interface QuantizedMatrix {
  */
 export function quantizeColumns(w: Float32Array, k: number, n: number, transposed: boolean): QuantizedMatrix {
   if (w.length !== k * n) throw new Error(`quantizeColumns: ${w.length} values are not ${k} x ${n}`);
-  const at = transposed ? (r: number, c: number) => w[c * k + r] : (r: number, c: number) => w[r * n + c];
   const scale = new Float32Array(n);
-  for (let c = 0; c < n; c++) {
-    let m = 0;
-    for (let r = 0; r < k; r++) m = Math.max(m, Math.abs(at(r, c)));
-    scale[c] = m > 0 ? m / 127 : 1;
-  }
   const data = new Int8Array(k * n);
-  for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) data[r * n + c] = Math.round(at(r, c) / scale[c]);
+  if (transposed) {
+    // column c of B is row c of w (contiguous); B is written tile by tile so that neither side
+    // strides through memory (a 256k x 1024 vocabulary projection is otherwise slow)
+    for (let c = 0; c < n; c++) {
+      let m = 0;
+      for (let i = c * k; i < (c + 1) * k; i++) m = Math.max(m, Math.abs(w[i]));
+      scale[c] = m > 0 ? m / 127 : 1;
+    }
+    const T = 64;
+    for (let c0 = 0; c0 < n; c0 += T)
+      for (let r0 = 0; r0 < k; r0 += T)
+        for (let c = c0; c < Math.min(c0 + T, n); c++)
+          for (let r = r0; r < Math.min(r0 + T, k); r++)
+            data[r * n + c] = Math.round(w[c * k + r] / scale[c]);
+  } else {
+    for (let i = 0; i < k * n; i++) scale[i % n] = Math.max(scale[i % n], Math.abs(w[i]));
+    for (let c = 0; c < n; c++) scale[c] = scale[c] > 0 ? scale[c] / 127 : 1;
+    for (let i = 0; i < k * n; i++) data[i] = Math.round(w[i] / scale[i % n]);
+  }
   return { data, scale };
 }
 
@@ -88,7 +100,11 @@ export function quantizeLinears(graph: Graph, opts: { storage?: "int8" | "uint8"
       const t = g.initializers.get(w.name)!;
       const [k, n] = w.transposed ? [t.dims[1], t.dims[0]] : t.dims;
       const q = quantizeColumns(t.data as Float32Array, k, n, w.transposed);
-      const data = storage === "uint8" ? Uint8Array.from(q.data, (v) => v + zero) : q.data;
+      let data: Int8Array | Uint8Array = q.data;
+      if (storage === "uint8") {
+        data = new Uint8Array(q.data.length);
+        for (let i = 0; i < data.length; i++) data[i] = q.data[i] + zero;
+      }
       const wq = g.initializer(g.fresh(`${w.name}.${storage}`), { dtype: storage, dims: [k, n], data });
       const ws = g.initializer(g.fresh(`${w.name}.scale`), { dtype: "float32", dims: [n], data: q.scale });
       names = [wq.name, ws.name];

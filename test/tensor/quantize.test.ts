@@ -35,8 +35,8 @@ test("quantizeColumns: one scale per column, max |value| maps to ±127", () => {
 });
 
 test("quantizeColumns: a transposed input ([n, k], PyTorch's linear weight) gives the same B", () => {
-  const k = 7;
-  const n = 5;
+  const k = 70; // not multiples of the 64 x 64 tiles
+  const n = 130;
   const b = values(k * n, 3);
   const bt = new Float32Array(k * n);
   for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) bt[c * k + r] = b[r * n + c];
