@@ -29,7 +29,7 @@ export interface EncoderOptions {
   /**
    * "int8" runs the linear layers with int8 weights and dynamically quantized activations
    * (tensor/quantize.ts): about 2x faster on CPU, linear weights 4x smaller, embeddings within
-   * cosine ~0.999 of float32's (random-weight e5 and NLLB shapes). Default "float32".
+   * cosine ~0.999 of float32's (random-weight e5 and NLLB shapes). CPU only. Default "float32".
    */
   dtype?: EncoderDType;
   /** Hub options: revision, cache, offline, token, download progress. */
@@ -59,11 +59,19 @@ export interface Embeddings {
   dims: [number, number];
 }
 
-function openSession(graph: Graph, opts: EncoderOptions): Promise<Session> {
+/** Refuses a dtype we cannot run, before any weights are read. */
+function checkDtype(opts: EncoderOptions): void {
   const dtype = opts.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "int8")
     throw new Error(`dtype "${String(dtype)}" is not supported: use float32 or int8`);
-  return Session.create(dtype === "int8" ? quantizeLinears(graph) : graph, {
+  // ONNX Runtime's CUDA provider has no kernels for the dynamic int8 ops: they would run on the CPU,
+  // copying activations back and forth at every layer
+  if (dtype === "int8" && opts.device === "cuda")
+    throw new Error("dtype int8 runs on the CPU only: on CUDA use float32 (leave --dtype out)");
+}
+
+function openSession(graph: Graph, opts: EncoderOptions): Promise<Session> {
+  return Session.create(opts.dtype === "int8" ? quantizeLinears(graph) : graph, {
     threads: opts.threads,
     device: opts.device,
     warn: opts.warn,
@@ -85,6 +93,7 @@ export class Encoder {
   ) {}
 
   static async load(idOrDir: string, opts: EncoderOptions = {}): Promise<Encoder> {
+    checkDtype(opts);
     const dir = await resolveModel(idOrDir, opts.hub);
     if (isNllbE5Folder(dir)) return Encoder.loadNllbE5(idOrDir, dir, opts);
     const st = readSentenceTransformers(dir);

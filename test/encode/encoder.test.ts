@@ -215,4 +215,8 @@ test("int8: embeddings close to float32's (BERT and NLLB); an unknown dtype is r
     Encoder.load(bert, { dtype: "bfloat16" as "int8" }),
     /dtype "bfloat16" is not supported: use float32 or int8/,
   );
+  await assert.rejects(
+    Encoder.load(bert, { dtype: "int8", device: "cuda" }),
+    /dtype int8 runs on the CPU only: on CUDA use float32/,
+  );
 });
