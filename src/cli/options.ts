@@ -6,5 +6,5 @@ import { Option } from "commander";
 export const dtypeOption = (fallback: string) =>
   new Option(
     "--dtype <dtype>",
-    `encoder precision: float32, or int8 (about 2x faster on CPU; default: ${fallback})`,
+    `encoder precision: float32, or int8 (1.2-1.7x faster on CPU; default: ${fallback})`,
   ).choices(["float32", "int8"]);

@@ -28,8 +28,9 @@ export interface EncoderOptions {
   device?: "cpu" | "cuda";
   /**
    * "int8" runs the linear layers with int8 weights and dynamically quantized activations
-   * (tensor/quantize.ts): about 2x faster on CPU, linear weights 4x smaller, embeddings within
-   * cosine ~0.999 of float32's (random-weight e5 and NLLB shapes). CPU only. Default "float32".
+   * (tensor/quantize.ts): 1.2-1.7x faster on CPU (bench/encode.bench.ts), linear weights 4x
+   * smaller, embeddings within cosine ~0.999 of float32's (random-weight e5 and NLLB shapes). CPU
+   * only. Default "float32".
    */
   dtype?: EncoderDType;
   /** Hub options: revision, cache, offline, token, download progress. */
