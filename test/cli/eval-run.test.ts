@@ -51,6 +51,9 @@ interface Metrics {
   tables: { id: string; rows: { key: string; values: (number | null)[] }[]; columns: { key: string }[] }[];
   cache: { hits: number; misses: number; textsEncoded: number; modelLoaded: boolean } | null;
 }
+/** `xlir eval run TASK --model MODEL --data <the shared data> --output OUT ...extra`. */
+const evalRun = (task: string, model: string, out: string, ...extra: string[]) =>
+  cli([task, "--model", model, "--data", data, "--output", out, ...extra]);
 const metrics = (dir: string) => JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as Metrics;
 const perQuery = (dir: string) =>
   JSON.parse(readFileSync(join(dir, "per-query.json"), "utf8")) as Record<
@@ -130,9 +133,7 @@ describe("xlir eval run xquad-r, BM25, all 121 pairs", () => {
   let m: Metrics;
   let stdout: string;
   before(async () => {
-    stdout = (
-      await cli(["xquad-r", "--model", "bm25", "--data", data, "--limit", String(N), "--output", out])
-    ).out;
+    stdout = (await evalRun("xquad-r", "bm25", out, "--limit", String(N))).out;
     m = metrics(out);
   });
 
@@ -209,18 +210,7 @@ describe("xlir eval run xquad-r-pooled, BM25", () => {
   const N = 15;
   let m: Metrics;
   before(async () => {
-    await cli([
-      "xquad-r-pooled",
-      "--model",
-      "bm25",
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--output",
-      out,
-      "--no-runs",
-    ]);
+    await evalRun("xquad-r-pooled", "bm25", out, "--limit", String(N), "--no-runs");
     m = metrics(out);
   });
 
@@ -276,18 +266,7 @@ describe("xlir eval run tatoeba, BM25, all 80 pairs", () => {
   const N = 40;
   let m: Metrics;
   before(async () => {
-    await cli([
-      "tatoeba",
-      "--model",
-      "bm25",
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--output",
-      out,
-      "--no-runs",
-    ]);
+    await evalRun("tatoeba", "bm25", out, "--limit", String(N), "--no-runs");
     m = metrics(out);
   });
 
@@ -328,20 +307,7 @@ describe("xlir eval run flores and nllb-seed, BM25", () => {
   it("mines xx <-> eng_Latn with languages named by alias; errors as a brute force gives them", async () => {
     const N = 40;
     const out = join(tmp, "flores");
-    await cli([
-      "flores",
-      "--model",
-      "bm25",
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--langs",
-      "deu,hin",
-      "--output",
-      out,
-      "--no-runs",
-    ]);
+    await evalRun("flores", "bm25", out, "--limit", String(N), "--langs", "deu,hin", "--no-runs");
     const m = metrics(out);
     assert.deepEqual(
       m.settings.map((s) => s.id),
@@ -362,20 +328,7 @@ describe("xlir eval run flores and nllb-seed, BM25", () => {
     near(cellOf(m, "bitext", "deu_Latn", "xx->eng")!, fwd, "deu_Latn -> eng_Latn");
 
     const seed = join(tmp, "nllb-seed");
-    await cli([
-      "nllb-seed",
-      "--model",
-      "bm25",
-      "--data",
-      data,
-      "--limit",
-      "20",
-      "--langs",
-      "fur",
-      "--output",
-      seed,
-      "--no-runs",
-    ]);
+    await evalRun("nllb-seed", "bm25", seed, "--limit", "20", "--langs", "fur", "--no-runs");
     assert.deepEqual(
       metrics(seed).settings.map((s) => [s.id, s.numQueries]),
       [
@@ -424,21 +377,7 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
 
   it("runs all 121 pairs; each pair's mAP@100 matches brute-force dot products of the model's vectors", async () => {
     const out = join(tmp, "xq-dense");
-    await cli([
-      "xquad-r",
-      "--model",
-      model,
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--output",
-      out,
-      "--cache",
-      cache,
-      "--threads",
-      "1",
-    ]);
+    await evalRun("xquad-r", model, out, "--limit", String(N), "--cache", cache, "--threads", "1");
     const m = metrics(out);
     assert.equal(m.settings.length, 121);
     assert.deepEqual(m.cache, { hits: 0, misses: 22, textsEncoded: 11 * N + 13014, modelLoaded: true });
@@ -485,20 +424,7 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
 
   it("runs the pool from the cache alone: the model is never loaded", async () => {
     const out = join(tmp, "xq-dense-pool");
-    await cli([
-      "xquad-r-pooled",
-      "--model",
-      model,
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--output",
-      out,
-      "--cache",
-      cache,
-      "--no-runs",
-    ]);
+    await evalRun("xquad-r-pooled", model, out, "--limit", String(N), "--cache", cache, "--no-runs");
     const m = metrics(out);
     assert.deepEqual(m.cache, { hits: 22, misses: 0, textsEncoded: 0, modelLoaded: false });
     assert.equal(setting(m, "pooled").numQueries, 11 * N);
@@ -506,20 +432,7 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
 
   it("a second run of the pairs encodes nothing and gives the same numbers", async () => {
     const out = join(tmp, "xq-dense-2");
-    const { err } = await cli([
-      "xquad-r",
-      "--model",
-      model,
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--output",
-      out,
-      "--cache",
-      cache,
-      "--no-runs",
-    ]);
+    const { err } = await evalRun("xquad-r", model, out, "--limit", String(N), "--cache", cache, "--no-runs");
     assert.match(err, /embeddings: 22 cached, 0 encoded \(0 texts\)/);
     assert.deepEqual(metrics(out).cache, { hits: 22, misses: 0, textsEncoded: 0, modelLoaded: false });
     assert.deepEqual(metrics(out).settings, metrics(join(tmp, "xq-dense")).settings);
@@ -527,8 +440,18 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
 
   it("--dtype int8 embeddings are cached apart from float32's", async () => {
     const out = join(tmp, "xq-dense-int8");
-    const args = ["xquad-r-pooled", "--model", model, "--data", data, "--limit", String(N)];
-    await cli([...args, "--output", out, "--cache", cache, "--no-runs", "--dtype", "int8"]);
+    await evalRun(
+      "xquad-r-pooled",
+      model,
+      out,
+      "--limit",
+      String(N),
+      "--cache",
+      cache,
+      "--no-runs",
+      "--dtype",
+      "int8",
+    );
     const m = metrics(out);
     assert.deepEqual(m.cache, { hits: 0, misses: 22, textsEncoded: 11 * N + 13014, modelLoaded: true });
     const f32 = setting(metrics(join(tmp, "xq-dense-pool")), "pooled").all.map_cut_20;
@@ -537,21 +460,7 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
 
   it("mines Tatoeba bitexts by cosine in both directions, and with xSIM's ratio margin", async () => {
     const out = join(tmp, "tt-dense");
-    await cli([
-      "tatoeba",
-      "--model",
-      model,
-      "--data",
-      data,
-      "--limit",
-      String(N),
-      "--output",
-      out,
-      "--cache",
-      cache,
-      "--langs",
-      "deu,fra",
-    ]);
+    await evalRun("tatoeba", model, out, "--limit", String(N), "--cache", cache, "--langs", "deu,fra");
     const m = metrics(out);
     assert.deepEqual(
       m.settings.map((s) => s.id),
@@ -575,23 +484,19 @@ describe("xlir eval run with a tiny random encoder (cached embeddings)", () => {
 
     // xSIM ratio margin, k 4: x's 4 nearest by cosine rescored by cos / mean of both neighbourhoods.
     const marginOut = join(tmp, "tt-margin");
-    await cli([
+    await evalRun(
       "tatoeba",
-      "--model",
       model,
-      "--data",
-      data,
+      marginOut,
       "--limit",
       String(N),
-      "--output",
-      marginOut,
       "--cache",
       cache,
       "--langs",
       "deu",
       "--margin",
       "ratio",
-    ]);
+    );
     const knn = (f: (j: number) => number) =>
       Array.from({ length: N }, (_, j) => j)
         .sort((a, b) => f(b) - f(a))
