@@ -11,7 +11,7 @@ import { loadBeir } from "../../src/eval/datasets/beir.ts";
 import { loadMiracl } from "../../src/eval/datasets/miracl.ts";
 import { loadTask } from "../../src/eval/tasks/registry.ts";
 import type { ResolveOptions } from "../../src/weights/hub.ts";
-import { sha1Hex, startFakeHub, type FakeHub, type FakeRepo } from "../helpers/hub-server.ts";
+import { isolateHubEnv, sha1Hex, startFakeHub, type FakeHub, type FakeRepo } from "../helpers/hub-server.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const gz = (rows: object[]) => new Uint8Array(gzipSync(rows.map((r) => JSON.stringify(r)).join("\n") + "\n"));
@@ -73,15 +73,7 @@ const beirData: FakeRepo = {
   refs: { main: sha1Hex("beir") },
 };
 
-const HF_VARS = [
-  "HF_HUB_CACHE",
-  "HF_HOME",
-  "HF_ENDPOINT",
-  "HF_TOKEN",
-  "HF_HUB_OFFLINE",
-  "HUGGINGFACE_HUB_CACHE",
-];
-const savedEnv = Object.fromEntries(HF_VARS.map((k) => [k, process.env[k]]));
+let restoreEnv: () => void;
 let hub: FakeHub;
 let root: string;
 let cache: string;
@@ -94,7 +86,7 @@ const opts = (extra: ResolveOptions = {}): ResolveOptions => ({
 });
 
 before(async () => {
-  for (const k of HF_VARS) delete process.env[k]; // the developer's own settings must not leak in
+  restoreEnv = isolateHubEnv();
   root = await mkdtemp(join(tmpdir(), "xlir-miracl-"));
 });
 beforeEach(async () => {
@@ -104,9 +96,7 @@ beforeEach(async () => {
 afterEach(() => hub.close());
 after(async () => {
   await rm(root, { recursive: true, force: true });
-  for (const [k, v] of Object.entries(savedEnv))
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+  restoreEnv();
 });
 
 describe("MIRACL from the hub", { timeout: 30_000 }, () => {

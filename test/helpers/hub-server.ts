@@ -194,3 +194,23 @@ function fail(res: ServerResponse, status: number, code: string, message: string
   res.writeHead(status, { "Content-Type": "application/json", ...(code ? { "X-Error-Code": code } : {}) });
   res.end(JSON.stringify({ error: message }));
 }
+
+const HF_VARS = [
+  "HF_HUB_CACHE",
+  "HF_HOME",
+  "HF_ENDPOINT",
+  "HF_TOKEN",
+  "HF_HUB_OFFLINE",
+  "HUGGINGFACE_HUB_CACHE",
+];
+
+/** Clears the Hugging Face environment (the developer's own settings must not leak in); returns its restore. */
+export function isolateHubEnv(): () => void {
+  const saved = Object.fromEntries(HF_VARS.map((k) => [k, process.env[k]]));
+  for (const k of HF_VARS) delete process.env[k];
+  return () => {
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  };
+}

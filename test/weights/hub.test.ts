@@ -14,6 +14,7 @@ import {
 } from "../../src/weights/hub.ts";
 import {
   gitBlobSha,
+  isolateHubEnv,
   sha1Hex,
   sha256Hex,
   startFakeHub,
@@ -81,22 +82,14 @@ const data = (): FakeRepo => ({
 });
 const BEIR_FILES = ["corpus.jsonl|corpus.jsonl.gz", "queries.jsonl|queries.jsonl.gz", "qrels/*.tsv"];
 
-const HF_VARS = [
-  "HF_HUB_CACHE",
-  "HF_HOME",
-  "HF_ENDPOINT",
-  "HF_TOKEN",
-  "HF_HUB_OFFLINE",
-  "HUGGINGFACE_HUB_CACHE",
-];
-const savedEnv = Object.fromEntries(HF_VARS.map((k) => [k, process.env[k]]));
+let restoreEnv: () => void;
 let hub: FakeHub;
 let root: string;
 let cache: string;
 let n = 0;
 
 before(async () => {
-  for (const k of HF_VARS) delete process.env[k]; // the developer's own settings must not leak in
+  restoreEnv = isolateHubEnv();
   root = await mkdtemp(join(tmpdir(), "xlir-hub-"));
 });
 beforeEach(async () => {
@@ -106,9 +99,7 @@ beforeEach(async () => {
 afterEach(() => hub.close());
 after(async () => {
   await rm(root, { recursive: true, force: true });
-  for (const [k, v] of Object.entries(savedEnv))
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+  restoreEnv();
 });
 
 const opts = (extra: ResolveOptions = {}): ResolveOptions => ({
