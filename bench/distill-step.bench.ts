@@ -71,7 +71,7 @@ import {
   hfConfig,
   runBaseline,
 } from "./baseline.ts";
-import { fmt, median, onExit, parseOptions, printTable } from "./util.ts";
+import { fmt, median, onExit, parseOptions, printTable, type Figures } from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -310,14 +310,6 @@ function runTorch(threads: number, warmup: number, steps: number): Promise<Torch
 // ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
-
-interface Figures {
-  median_ms: number;
-  min_ms: number;
-  seq_per_s: number;
-  round_medians_ms: number[];
-  peak_rss_mib: number;
-}
 
 function figures(rounds: number[][], peakRss: number): Figures {
   const all = rounds.flat();

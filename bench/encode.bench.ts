@@ -34,7 +34,7 @@ import type { Graph, TensorData } from "../src/tensor/graph.ts";
 import { quantizeLinears } from "../src/tensor/quantize.ts";
 import { Session } from "../src/tensor/session.ts";
 import { type BaselineResult, baselineShapes, checkBaseline, hfConfig, runBaseline } from "./baseline.ts";
-import { fmt, median, onExit, parseOptions, printTable } from "./util.ts";
+import { fmt, median, onExit, parseOptions, printTable, type Figures } from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -202,17 +202,6 @@ function runTorch(
 // ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
-
-interface Figures {
-  median_ms: number;
-  min_ms: number;
-  seq_per_s: number;
-  /** Median of each round that was measured. */
-  round_medians_ms: number[];
-  peak_rss_mib: number;
-  /** Set when a measurement ran past its time limit: one iteration takes longer than this. */
-  timed_out_after_s?: number;
-}
 
 /** One xlir dtype's worker and what it measured in one setting. */
 interface XlirRun {

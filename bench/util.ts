@@ -7,6 +7,18 @@ export const median = (v: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** A measurement as the benchmarks report it. */
+export interface Figures {
+  median_ms: number;
+  min_ms: number;
+  seq_per_s: number;
+  /** Median of each round that was measured. */
+  round_medians_ms: number[];
+  peak_rss_mib: number;
+  /** Set when a measurement ran past its time limit: one iteration takes longer than this. */
+  timed_out_after_s?: number;
+}
+
 /** `x` with `d` decimals, "-" when there is no figure. */
 export const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
