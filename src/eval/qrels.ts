@@ -1,6 +1,6 @@
 // Relevance judgments: TREC qrels (`qid 0 docid rel`) and BEIR's qrels TSV (`query-id corpus-id
 // score` header, tab-separated), read into the same plain map.
-import { checkId, contentLines, readText, writeAtomic, type Line } from "./trec-lines.ts";
+import { checkId, contentLines, readText, setOnce, writeAtomic, type Line } from "./trec-lines.ts";
 
 /** query id -> document id -> relevance (an integer; 0 = judged non-relevant, < 0 = in the pool but
  *  unjudged, as trec_eval reads it). */
@@ -35,13 +35,14 @@ export function parseQrels(text: string, source = "qrels"): Qrels {
     const rel = parseInt(relText, 10);
     if (Math.abs(rel) > MAX_REL)
       throw new Error(`${at}: relevance ${rel} is out of range (at most ${MAX_REL})`);
-    let docs = qrels.get(qid);
-    if (!docs) qrels.set(qid, (docs = new Map()));
-    if (docs.has(doc))
-      throw new Error(
+    setOnce(
+      qrels,
+      qid,
+      doc,
+      rel,
+      () =>
         `${at}: document '${doc}' is judged twice for query '${qid}'; keep one judgment per query and document`,
-      );
-    docs.set(doc, rel);
+    );
   }
   return qrels;
 }

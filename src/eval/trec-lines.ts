@@ -26,6 +26,20 @@ export function* contentLines(text: string): Generator<Line> {
   }
 }
 
+/** table[qid][doc] = value, once: a second value for the same query and document throws `duplicate()`. */
+export function setOnce<T>(
+  table: Map<string, Map<string, T>>,
+  qid: string,
+  doc: string,
+  value: T,
+  duplicate: () => string,
+): void {
+  let docs = table.get(qid);
+  if (!docs) table.set(qid, (docs = new Map()));
+  if (docs.has(doc)) throw new Error(duplicate());
+  docs.set(doc, value);
+}
+
 export function readText(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");

@@ -1,6 +1,6 @@
 // TREC run files: `qid Q0 docid rank score tag`, one retrieved document a line.
 import { rankDocs } from "./ranking.ts";
-import { checkId, contentLines, readText, writeAtomic } from "./trec-lines.ts";
+import { checkId, contentLines, readText, setOnce, writeAtomic } from "./trec-lines.ts";
 
 /** query id -> document id -> score. The order of the documents is the scores' (see ranking.ts). */
 export type Run = Map<string, Map<string, number>>;
@@ -36,13 +36,14 @@ export function parseRun(text: string, source = "run", opts: RunReadOptions = {}
       throw new Error(`${at}: score '${scoreText}' is not a number; the 5th field must be the score`);
     tag = lineTag;
     if (opts.dropIdenticalIds && doc === qid) continue;
-    let docs = run.get(qid);
-    if (!docs) run.set(qid, (docs = new Map()));
-    if (docs.has(doc))
-      throw new Error(
+    setOnce(
+      run,
+      qid,
+      doc,
+      score,
+      () =>
         `${at}: document '${doc}' is listed twice for query '${qid}'; keep one line per query and document`,
-      );
-    docs.set(doc, score);
+    );
   }
   return { run, tag };
 }
