@@ -1,35 +1,52 @@
-// xlir collections list | info NAME | delete NAME
+// xlir collections list | info NAME | check NAME [--repair] | delete NAME
 
 import { Command } from "commander";
+import { checkCollection, formatProblem } from "../index/check.ts";
 import { Collection, deleteCollection } from "../index/collection.ts";
 import { formatDocScore } from "../index/doc-score.ts";
 import { collectionsDir, listCollections } from "../index/home.ts";
 import { describeEncoder } from "../index/manifest.ts";
+import { repairCollection } from "../index/repair.ts";
+import { threadsOption } from "./options.ts";
 
 export function collectionsCommand(): Command {
   const list = new Command("list")
-    .description("list the collections")
+    .description(
+      "list the collections; a damaged one is listed as NAME<TAB>damaged: WHAT, the others still are, " +
+        "and the exit code is then 1",
+    )
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
-    .option("--json", "one JSON object per collection")
+    .option("--json", 'one JSON object per collection ({"name", "error"} for a damaged one)')
     .action(async (o) => {
       const names = listCollections(o.home);
       if (!o.json && names.length === 0) {
         process.stdout.write(`no collections in ${collectionsDir(o.home)}\n`);
         return;
       }
+      let damaged = 0;
       for (const name of names) {
-        const col = await Collection.open(name, { home: o.home });
+        let line: string;
         try {
-          const docs = await col.store.countDocs();
-          if (o.json)
-            process.stdout.write(
-              JSON.stringify({ name, documents: docs, encoder: col.manifest.encoder }) + "\n",
-            );
-          else process.stdout.write(`${name}\t${docs} documents\t${describeEncoder(col.manifest.encoder)}\n`);
-        } finally {
-          await col.close();
+          const col = await Collection.open(name, { home: o.home });
+          try {
+            // the counts come from LanceDB's manifests: look at the files too
+            await col.store.verifyFiles();
+            const docs = await col.store.countDocs();
+            const encoder = col.manifest.encoder;
+            line = o.json
+              ? JSON.stringify({ name, documents: docs, encoder })
+              : `${name}\t${docs} documents\t${describeEncoder(encoder)}`;
+          } finally {
+            await col.close();
+          }
+        } catch (e) {
+          damaged++;
+          const error = (e as Error).message;
+          line = o.json ? JSON.stringify({ name, error }) : `${name}\tdamaged: ${error}`;
         }
+        process.stdout.write(line + "\n");
       }
+      if (damaged) process.exitCode = 1;
     });
   const info = new Command("info")
     .description("what a collection holds and how it was built")
@@ -65,6 +82,44 @@ export function collectionsCommand(): Command {
         await col.close();
       }
     });
+  const check = new Command("check")
+    .description(
+      "verify a collection end to end (collection.json, every table file and row, orphan chunks, " +
+        "documents without chunks, missing vectors, the BM25 file, a stale write lock): one line per " +
+        "problem naming the damaged file; exit code 1 when any is found (or, with --repair, is left)",
+    )
+    .argument("<collection>", "collection name")
+    .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .option(
+      "--repair",
+      "fix what the data allows: rebuild BM25, drop orphan chunks, re-embed missing vectors, re-chunk " +
+        "documents missing chunks, remove a stale lock; says what cannot be repaired",
+    )
+    .addOption(threadsOption())
+    .option("--json", "the report as one JSON object")
+    .action(async (name: string, o) => {
+      const out = (s: string) => process.stdout.write(s + "\n");
+      if (!o.repair) {
+        const r = await checkCollection(name, { home: o.home });
+        if (o.json) out(JSON.stringify(r));
+        else {
+          for (const p of r.problems) out(formatProblem(p));
+          out(summary(r.name, r.problems.length, r.documents, r.chunks));
+        }
+        if (r.problems.length) process.exitCode = 1;
+        return;
+      }
+      const r = await repairCollection(name, { home: o.home, encoderOptions: { threads: o.threads } });
+      if (o.json) out(JSON.stringify(r));
+      else {
+        for (const p of r.before.problems) out(formatProblem(p));
+        for (const line of r.repaired) out(`repaired: ${line}`);
+        for (const line of r.failed) out(`not repaired: ${line}`);
+        for (const p of r.after.problems) out(`left: ${formatProblem(p)}`);
+        out(summary(r.after.name, r.after.problems.length, r.after.documents, r.after.chunks));
+      }
+      if (r.after.problems.length) process.exitCode = 1;
+    });
   const del = new Command("delete")
     .description("delete a collection and all its files")
     .argument("<collection>", "collection name")
@@ -74,8 +129,14 @@ export function collectionsCommand(): Command {
       process.stdout.write(`deleted collection "${name}"\n`);
     });
   return new Command("collections")
-    .description("list, describe and delete collections")
+    .description("list, describe, check and delete collections")
     .addCommand(list)
     .addCommand(info)
+    .addCommand(check)
     .addCommand(del);
+}
+
+function summary(name: string, problems: number, docs: number | null, chunks: number | null): string {
+  if (problems) return `collection "${name}": ${problems} problem(s)`;
+  return `collection "${name}" is sound: ${docs} documents, ${chunks} chunks`;
 }

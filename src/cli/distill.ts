@@ -3,9 +3,8 @@
 
 import { Command, Option } from "commander";
 import { distill } from "../train/distill.ts";
+import { decimal, nonNegativeInt, positiveInt, threadsOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
-
-const int = (v: string) => parseInt(v, 10);
 
 export function distillCommand(): Command {
   return new Command("distill")
@@ -18,16 +17,21 @@ export function distillCommand(): Command {
     )
     .requiredOption("--teacher <id-or-dir>", "E5 checkpoint, e.g. intfloat/e5-large-v2")
     .requiredOption("--data <files...>", "English training text: .txt (one per line), .tsv or .jsonl")
-    .requiredOption("--steps <n>", "optimizer steps", int)
+    .requiredOption("--steps <n>", "optimizer steps", positiveInt)
     .requiredOption("--output <dir>", "model folder to write (training state goes to <dir>/training)")
     .option("--resume", "continue the checkpoint in <output>/training", false)
-    .option("--batch-size <n>", "texts per micro-batch", int, 16)
-    .option("--grad-accum <n>", "micro-batches per optimizer step", int, 1)
-    .option("--lr <x>", "peak learning rate", parseFloat, 2e-4)
-    .option("--warmup-steps <n>", "linear warmup steps (default 10% of --steps)", int)
-    .option("--weight-decay <x>", "AdamW weight decay", parseFloat, 0)
-    .option("--max-grad-norm <x>", "clip gradients to this global norm (0: no clipping)", parseFloat, 1)
-    .option("--projection-hidden <n>", "projection hidden size", int, 4096)
+    .option("--batch-size <n>", "texts per micro-batch", positiveInt, 16)
+    .option("--grad-accum <n>", "micro-batches per optimizer step", positiveInt, 1)
+    .option("--lr <x>", "peak learning rate", decimal({ above: 0 }), 2e-4)
+    .option("--warmup-steps <n>", "linear warmup steps (default 10% of --steps)", nonNegativeInt)
+    .option("--weight-decay <x>", "AdamW weight decay", decimal({ min: 0 }), 0)
+    .option(
+      "--max-grad-norm <x>",
+      "clip gradients to this global norm (0: no clipping)",
+      decimal({ min: 0 }),
+      1,
+    )
+    .option("--projection-hidden <n>", "projection hidden size", positiveInt, 4096)
     .addOption(
       new Option("--projection-activation <a>", "between the two projection layers")
         .choices(["none", "relu", "gelu", "tanh"])
@@ -38,14 +42,14 @@ export function distillCommand(): Command {
         .choices(["projection", "projection+lora", "full"])
         .default("projection+lora"),
     )
-    .option("--lora-r <n>", "LoRA rank", int, 32)
-    .option("--lora-alpha <n>", "LoRA alpha", parseFloat, 64)
-    .option("--lora-dropout <x>", "LoRA dropout", parseFloat, 0.05)
-    .option("--eval-every <n>", "held-out evaluation interval in steps (default steps/10)", int)
-    .option("--eval-size <n>", "held-out texts (default 10%, at most 256)", int)
-    .option("--checkpoint-every <n>", "checkpoint interval in steps", int, 200)
-    .option("--seed <n>", "random seed", int, 42)
-    .option("--threads <n>", "CPU threads (default: all cores)", int)
+    .option("--lora-r <n>", "LoRA rank", positiveInt, 32)
+    .option("--lora-alpha <n>", "LoRA alpha", decimal({ above: 0 }), 64)
+    .option("--lora-dropout <x>", "LoRA dropout", decimal({ min: 0, max: 0.99 }), 0.05)
+    .option("--eval-every <n>", "held-out evaluation interval in steps (default steps/10)", positiveInt)
+    .option("--eval-size <n>", "held-out texts (default 10%, at most 256)", nonNegativeInt)
+    .option("--checkpoint-every <n>", "checkpoint interval in steps", positiveInt, 200)
+    .option("--seed <n>", "random seed", nonNegativeInt, 42)
+    .addOption(threadsOption())
     .option("--no-merge", "keep LoRA as a PEFT adapter folder instead of merging it into E5")
     .option("--json", "print progress as JSON lines")
     .action(async (o) => {

@@ -5,7 +5,8 @@ import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
 import { npyBytes } from "../encode/npy.ts";
 import { readTexts } from "./input.ts";
-import { dtypeOption } from "./options.ts";
+import { givenPrompts, passagePrefixOption, queryPrefixOption } from "./prefix-options.ts";
+import { dtypeOption, positiveInt, threadsOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
 
 export function embedCommand(): Command {
@@ -25,10 +26,12 @@ export function embedCommand(): Command {
     .option("--field <name>", "the JSONL text field", "text")
     .option("--output <file>", "where to write (default: standard output; required for npy)")
     .addOption(new Option("--format <format>", "output format").choices(["jsonl", "npy"]).default("jsonl"))
-    .option("--batch-size <n>", "texts per batch", (v) => parseInt(v, 10), 32)
-    .option("--threads <n>", "CPU threads (default: all cores)", (v) => parseInt(v, 10))
+    .option("--batch-size <n>", "texts per batch", positiveInt, 32)
+    .addOption(threadsOption())
     .option("--revision <rev>", "hub revision (branch, tag or commit)")
     .addOption(dtypeOption("float32"))
+    .addOption(queryPrefixOption())
+    .addOption(passagePrefixOption())
     .action(async (o) => {
       if (o.format === "npy" && !o.output)
         throw new Error("--format npy writes binary data: give --output FILE.npy");
@@ -38,6 +41,7 @@ export function embedCommand(): Command {
         threads: o.threads,
         dtype: o.dtype,
         hub: { revision: o.revision },
+        prompts: givenPrompts(o),
       });
       try {
         const bar = progressBar("embedding", texts.length);

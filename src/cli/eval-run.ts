@@ -3,19 +3,15 @@
 // on a terminal, JSON lines with --json).
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { BM25, runBenchmark } from "../eval/benchmark.ts";
 import { defaultCacheDir } from "../eval/embed-cache.ts";
 import { TASK_HELP } from "../eval/tasks/registry.ts";
-import { dtypeOption } from "./options.ts";
+import { xlirHome } from "../index/home.ts";
+import { dtypeOption, positiveInt, threadsOption } from "./options.ts";
+import { givenPrompts, passagePrefixOption, queryPrefixOption } from "./prefix-options.ts";
 import { progressBar } from "./progress.ts";
 
-const positive = (what: string) => (value: string) => {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1)
-    throw new InvalidArgumentError(`${what} must be a positive whole number.`);
-  return n;
-};
 const langList = (value: string, previous: string[] = []) => [
   ...previous,
   ...value
@@ -49,24 +45,19 @@ export function evalRunCommand(): Command {
     .option(
       "--limit <n>",
       "the first n queries per language (bitext: the first n lines of each pair)",
-      positive("--limit"),
+      positiveInt,
     )
     .option(
       "--output <dir>",
-      "where to write runs/, qrels/, metrics.json, per-query.json, report.md, chart.svg (default: xlir-eval/<task>/<model>-<mode>)",
+      "where to write runs/, qrels/, metrics.json, per-query.json, report.md, chart.svg (default: <xlir home>/eval/<task>/<model>-<mode>)",
     )
-    .option(
-      "--depth <n>",
-      "documents per query in the runs (and in each list RRF fuses)",
-      positive("--depth"),
-      100,
-    )
+    .option("--depth <n>", "documents per query in the runs (and in each list RRF fuses)", positiveInt, 100)
     .addOption(
       new Option("--margin <kind>", "bitext mining: xSIM margin scoring of the k nearest neighbours").choices(
         ["ratio", "distance"],
       ),
     )
-    .option("--margin-k <n>", "neighbours per sentence for --margin", positive("--margin-k"), 4)
+    .option("--margin-k <n>", "neighbours per sentence for --margin", positiveInt, 4)
     .option(
       "--reference <file>",
       "published numbers to show beside ours (YAML or JSON), repeatable",
@@ -79,18 +70,23 @@ export function evalRunCommand(): Command {
     )
     .option("--no-cache", "embed without reading or writing the cache")
     .option("--no-runs", "do not write the TREC run and qrels files")
-    .option("--batch-size <n>", "texts per encoder batch", positive("--batch-size"), 32)
-    .option("--threads <n>", "CPU threads (default: all cores)", positive("--threads"))
+    .option("--batch-size <n>", "texts per encoder batch", positiveInt, 32)
+    .addOption(threadsOption())
     .addOption(
       new Option("--device <device>", "where the encoder runs").choices(["cpu", "cuda"]).default("cpu"),
     )
     .option("--revision <rev>", "hub revision of the model (branch, tag or commit)")
     .addOption(dtypeOption("float32"))
+    .addOption(queryPrefixOption())
+    .addOption(passagePrefixOption())
+    .option("--home <dir>", "xlir home for the default --output (default: $XLIR_HOME or ~/.xlir)")
     .option("--json", "progress as JSON lines on standard error", false)
     .action(async function (this: Command, task: string, o) {
       const out = this.configureOutput();
       const mode = o.mode ?? (o.model === BM25 ? "bm25" : "dense");
-      const output = o.output ?? `xlir-eval/${slug(task)}/${slug(basename(o.model))}-${mode}`;
+      // Never into the current folder unasked: a default under the xlir home, like collections.
+      const output =
+        o.output ?? join(xlirHome(o.home), "eval", slug(task), `${slug(basename(o.model))}-${mode}`);
       const result = await runBenchmark({
         task,
         model: o.model,
@@ -111,6 +107,7 @@ export function evalRunCommand(): Command {
           device: o.device,
           dtype: o.dtype,
           revision: o.revision,
+          prompts: givenPrompts(o),
         },
         onProgress: o.json ? jsonProgress : barProgress(),
         warn: (m) => out.writeErr!(`xlir eval run: ${m}\n`),

@@ -5,7 +5,7 @@
 
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
-import { Collection } from "../index/collection.ts";
+import { Collection, deleteCollection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import {
   countDocuments,
@@ -15,11 +15,17 @@ import {
   type InputFormat,
   readDocuments,
 } from "../index/ingest.ts";
-import { addDocuments, buildAnnIndex, deleteDocuments } from "../index/indexer.ts";
-import { dtypeOption } from "./options.ts";
+import {
+  type AddProgress,
+  addDocuments,
+  buildAnnIndex,
+  deleteDocuments,
+  DUPLICATE_POLICIES,
+} from "../index/indexer.ts";
+import { resolveNllbLang } from "../text/nllb-langs.ts";
+import { dtypeOption, positiveInt, nonNegativeInt, threadsOption } from "./options.ts";
+import { givenPrompts, passagePrefixOption, queryPrefixOption, recordedPrompts } from "./prefix-options.ts";
 import { progressBar } from "./progress.ts";
-
-const int = (v: string) => parseInt(v, 10);
 
 export function indexCommand(): Command {
   return new Command("index")
@@ -41,8 +47,16 @@ export function indexCommand(): Command {
       'language of documents that give none: an NLLB-200 code or alias (de, hin_Deva), or "auto" to detect',
       "auto",
     )
-    .option("--chunk-tokens <n>", "chunk window in encoder tokens (default: the model's max length)", int)
-    .option("--overlap <n>", "tokens shared by consecutive chunks (default: 1/8 of the window)", int)
+    .option(
+      "--chunk-tokens <n>",
+      "chunk window in encoder tokens (default: the model's max length)",
+      positiveInt,
+    )
+    .option(
+      "--overlap <n>",
+      "tokens shared by consecutive chunks (default: 1/8 of the window)",
+      nonNegativeInt,
+    )
     .option(
       "--doc-score <how>",
       "document score from its chunks: max, sum or sum:K (recorded as the default for searches)",
@@ -54,17 +68,25 @@ export function indexCommand(): Command {
         "override the model's similarity (default: cosine when it normalises)",
       ).choices(["cosine", "dot"]),
     )
-    .option("--batch-size <n>", "documents per commit (a crash loses at most one batch)", int, 256)
-    .option("--encode-batch <n>", "texts per encoder batch", int, 32)
-    .option("--threads <n>", "CPU threads (default: all cores)", int)
+    .option("--batch-size <n>", "documents per commit (a crash loses at most one batch)", positiveInt, 256)
+    .option("--encode-batch <n>", "texts per encoder batch", positiveInt, 32)
+    .addOption(threadsOption())
     .option("--revision <rev>", "hub revision (branch, tag or commit) of --model")
     .addOption(dtypeOption("float32; an existing collection: the one it was built with"))
+    .addOption(queryPrefixOption("; recorded in the collection, and used by every later search"))
+    .addOption(passagePrefixOption("; recorded in the collection"))
+    .option("--allow-model-change", "extend a collection even though its model's weights changed since")
     .option("--skip-empty", "skip documents with empty text instead of stopping", false)
+    .addOption(
+      new Option("--on-duplicate <keep>", "an id read twice: keep the last, the first, or stop with an error")
+        .choices([...DUPLICATE_POLICIES])
+        .default("last"),
+    )
     .option("--build-ann [type]", "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq")
     .option(
       "--ann-threshold <n>",
       "build the ANN index automatically from this many chunks up (new collections)",
-      int,
+      positiveInt,
     )
     .option("--delete <ids...>", "delete these document ids instead of adding")
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
@@ -83,7 +105,17 @@ export function indexCommand(): Command {
       if (o.buildAnn && !["ivf_pq", "hnsw_sq", true].includes(o.buildAnn)) {
         throw new Error(`--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq`);
       }
+      // Everything the input and options can get wrong is checked before a collection is created
+      // or opened for writing, so a failed first run leaves nothing behind.
+      if (o.lang !== "auto") {
+        try {
+          resolveNllbLang(o.lang);
+        } catch (e) {
+          throw new Error(`--lang ${o.lang}: ${(e as Error).message}`, { cause: e });
+        }
+      }
       const format: InputFormat | undefined = o.input ? (o.format ?? detectFormat(o.input)) : undefined;
+      const total = o.input ? await countDocuments(o.input, format!) : 0;
       let enc: Encoder | null = null;
       let col: Collection;
       if (exists && !o.model) {
@@ -99,7 +131,14 @@ export function indexCommand(): Command {
             `collection "${name}" is chunked ${c ? `at ${c.tokens} tokens with overlap ${c.overlap}` : "one chunk per document"}: leave --chunk-tokens/--overlap out`,
           );
         }
-        if (col.dense) await col.encoder({ batchSize: o.encodeBatch, threads: o.threads, dtype: o.dtype });
+        if (col.dense)
+          await col.encoder({
+            batchSize: o.encodeBatch,
+            threads: o.threads,
+            dtype: o.dtype,
+            prompts: givenPrompts(o),
+            allowModelChange: o.allowModelChange,
+          });
       } else {
         if (o.model !== "bm25") {
           enc = await Encoder.load(o.model, {
@@ -107,6 +146,8 @@ export function indexCommand(): Command {
             threads: o.threads,
             dtype: o.dtype,
             hub: { revision: o.revision },
+            // an existing collection's prefixes, unless given: what its documents were embedded with
+            prompts: { ...(exists ? recordedPrompts(name, o.home) : {}), ...givenPrompts(o) },
           });
         }
         try {
@@ -121,14 +162,22 @@ export function indexCommand(): Command {
             docScore: parseDocScore(o.docScore),
             similarity: o.similarity,
             annThreshold: o.annThreshold,
+            allowModelChange: o.allowModelChange,
           });
         } catch (e) {
           await enc?.close();
           throw e;
         }
       }
+      let discard = false;
       try {
-        if (o.input) await runAdd(col, o.input, format!, o);
+        try {
+          if (o.input) await runAdd(col, o.input, format!, total, o);
+        } catch (e) {
+          // a first run that failed before its first document was committed leaves no collection
+          discard = !exists && (await col.store.countDocs()) === 0;
+          throw e;
+        }
         if (o.buildAnn) {
           const unlock = col.lock();
           try {
@@ -149,6 +198,7 @@ export function indexCommand(): Command {
       } finally {
         await col.close();
         await enc?.close();
+        if (discard) deleteCollection(name, { home: o.home });
       }
     });
 }
@@ -157,9 +207,9 @@ async function runAdd(
   col: Collection,
   input: string,
   format: InputFormat,
+  total: number,
   o: Record<string, unknown>,
 ): Promise<void> {
-  const total = await countDocuments(input, format);
   const bar = o.json ? () => {} : progressBar(`indexing ${col.name}`, total);
   let stop = false;
   const onSigint = () => {
@@ -184,6 +234,7 @@ async function runAdd(
       {
         lang: o.lang as string,
         batchSize: o.batchSize as number,
+        onDuplicate: o.onDuplicate as "last" | "first" | "error",
         ann: o.buildAnn ? false : "auto",
         onProgress: (x) => {
           if (o.json)
@@ -199,11 +250,25 @@ async function runAdd(
       o,
       { event: "done", collection: col.name, ...p, seconds: secs, stopped: stop },
       `${stop ? "stopped: " : ""}${p.read} documents read into "${col.name}": ${p.added} added, ${p.updated} updated, ` +
-        `${p.unchanged} unchanged; ${p.chunks} chunks written in ${secs.toFixed(1)} s`,
+        `${p.unchanged} unchanged${p.duplicates ? `, ${p.duplicates} duplicate ids` : ""}; ` +
+        `${p.chunks} chunks written in ${secs.toFixed(1)} s`,
     );
+    if (p.duplicates) process.stderr.write(`xlir: ${duplicateWarning(p, o.onDuplicate as string)}\n`);
+    // a script must see that the run did not finish: 130, as a shell reports SIGINT (a rerun resumes)
+    if (stop) process.exitCode = 130;
   } finally {
     process.off("SIGINT", onSigint);
   }
+}
+
+/** "2 ids were read more than once (kept the last): "a" at docs.jsonl:4 (first at docs.jsonl:1), ..." */
+export function duplicateWarning(p: AddProgress, keep: string): string {
+  const shown = p.duplicateExamples.map((d) => `"${d.id}" at ${d.source} (first at ${d.first})`).join(", ");
+  const more = p.duplicates > p.duplicateExamples.length ? ", ..." : "";
+  return (
+    `${p.duplicates} document(s) repeat an id read earlier in this input (kept the ${keep}): ${shown}${more}; ` +
+    `make ids unique, or choose with --on-duplicate last|first|error`
+  );
 }
 
 async function runDelete(name: string, o: Record<string, unknown>): Promise<void> {

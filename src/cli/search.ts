@@ -1,14 +1,18 @@
 // xlir search: one query against a collection; ranked documents with their best passage, as text
-// for people or JSON lines (--json) for programs.
+// for people or JSON lines (--json) for programs. With --topics FILE --run OUT.trec, every query of
+// a topics file in one process, written as a TREC run (Pyserini's `search --topics --output`).
 
 import { Command, Option } from "commander";
 import { Collection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import { encoderSpec } from "../index/collection.ts";
 import { checkSameEncoder } from "../index/manifest.ts";
-import { search, type SearchHit } from "../index/search.ts";
+import { parseFilters, unknownFields } from "../index/filter.ts";
+import { search, searchDetailed, type SearchHit, type SearchOptions } from "../index/search.ts";
+import { appendRun, finishRun, readTopics, resumeRun, runLines, type Topic } from "../eval/topics.ts";
+import { progressBar } from "./progress.ts";
 import { Encoder } from "../encode/encoder.ts";
-import { dtypeOption } from "./options.ts";
+import { decimal, dtypeOption, positiveInt, threadsOption } from "./options.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -16,7 +20,7 @@ export function searchCommand(): Command {
   return new Command("search")
     .description("search a collection with a query in any language")
     .argument("<collection>", "collection name")
-    .argument("<query>", "the query text")
+    .argument("[query]", "the query text (or --topics FILE)")
     .option("--lang <code>", 'language of the query: an NLLB-200 code or alias, or "auto" to detect', "auto")
     .addOption(
       new Option(
@@ -24,7 +28,10 @@ export function searchCommand(): Command {
         "dense vectors, BM25, or both fused (default: dense, or bm25 for lexical collections)",
       ).choices(["dense", "bm25", "hybrid"]),
     )
-    .option("--k <n>", "how many documents", (v) => parseInt(v, 10), 10)
+    .option("--k <n>", "how many documents (default 10; 1000 per topic with --topics)", positiveInt)
+    .option("--topics <file>", "batch search: TSV (qid<TAB>query) or JSONL (BEIR queries.jsonl) topics")
+    .option("--run <file>", "with --topics: the TREC run to write (resumes after a crash)")
+    .option("--run-tag <tag>", "with --topics: the run tag in the last column", "xlir")
     .option(
       "--filter <cond>",
       "FIELD=V1,V2 or FIELD!=V on lang or a metadata field; repeatable (all must hold)",
@@ -36,24 +43,35 @@ export function searchCommand(): Command {
         .choices(["rrf", "weighted"])
         .default("rrf"),
     )
-    .option("--weight <w>", "weighted fusion: weight of the dense scores (BM25 gets 1 - w)", parseFloat, 0.5)
+    .option(
+      "--weight <w>",
+      "weighted fusion: weight of the dense scores (BM25 gets 1 - w)",
+      decimal({ min: 0, max: 1 }),
+      0.5,
+    )
     .option(
       "--doc-score <how>",
       "document score from its chunks: max, sum or sum:K (default: the collection's)",
     )
     .option("--exact", "exact dense search even when the collection has an ANN index")
     .option("--ann", "dense search through the ANN index")
-    .option("--nprobes <n>", "ANN: IVF partitions to probe", (v) => parseInt(v, 10))
-    .option("--refine-factor <n>", "ANN: candidates re-ranked exactly, as a multiple of k", (v) =>
-      parseInt(v, 10),
-    )
+    .option("--nprobes <n>", "ANN: IVF partitions to probe", positiveInt)
+    .option("--refine-factor <n>", "ANN: candidates re-ranked exactly, as a multiple of k", positiveInt)
     .option("--model <id-or-dir>", "check the query encoder (default: the collection's own)")
-    .option("--threads <n>", "CPU threads (default: all cores)", (v) => parseInt(v, 10))
+    .addOption(threadsOption())
     .addOption(dtypeOption("the one the collection was built with"))
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .option("--allow-model-change", "search even though the model's weights changed since indexing")
     .option("--json", "one JSON object per result line")
-    .action(async (name: string, query: string, o) => {
+    .action(async (name: string, query: string | undefined, o) => {
       if (o.exact && o.ann) throw new Error("--exact and --ann contradict each other: give one");
+      if (query === undefined && !o.topics)
+        throw new Error("give the query text, or --topics FILE --run OUT.trec");
+      if (query !== undefined && o.topics) throw new Error("give the query text or --topics FILE, not both");
+      if (o.topics && !o.run) throw new Error("--topics needs --run OUT.trec: where to write the run");
+      if (o.run && !o.topics) throw new Error("--run writes the run of --topics FILE: give --topics too");
+      const topics = o.topics ? readTopics(o.topics) : null;
+      const filter = parseFilters(o.filter);
       const col = await Collection.open(name, { home: o.home });
       let enc: Encoder | null = null;
       try {
@@ -63,32 +81,70 @@ export function searchCommand(): Command {
           else {
             const built = col.manifest.encoder;
             const dtype = o.dtype ?? (built.kind === "dense" ? built.dtype : undefined);
-            enc = await Encoder.load(o.model, { threads: o.threads, dtype });
+            // queries get the prefixes the documents were embedded with
+            const prompts = built.kind === "dense" ? built.prompts : undefined;
+            enc = await Encoder.load(o.model, { threads: o.threads, dtype, prompts });
             const spec = encoderSpec(enc, built.kind === "dense" ? built.revision : null);
-            checkSameEncoder(name, built, spec, "search");
-            col.useEncoder(enc);
+            const check = { allowModelChange: o.allowModelChange };
+            checkSameEncoder(name, built, spec, "search", check);
+            col.useEncoder(enc, check);
           }
-        } else if (mode !== "bm25" && col.dense) await col.encoder({ threads: o.threads, dtype: o.dtype });
-        const hits = await search(col, query, {
+        } else if (mode !== "bm25" && col.dense)
+          await col.encoder({ threads: o.threads, dtype: o.dtype, allowModelChange: o.allowModelChange });
+        for (const field of unknownFields(filter, (await col.view(false)).docs.metadata))
+          warn(`--filter ${field}: no document has a metadata field "${field}", so nothing can match`);
+        const opts: SearchOptions = {
           mode,
-          k: o.k,
+          k: o.k ?? (topics ? 1000 : 10),
           lang: o.lang,
-          filter: o.filter,
+          filter,
           fusion: o.fusion,
           weight: o.weight,
           docScore: o.docScore ? parseDocScore(o.docScore) : undefined,
           ann: o.exact ? false : o.ann ? true : "auto",
           nprobes: o.nprobes,
           refineFactor: o.refineFactor,
-        });
+        };
+        if (topics) return await searchTopics(col, topics, opts, o);
+        const { hits, warning } = await searchDetailed(col, query!, opts);
+        if (warning !== null) warn(warning);
         if (o.json) for (const h of hits) process.stdout.write(JSON.stringify(h) + "\n");
-        else process.stdout.write(formatHits(hits, query));
+        else process.stdout.write(formatHits(hits, query!));
       } finally {
         await col.close();
         await enc?.close();
       }
     });
 }
+
+/** Every topic in turn, appended to the run as it goes (a rerun resumes after the queries done). */
+async function searchTopics(
+  col: Collection,
+  topics: readonly Topic[],
+  opts: SearchOptions,
+  o: Record<string, unknown>,
+): Promise<void> {
+  const out = o.run as string;
+  const { partial, done } = resumeRun(out);
+  const bar = o.json ? () => {} : progressBar(`searching ${col.name}`, topics.length);
+  let n = 0;
+  for (const t of topics) {
+    if (!done.has(t.id)) {
+      const hits = await search(col, t.text, { ...opts, lang: t.lang ?? opts.lang });
+      appendRun(partial, runLines(t.id, hits, o.runTag as string));
+    }
+    n++;
+    if (o.json)
+      process.stdout.write(JSON.stringify({ event: "progress", done: n, total: topics.length }) + "\n");
+    else bar(n, topics.length);
+  }
+  finishRun(partial, out);
+  const resumed = done.size ? ` (${done.size} resumed from ${partial})` : "";
+  if (o.json) process.stdout.write(JSON.stringify({ event: "done", topics: topics.length, run: out }) + "\n");
+  else process.stderr.write(`xlir: wrote ${out}: ${topics.length} topics${resumed}\n`);
+}
+
+const warn = (message: string) => process.stderr.write(`xlir: warning: ${message}\n`);
 
 /** Human output: rank, score, id, language, title, then the passage, shortened around the query words. */
 export function formatHits(hits: readonly SearchHit[], query: string): string {

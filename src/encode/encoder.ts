@@ -3,6 +3,7 @@
 // so each batch carries little padding, runs one ONNX Runtime session for every batch shape, and
 // returns the rows in the caller's order.
 
+import { join } from "node:path";
 import { Checkpoint } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
 import { studentBatch, studentFeeds, studentGraph } from "../models/nllb-e5.ts";
@@ -13,10 +14,23 @@ import { Session } from "../tensor/session.ts";
 import { DEFAULT_NLLB_LANG, nllbRow } from "../text/nllb-input.ts";
 import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../text/langid.ts";
 import { nllbLangTokenId } from "../text/nllb-langs.ts";
-import { encodeBatch, loadTokenizer, padBatch, type TextTokenizer } from "../text/tokenizer.ts";
-import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
-import { readSentenceTransformers } from "../weights/sentence-transformers.ts";
-import { type EncoderSettings, type Role, resolveSettings } from "./conventions.ts";
+import {
+  checkTokenizerFits,
+  encodeBatch,
+  loadTokenizer,
+  padBatch,
+  type TextTokenizer,
+} from "../text/tokenizer.ts";
+import { modelFingerprint } from "../weights/fingerprint.ts";
+import { hubRepoOf, type ResolveOptions, resolveModel } from "../weights/hub.ts";
+import { readPromptConfig, readSentenceTransformers } from "../weights/sentence-transformers.ts";
+import {
+  decidePrompts,
+  type EncoderSettings,
+  type PromptDecision,
+  type Role,
+  resolveSettings,
+} from "./conventions.ts";
 
 export type EncoderDType = "float32" | "int8";
 
@@ -37,6 +51,11 @@ export interface EncoderOptions {
   hub?: ResolveOptions;
   /** Where warnings go (default console.warn). */
   warn?: (msg: string) => void;
+  /**
+   * Query/passage prefixes that win over whatever the checkpoint says (--query-prefix,
+   * --passage-prefix, or what a collection recorded); a role left out is decided as usual.
+   */
+  prompts?: Partial<Record<Role, string>>;
   /** Override the family conventions (e.g. a distillation teacher wants the raw mean). */
   override?: Partial<Pick<EncoderSettings, "pooling" | "normalize" | "prompts">>;
 }
@@ -71,6 +90,16 @@ function checkDtype(opts: EncoderOptions): void {
     throw new Error("dtype int8 runs on the CPU only: on CUDA use float32 (leave --dtype out)");
 }
 
+/** The prefixes for this load, said once when they were guessed or are unknown. */
+function settlePrompts(
+  opts: EncoderOptions,
+  clues: Omit<Parameters<typeof decidePrompts>[0], "given">,
+): PromptDecision {
+  const decision = decidePrompts({ ...clues, given: opts.override?.prompts ?? opts.prompts });
+  if (decision.warning) (opts.warn ?? console.warn)(`xlir: ${decision.warning}`);
+  return decision;
+}
+
 function openSession(graph: Graph, opts: EncoderOptions): Promise<Session> {
   return Session.create(opts.dtype === "int8" ? quantizeLinears(graph) : graph, {
     threads: opts.threads,
@@ -91,6 +120,8 @@ export class Encoder {
     private readonly tok: TextTokenizer,
     private readonly session: Session,
     private readonly opts: EncoderOptions,
+    /** weights/fingerprint.ts of the files the model was built from (config and weights). */
+    readonly fingerprint: string,
   ) {}
 
   static async load(idOrDir: string, opts: EncoderOptions = {}): Promise<Encoder> {
@@ -98,10 +129,26 @@ export class Encoder {
     const dir = await resolveModel(idOrDir, opts.hub);
     if (isNllbE5Folder(dir)) return Encoder.loadNllbE5(idOrDir, dir, opts);
     const st = readSentenceTransformers(dir);
-    const ck = Checkpoint.open(st?.transformerDir ?? dir);
+    const modelDir = st?.transformerDir ?? dir;
+    const ck = Checkpoint.open(modelDir);
     try {
-      const tok = loadTokenizer(st?.transformerDir ?? dir);
-      const settings = { ...resolveSettings(idOrDir, ck, tok, st), ...opts.override };
+      const tok = loadTokenizer(modelDir);
+      checkTokenizerFits(tok, ck.config.vocabSize, modelDir);
+      const hubId = hubRepoOf(dir);
+      const prompts = settlePrompts(opts, {
+        st: readPromptConfig(dir),
+        hubId,
+        name: idOrDir,
+        prefixFree: ck.config.family === "m2m100",
+      });
+      const settings = { ...resolveSettings(hubId ?? idOrDir, ck, tok, st, prompts), ...opts.override };
+      const fingerprint = modelFingerprint(dir, {
+        configs: [join(modelDir, "config.json")],
+        weights: [
+          join(modelDir, "model.safetensors"),
+          ...settings.dense.map((d) => join(dir, d.path, "model.safetensors")),
+        ],
+      });
       const graph = encoderGraph(ck, {
         pooling: settings.pooling,
         normalize: settings.normalize,
@@ -111,7 +158,7 @@ export class Encoder {
         ? settings.dense[settings.dense.length - 1].outFeatures
         : ck.config.hidden;
       const session = await openSession(graph, opts);
-      return new Encoder(idOrDir, settings, dim, { kind: "encoder", ck }, tok, session, opts);
+      return new Encoder(idOrDir, settings, dim, { kind: "encoder", ck }, tok, session, opts, fingerprint);
     } catch (e) {
       ck.close();
       throw e;
@@ -123,12 +170,20 @@ export class Encoder {
     const nllbE5 = readNllbE5Folder(dir);
     try {
       const tok = loadTokenizer(nllbE5.tokenizerDir);
+      checkTokenizerFits(tok, nllbE5.parts.nllb.config.vocabSize, nllbE5.tokenizerDir);
       const spec = nllbE5.config.spec;
+      // The E5 prefixes enter as token ids (spec.prefixIds); text prompts, when given, go before
+      // the NLLB text. The record only says which prefixes those ids are: nothing to guess.
+      const prompts = settlePrompts(opts, {
+        recorded: { query: "", passage: "" },
+        name: id,
+      });
       const settings: EncoderSettings = {
         pooling: "mean",
         normalize: true,
         dense: [],
-        prompts: { query: "", passage: "" },
+        prompts: prompts.prompts,
+        promptSource: prompts.source,
         maxLength: spec.maxNllbTokens,
         lowerCase: false,
         ...opts.override,
@@ -143,6 +198,7 @@ export class Encoder {
         tok,
         session,
         opts,
+        modelFingerprint(dir, nllbE5.files),
       );
     } catch (e) {
       nllbE5.close();

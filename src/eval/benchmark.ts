@@ -48,7 +48,9 @@ export interface BenchmarkOptions {
   cacheDir: string | null;
   /** Write the TREC run files (default true). */
   writeRuns?: boolean;
-  encoder?: Pick<EncoderOptions, "batchSize" | "threads" | "device" | "dtype"> & { revision?: string };
+  encoder?: Pick<EncoderOptions, "batchSize" | "threads" | "device" | "dtype" | "prompts"> & {
+    revision?: string;
+  };
   onProgress?: (label: string, done: number, total: number) => void;
   /** Things worth saying as they happen (reference cells that match nothing). */
   warn?: (msg: string) => void;
@@ -82,9 +84,12 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       const hub = { revision: o.encoder?.revision };
       // int8 embeddings are not float32's: their own cache entries
       const dtype = o.encoder?.dtype ?? "float32";
+      // so are embeddings with prefixes given by hand (none given: the keys caches already have)
+      const prompts = o.encoder?.prompts ?? {};
       modelKey =
         modelFingerprint(o.model, await resolveModel(o.model, hub)) +
-        (dtype === "float32" ? "" : `|${dtype}`);
+        (dtype === "float32" ? "" : `|${dtype}`) +
+        (Object.keys(prompts).length ? `|prompts:${JSON.stringify([prompts.query, prompts.passage])}` : "");
       embedder = cachedEmbedder({
         modelKey,
         dir: o.cacheDir ?? undefined,
@@ -95,6 +100,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
             device: o.encoder?.device,
             dtype,
             hub,
+            prompts,
           }),
         encoderLang: nllbCode,
         onProgress: o.onProgress,

@@ -2,124 +2,224 @@
 // the order trec_eval prints them in (its measures.c), and how each is summarised in the `all` line.
 import {
   averagePrecision,
+  binG,
   bpref,
+  dcg,
+  elevenPointAverage,
+  idealDcg,
   interpolatedPrecision,
   logAveragePrecision,
+  logBpref,
   ndcg,
   numRel,
+  numRelRet,
   numRet,
   precision,
+  rPrecision,
+  rPrecisionMult,
   recall,
   recipRank,
-  relRet,
-  rPrecision,
+  relativePrecision,
+  success,
 } from "./metrics.ts";
+import { gMeasure, ndcgRel, rbp, rndcg } from "./metrics-gain.ts";
+import { infAP, numNonrelJudgedRet, rbpResidual, relString, unjudged } from "./metrics-judged.ts";
+import { setF, setMap, setPrecision, setRecall, setRelativePrecision, utility } from "./metrics-set.ts";
 import type { Judged } from "./ranking.ts";
 
 /** How a measure becomes its `all` value: the arithmetic mean over evaluated queries (most), a sum
- *  (num_ret, num_rel, num_rel_ret), the count of queries (num_q), exp of the mean (gm_map, whose
- *  per-query value is a log), or the run's tag (runid). */
-export type Summary = "mean" | "sum" | "count" | "geomean" | "runid";
+ *  (num_ret, num_rel_ret, num_nonrel_judged_ret), num_rel's sum (which under -c trec_eval recounts
+ *  from the qrels: every judgment > 0, whatever -l), the count of queries (num_q), exp of the mean
+ *  (gm_map, gm_bpref, whose per-query values are logs), the run's tag (runid), or nothing
+ *  (relstring, printed per query only). */
+export type Summary = "mean" | "sum" | "numRel" | "count" | "geomean" | "runid" | "none";
+
+/** How a value is printed: %6.4f, %ld, %s (runid), or '%s' (relstring). */
+export type ValueFormat = "float" | "long" | "string" | "quoted";
+
+/**
+ * Parameters as `-m name.params` gives them: none; "long"/"double" cutoffs (sorted, one value
+ * each, printed name_10 or name_0.20); "values", a list of numbers for a single value, kept in the
+ * order given and printed as written (relstring.20 prints relstring_20); "gains", trec_eval's
+ * rel=gain pairs, which xlir does not implement (its measures use the qrels values as gains,
+ * trec_eval's default).
+ */
+type Params = "none" | "long" | "double" | "values" | "gains";
 
 interface Definition {
   name: string;
-  /** "long"/"double": a cutoff list as `-m name.a,b,c` (trec_eval's long and double cutoffs). */
-  params: "none" | "long" | "double";
+  params: Params;
   defaults: readonly number[];
   summary: Summary;
-  /** Printed as an integer (%ld) rather than %6.4f. */
-  integer: boolean;
-  /** Printed per query with -q (trec_eval prints num_q, gm_map and runid only in the summary). */
+  format: ValueFormat;
+  /** Printed per query with -q (trec_eval prints num_q, gm_map, gm_bpref and runid only in the
+   *  summary). */
   perQuery: boolean;
-  /** One value per cutoff (one value when the measure has no parameters). */
-  compute: (j: Judged, level: number, cutoffs: readonly number[]) => number[];
+  /** -c evaluates a query missing from the run on a one-document placeholder ranking and then
+   *  zeroes these measures, as trec_eval 10.0 does (num_ret, utility, relstring, unj, rbp_resid). */
+  zeroWhenAbsent?: boolean;
+  /** One value per cutoff (one value when the measure has no cutoffs). */
+  compute: (j: Judged, level: number, params: readonly number[]) => (number | string)[];
 }
 
 const CUTOFFS = [5, 10, 15, 20, 30, 100, 200, 500, 1000];
 const RECALL_POINTS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
-const one = (f: (j: Judged, level: number) => number) => (j: Judged, level: number) => [f(j, level)];
-const scalar = (name: string, summary: Summary, f: (j: Judged, level: number) => number): Definition => ({
-  name,
-  params: "none",
-  defaults: [],
-  summary,
-  integer: summary === "sum" || summary === "count",
-  perQuery: summary !== "count" && summary !== "geomean",
-  compute: one(f),
-});
-const cut = (name: string, f: (j: Judged, k: number, level: number) => number): Definition => ({
+const base = { params: "none", defaults: [], summary: "mean", format: "float", perQuery: true } as const;
+const scalar = (name: string, f: (j: Judged, level: number) => number, more: Partial<Definition> = {}) =>
+  ({ ...base, name, compute: (j, l) => [f(j, l)], ...more }) as Definition;
+const count = (name: string, f: (j: Judged, level: number) => number, more: Partial<Definition> = {}) =>
+  scalar(name, f, { summary: "sum", format: "long", ...more });
+const cut = (
+  name: string,
+  f: (j: Judged, k: number, level: number) => number,
+  defaults: readonly number[] = CUTOFFS,
+  more: Partial<Definition> = {},
+): Definition => ({
+  ...base,
   name,
   params: "long",
-  defaults: CUTOFFS,
-  summary: "mean",
-  integer: false,
-  perQuery: true,
-  compute: (j, level, ks) => ks.map((k) => f(j, k, level)),
+  defaults,
+  compute: (j, l, ks) => ks.map((k) => f(j, k, l)),
+  ...more,
 });
+const graded = (name: string, f: (j: Judged, level: number) => number) =>
+  scalar(name, f, { params: "gains" });
 
 /** In trec_eval's print order (te_trec_measures in measures.c), which is also xlir's: output order
  *  never depends on the order of the -m options. */
 const TABLE: readonly Definition[] = [
-  { ...scalar("runid", "runid", () => 0), perQuery: false },
-  scalar("num_q", "count", () => 1),
-  scalar("num_ret", "sum", (j) => numRet(j)),
-  scalar("num_rel", "sum", (j, l) => numRel(j, l)),
-  scalar("num_rel_ret", "sum", (j, l) => relRet(j, l)),
-  scalar("map", "mean", (j, l) => averagePrecision(j, l)),
-  scalar("gm_map", "geomean", (j, l) => logAveragePrecision(j, l)),
-  scalar("Rprec", "mean", (j, l) => rPrecision(j, l)),
-  scalar("bpref", "mean", (j, l) => bpref(j, l)),
+  scalar("runid", () => 0, { summary: "runid", format: "string", perQuery: false }),
+  count("num_q", () => 1, { summary: "count", perQuery: false }),
+  count("num_ret", (j) => numRet(j), { zeroWhenAbsent: true }),
+  count("num_rel", (j, l) => numRel(j, l), { summary: "numRel" }),
+  count("num_rel_ret", (j, l) => numRelRet(j, l)),
+  scalar("map", (j, l) => averagePrecision(j, l)),
+  scalar("gm_map", (j, l) => logAveragePrecision(j, l), { summary: "geomean", perQuery: false }),
+  scalar("Rprec", (j, l) => rPrecision(j, l)),
+  scalar("bpref", (j, l) => bpref(j, l)),
   // xlir extension: recip_rank.10 is MRR@10 (printed recip_rank_10). trec_eval takes no parameter
   // here (it silently ignores one); plain recip_rank is exactly trec_eval's.
   {
-    ...scalar("recip_rank", "mean", (j, l) => recipRank(j, l)),
+    ...scalar("recip_rank", (j, l) => recipRank(j, l)),
     params: "long",
     compute: (j, l, ks) => (ks.length ? ks.map((k) => recipRank(j, l, k)) : [recipRank(j, l)]),
   },
   {
+    ...base,
     name: "iprec_at_recall",
     params: "double",
     defaults: RECALL_POINTS,
-    summary: "mean",
-    integer: false,
-    perQuery: true,
     compute: (j, l, ps) => interpolatedPrecision(j, ps, l),
   },
   cut("P", (j, k, l) => precision(j, k, l)),
+  {
+    ...base,
+    name: "relstring",
+    params: "values",
+    defaults: [10],
+    summary: "none",
+    format: "quoted",
+    zeroWhenAbsent: true,
+    compute: (j, _l, [n]) => [relString(j, n)],
+  },
   cut("recall", (j, k, l) => recall(j, k, l)),
-  scalar("ndcg", "mean", (j) => ndcg(j)),
+  scalar("infAP", (j, l) => infAP(j, l)),
+  scalar("gm_bpref", (j, l) => logBpref(j, l), { summary: "geomean", perQuery: false }),
+  {
+    ...base,
+    name: "Rprec_mult",
+    params: "double",
+    defaults: [0.2, 0.4, 0.6, 0.8, 1, 1.2, 1.4, 1.6, 1.8, 2],
+    compute: (j, l, ms) => rPrecisionMult(j, ms, l),
+  },
+  {
+    ...base,
+    name: "utility",
+    params: "values",
+    defaults: [1, -1, 0, 0],
+    zeroWhenAbsent: true,
+    compute: (j, l, cs) => [utility(j, cs, l)],
+  },
+  {
+    ...base,
+    name: "11pt_avg",
+    params: "values",
+    defaults: RECALL_POINTS,
+    compute: (j, l, ps) => [elevenPointAverage(j, ps, l)],
+  },
+  scalar("binG", (j, l) => binG(j, l)),
+  graded("G", (j) => gMeasure(j)),
+  graded("dcg", (j) => dcg(j)),
+  graded("ideal_dcg", (j) => idealDcg(j)),
+  graded("ndcg", (j) => ndcg(j)),
+  graded("ndcg_rel", (j) => ndcgRel(j)),
+  graded("Rndcg", (j, l) => rndcg(j, l)),
   cut("ndcg_cut", (j, k) => ndcg(j, k)),
   cut("map_cut", (j, k, l) => averagePrecision(j, l, k)),
+  cut("relative_P", (j, k, l) => relativePrecision(j, k, l)),
+  cut("success", (j, k, l) => success(j, k, l), [1, 5, 10]),
+  scalar("set_P", (j, l) => setPrecision(j, l)),
+  scalar("set_relative_P", (j, l) => setRelativePrecision(j, l)),
+  scalar("set_recall", (j, l) => setRecall(j, l)),
+  scalar("set_map", (j, l) => setMap(j, l)),
+  {
+    ...base,
+    name: "set_F",
+    params: "values",
+    defaults: [1],
+    compute: (j, l, [beta]) => [setF(j, beta, l)],
+  },
+  count("num_nonrel_judged_ret", (j, l) => numNonrelJudgedRet(j, l)),
+  graded("rbp", (j) => rbp(j)),
+  { ...graded("rbp_resid", (j) => rbpResidual(j)), zeroWhenAbsent: true },
+  cut("unj", (j, k) => unjudged(j, k), [5, 10, 20], { zeroWhenAbsent: true }),
 ];
 
-/** trec_eval's nicknames that xlir can satisfy ("official" is also the default with no -m). */
+/** trec_eval's nicknames ("official" is also the default with no -m). */
 const NICKNAMES: Record<string, readonly string[]> = {
   official:
     "runid num_q num_ret num_rel num_rel_ret map gm_map Rprec bpref recip_rank iprec_at_recall P".split(" "),
+  all_trec: [
+    ..."runid num_q num_ret num_rel num_rel_ret map gm_map Rprec bpref recip_rank iprec_at_recall P".split(
+      " ",
+    ),
+    ..."relstring recall unj rbp rbp_resid infAP gm_bpref utility 11pt_avg ndcg relative_P".split(" "),
+    ..."Rprec_mult success map_cut ndcg_cut ndcg_rel Rndcg binG G set_P set_recall".split(" "),
+    ..."set_relative_P set_map set_F num_nonrel_judged_ret".split(" "),
+  ],
+  set: "runid num_q num_ret num_rel num_rel_ret utility set_P set_recall set_relative_P set_map set_F".split(
+    " ",
+  ),
 };
 
-/** trec_eval measures xlir does not implement, so that asking for one says so rather than "unknown". */
+/** trec_eval measures xlir does not implement (they need trec_eval's preference or qrels_jg
+ *  formats), so that asking for one says so rather than "unknown". */
 const NOT_IMPLEMENTED = new Set(
   [
-    "all_trec set all_prefs prefs qrels_jg relstring infAP gm_bpref Rprec_mult utility 11pt_avg binG G",
-    "dcg ideal_dcg ndcg_rel Rndcg relative_P success set_P set_relative_P set_recall set_map set_F",
-    "num_nonrel_judged_ret yaap rbp rbp_resid unj ndcg_p",
+    "all_prefs prefs qrels_jg yaap ndcg_p map_avgjg P_avgjg Rprec_mult_avgjg prefs_num_prefs_poss",
+    "prefs_num_prefs_ful prefs_num_prefs_ful_ret prefs_simp prefs_pair prefs_avgjg prefs_avgjg_Rnonrel",
+    "prefs_simp_ret prefs_pair_ret prefs_avgjg_ret prefs_avgjg_Rnonrel_ret prefs_simp_imp",
+    "prefs_pair_imp prefs_avgjg_imp",
   ]
     .join(" ")
     .split(" "),
 );
 
-/** One requested measure: its definition, the cutoffs in force, and the names it prints. */
+/** One requested measure: its definition, the parameters in force, and the names it prints. */
 export interface Measure {
   name: string;
   summary: Summary;
+  format: ValueFormat;
+  /** format === "long" (kept for callers that only tell counts from fractions). */
   integer: boolean;
   perQuery: boolean;
+  zeroWhenAbsent: boolean;
+  /** Cutoffs or parameter values in force (sorted for cutoffs, as given for "values"). */
   cutoffs: number[];
   /** Printed names, one per value: "map", "P_10", "iprec_at_recall_0.10", "recip_rank_10". */
   names: string[];
-  compute: (j: Judged, level: number) => number[];
+  compute: (j: Judged, level: number) => (number | string)[];
 }
 
 /** The names xlir accepts after -m, for help and error messages. */
@@ -159,31 +259,39 @@ export function parseMeasures(args: readonly string[]): Measure[] {
 
 function measure(d: Definition, param: string | undefined): Measure {
   if (param !== undefined && d.params === "none")
+    throw new Error(`measure '${d.name}.${param}': '${d.name}' takes no parameters; use -m ${d.name}`);
+  if (param !== undefined && d.params === "gains")
     throw new Error(
-      d.name === "ndcg"
-        ? `measure 'ndcg.${param}': custom gains are not implemented; xlir's ndcg uses the qrels values as gains (trec_eval's default)`
-        : `measure '${d.name}.${param}': '${d.name}' takes no parameters; use -m ${d.name}`,
+      `measure '${d.name}.${param}': custom gains are not implemented; xlir's ${d.name} uses the qrels values as gains (trec_eval's default)`,
     );
-  const cutoffs = param === undefined ? [...d.defaults] : parseCutoffs(d, param);
+  const cutoffs = param === undefined ? [...d.defaults] : parseParams(d, param);
   const names =
-    d.params === "none" || cutoffs.length === 0
-      ? [d.name]
-      : cutoffs.map((c) => `${d.name}_${d.params === "double" ? formatFixed(c, 2) : String(c)}`);
+    d.params === "values"
+      ? [param === undefined ? d.name : `${d.name}_${param}`]
+      : d.params === "none" || d.params === "gains" || cutoffs.length === 0
+        ? [d.name]
+        : cutoffs.map(
+            (c) => `${d.name}_${d.params === "double" ? formatFixed(c, 2).padStart(3) : String(c)}`,
+          );
   return {
     name: d.name,
     summary: d.summary,
-    integer: d.integer,
+    format: d.format,
+    integer: d.format === "long",
     perQuery: d.perQuery,
+    // trec_eval finds these by printed name (unj by its first three letters), so relstring.5 or
+    // utility.a,b,c,d, whose names carry their parameters, keep the placeholder's values.
+    zeroWhenAbsent: (d.zeroWhenAbsent ?? false) && (param === undefined || d.name === "unj"),
     cutoffs,
     names,
     compute: (j, level) => d.compute(j, level, cutoffs),
   };
 }
 
-function parseCutoffs(d: Definition, param: string): number[] {
+function parseParams(d: Definition, param: string): number[] {
   const where = `measure '${d.name}.${param}'`;
   const values = param.split(",").map((s) => {
-    if (d.params === "double") {
+    if (d.params !== "long") {
       const v = parseFloat(s);
       if (Number.isNaN(v)) throw new Error(`${where}: '${s}' is not a number`);
       return v;
@@ -191,6 +299,11 @@ function parseCutoffs(d: Definition, param: string): number[] {
     const m = /^\s*[+-]?\d+/.exec(s); // C's atol: leading digits, the rest ignored
     return m ? parseInt(m[0], 10) : 0;
   });
+  if (d.params === "values") {
+    if (d.name === "utility" && values.length !== 4)
+      throw new Error(`${where}: utility takes 4 coefficients, like utility.1,-1,0,0`);
+    return values; // one value from a parameter list: kept in the order given, as trec_eval keeps it
+  }
   values.sort((a, b) => a - b);
   if (d.params === "long" && values[0] <= 0)
     throw new Error(`${where}: cutoffs must be positive whole numbers, like ${d.name}.10,100`);

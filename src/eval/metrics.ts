@@ -1,8 +1,9 @@
-// Per-query measures, each a transcription of the matching trec_eval 9.x m_*.c file, computed on
+// Per-query measures, each following the rules of the matching trec_eval 10.0 m_*.c file, computed on
 // the judged ranking of ranking.ts. `level` is trec_eval's -l: the least relevance value that makes
 // a document relevant for the binary measures (default 1). The graded measures (ndcg, ndcg_cut)
 // ignore it: their gains are the qrels values themselves, exactly as in trec_eval.
 // Sums run in rank order, as trec_eval's do, so the float64 results agree bit for bit in practice.
+import { log, log2 } from "./libm.ts";
 import type { Judged } from "./ranking.ts";
 
 /** trec_eval's MIN_GEO_MEAN: the floor under a query's average precision in gm_map. */
@@ -58,7 +59,10 @@ export function averagePrecision(j: Judged, level = 1, k = Infinity): number {
 
 /** gm_map's per-query value: log(max(AP, MIN_GEO_MEAN)); the summary is exp(mean of these). */
 export const logAveragePrecision = (j: Judged, level = 1): number =>
-  Math.log(Math.max(averagePrecision(j, level), MIN_GEO_MEAN));
+  log(Math.max(averagePrecision(j, level), MIN_GEO_MEAN));
+
+/** gm_bpref's per-query value: log(max(bpref, MIN_GEO_MEAN)); the summary is exp(mean of these). */
+export const logBpref = (j: Judged, level = 1): number => log(Math.max(bpref(j, level), MIN_GEO_MEAN));
 
 /**
  * recip_rank: 1 / rank of the first relevant document, 0 if none is retrieved. With k it is MRR@k
@@ -98,36 +102,126 @@ export function bpref(j: Judged, level = 1): number {
   return r > 0 ? sum / r : sum;
 }
 
+/** Relevant documents retrieved as trec_eval's num_rel_ret counts them: JUDGED documents (qrels
+ *  value >= 0) at or above the level. The per-rank loops below test `rel >= level` on every rank
+ *  instead, so the two differ only for a negative -l, and trec_eval keeps that difference. */
+export function numRelRet(j: Judged, level = 1): number {
+  let n = 0;
+  for (const r of j.rels) if (r >= 0 && r >= level) n++;
+  return n;
+}
+
+/** C's lround: to nearest, halves away from zero (exact: x - trunc(x) is exact in float64). */
+export function lround(x: number): number {
+  const t = Math.trunc(x);
+  return Math.abs(x - t) >= 0.5 ? t + Math.sign(x) : t;
+}
+
 /**
- * iprec_at_recall (m_iprec_at_recall.c): interpolated precision (the best precision at this or any
- * deeper rank) at each recall fraction. A fraction p becomes the document count floor(p * R + 0.9),
- * as old trec_eval did. Returns one value per fraction, in the order given.
+ * The interpolated precision (the best precision at this or any deeper rank) reached when
+ * `cuts[c]` relevant documents have been seen, for every c, by m_iprec_at_recall.c's reverse walk;
+ * `cuts` must be ascending (equal values allowed). An empty ranking gives NaN where a cut is
+ * reachable (trec_eval's 0/0, printed -nan).
  */
-export function interpolatedPrecision(j: Judged, fractions: readonly number[], level = 1): number[] {
-  const out = fractions.map(() => 0);
+function interpolatedAtCounts(j: Judged, cuts: readonly number[], level: number): number[] {
+  const out = cuts.map(() => 0);
   const ret = j.rels.length;
-  // An empty ranking (a query missing from the run under -c) scores 0 everywhere: trec_eval gives it
-  // a one-document placeholder ranking, which comes out 0 here and avoids its 0/0.
-  if (ret === 0) return out;
-  const r = numRel(j, level);
-  const relRetAll = relRet(j, level);
-  // Ascending order of the fractions, as trec_eval sorts its cutoffs; results go back by index.
-  const order = fractions.map((_, i) => i).sort((a, b) => fractions[a] - fractions[b]);
-  const cut = order.map((i) => Math.trunc(fractions[i] * r + 0.9));
-  let c = order.length - 1;
-  while (c >= 0 && cut[c] > relRetAll) c--;
+  const relRetAll = numRelRet(j, level);
+  let c = cuts.length - 1;
+  while (c >= 0 && cuts[c] > relRetAll) c--;
   let best = relRetAll / ret;
   let relSoFar = relRetAll;
   for (let i = ret; i > 0 && relSoFar > 0; i--) {
     const p = relSoFar / i;
     if (best < p) best = p;
     if (j.rels[i - 1] >= level) {
-      while (c >= 0 && relSoFar === cut[c]) out[order[c--]] = best;
+      while (c >= 0 && relSoFar === cuts[c]) out[c--] = best;
       relSoFar--;
     }
   }
-  while (c >= 0) out[order[c--]] = best;
+  while (c >= 0) out[c--] = best;
   return out;
+}
+
+/**
+ * iprec_at_recall (m_iprec_at_recall.c): interpolated precision at each recall fraction. Since
+ * trec_eval 10.0 a fraction p becomes the document count lround(p * R) (9.x used trunc(p * R + 0.9),
+ * which differs at e.g. 0.6 of R = 9). Returns one value per fraction, in the order given.
+ */
+export function interpolatedPrecision(j: Judged, fractions: readonly number[], level = 1): number[] {
+  // Ascending order of the fractions, as trec_eval sorts its cutoffs; results go back by index.
+  const order = fractions.map((_, i) => i).sort((a, b) => fractions[a] - fractions[b]);
+  const r = numRel(j, level);
+  const values = interpolatedAtCounts(
+    j,
+    order.map((i) => lround(fractions[i] * r)),
+    level,
+  );
+  const out = fractions.map(() => 0);
+  order.forEach((i, c) => (out[i] = values[c]));
+  return out;
+}
+
+/** 11pt_avg (m_11pt_avg.c): the mean of the interpolated precisions at the fractions (default
+ *  0, 0.1, ..., 1), summed from the last fraction to the first as trec_eval sums them. The fractions
+ *  are used in the order given, as trec_eval does (it does not sort this measure's parameters). */
+export function elevenPointAverage(j: Judged, fractions: readonly number[], level = 1): number {
+  const r = numRel(j, level);
+  const values = interpolatedAtCounts(
+    j,
+    fractions.map((p) => lround(p * r)),
+    level,
+  );
+  let sum = 0;
+  for (let c = values.length - 1; c >= 0; c--) sum += values[c];
+  return sum / fractions.length;
+}
+
+/**
+ * Rprec_mult (m_Rprec_mult.c): precision after trunc(m * R + 0.9) documents for each multiple m of
+ * R (ascending); a count past the end of the ranking divides num_rel_ret by it. trec_eval 10.0 kept
+ * the old +0.9 rule for this measure.
+ */
+export function rPrecisionMult(j: Judged, multiples: readonly number[], level = 1): number[] {
+  const r = numRel(j, level);
+  const cuts = multiples.map((m) => Math.trunc(m * r + 0.9));
+  const out = cuts.map(() => 0);
+  const ret = j.rels.length;
+  const relRetAll = numRelRet(j, level);
+  let c = cuts.length - 1;
+  while (c >= 0 && cuts[c] > ret) {
+    out[c] = relRetAll / cuts[c];
+    c--;
+  }
+  let relSoFar = relRetAll;
+  for (let i = ret; i > 0 && relSoFar > 0; i--) {
+    const p = relSoFar / i;
+    while (c >= 0 && i === cuts[c]) out[c--] = p;
+    if (j.rels[i - 1] >= level) relSoFar--;
+  }
+  return out;
+}
+
+/** relative_P.k (m_rel_P.c): relevant in the top k over min(k, R); 0 when R = 0. */
+export function relativePrecision(j: Judged, k: number, level = 1): number {
+  const r = numRel(j, level);
+  return r === 0 ? 0 : relRet(j, level, k) / Math.min(k, r);
+}
+
+/** success.k (m_success.c): 1 if a relevant document is in the top k, else 0. */
+export const success = (j: Judged, k: number, level = 1): number => (relRet(j, level, k) > 0 ? 1 : 0);
+
+/** binG (m_binG.c): each relevant retrieved document scores 1 / log2(2 + non-relevant above it);
+ *  the sum over R. */
+export function binG(j: Judged, level = 1): number {
+  let sum = 0;
+  let found = 0;
+  for (let i = 0; i < j.rels.length; i++)
+    if (j.rels[i] >= level) {
+      found++;
+      sum += 1 / log2(3 + i - found);
+    }
+  return found ? sum / numRel(j, level) : 0;
 }
 
 /** DCG of the top k with trec_eval's gains: the qrels value itself (> 0 only), over log2(rank + 1). */
@@ -136,7 +230,7 @@ export function dcg(j: Judged, k = Infinity): number {
   let sum = 0;
   for (let i = 0; i < n; i++) {
     const gain = j.rels[i];
-    if (gain > 0) sum += gain / Math.log2(i + 2);
+    if (gain > 0) sum += gain / log2(i + 2);
   }
   return sum;
 }
@@ -149,7 +243,7 @@ export function idealDcg(j: Judged, k = Infinity): number {
   for (let v = j.counts.length - 1; v > 0; v--) {
     for (let c = 0; c < j.counts[v]; c++) {
       if (i >= k) return sum;
-      sum += v / Math.log2(i + 2);
+      sum += v / log2(i + 2);
       i++;
     }
   }

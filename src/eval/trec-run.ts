@@ -9,22 +9,29 @@ export interface RunFile {
   run: Run;
   /** The tag of the last line, the one trec_eval's runid reports ("" for an empty file). */
   tag: string;
+  /** With `keepDuplicates`: per query, the lines that repeat a document already read (document,
+   *  score), which `run` cannot hold; evaluate() ranks them as trec_eval does. */
+  duplicates: Map<string, [string, number][]>;
 }
 
 export interface RunReadOptions {
   /** BEIR's convention (ignore_identical_ids): drop a document whose id equals the query id, e.g.
    *  on ArguAna or Quora where every query is also in the corpus. */
   dropIdenticalIds?: boolean;
+  /** Keep a repeated document aside in `duplicates` instead of refusing it: trec_eval refuses one
+   *  only when both copies fall within the ranking it evaluates (`xlir eval trec` takes this). */
+  keepDuplicates?: boolean;
 }
 
 /**
  * Parse a run as trec_eval does: whitespace-separated fields, at least six (more are ignored), the
  * iter and rank columns ignored (ranks come from the scores), '#' and blank lines skipped. Errors
- * name `source`:line: fewer than six fields, a score that is not a number, and a document listed
- * twice for a query (trec_eval stops on that too: "duplicate docs").
+ * name `source`:line: fewer than six fields, a score that is not a number, and (unless
+ * keepDuplicates) a document listed twice for a query.
  */
 export function parseRun(text: string, source = "run", opts: RunReadOptions = {}): RunFile {
   const run: Run = new Map();
+  const duplicates = new Map<string, [string, number][]>();
   let tag = "";
   for (const { number, fields } of contentLines(text)) {
     const at = `${source}:${number}`;
@@ -36,6 +43,12 @@ export function parseRun(text: string, source = "run", opts: RunReadOptions = {}
       throw new Error(`${at}: score '${scoreText}' is not a number; the 5th field must be the score`);
     tag = lineTag;
     if (opts.dropIdenticalIds && doc === qid) continue;
+    if (opts.keepDuplicates && run.get(qid)?.has(doc)) {
+      const extra = duplicates.get(qid) ?? [];
+      extra.push([doc, score]);
+      duplicates.set(qid, extra);
+      continue;
+    }
     setOnce(
       run,
       qid,
@@ -45,7 +58,7 @@ export function parseRun(text: string, source = "run", opts: RunReadOptions = {}
         `${at}: document '${doc}' is listed twice for query '${qid}'; keep one line per query and document`,
     );
   }
-  return { run, tag };
+  return { run, tag, duplicates };
 }
 
 export function readRun(path: string, opts: RunReadOptions = {}): RunFile {

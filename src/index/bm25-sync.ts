@@ -2,22 +2,28 @@
 // Rewriting the whole BM25 file after every batch would make indexing quadratic, so the writer
 // saves it when it finishes (and on the way, every few minutes), stamped in state.json with the
 // chunks table version it matches. A reader or writer that finds another version (a crash came
-// between) rebuilds BM25 from the chunks' stored texts: slower, never wrong.
+// between) rebuilds BM25 from the chunks' stored texts: slower, never wrong. The rebuilt index is
+// saved at once when the collection's write lock is free, so the rebuild happens once, not on every
+// search; while another writer holds the lock it is only used in memory (that writer saves its own).
+// Analysis runs through makeAsyncAnalyzer, so a long document does not block the event loop.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addDocuments, createBm25Index, type Bm25Index } from "./bm25.ts";
+import { makeAsyncAnalyzer } from "../text/analyzer.ts";
+import { yieldToEventLoop } from "../text/segment.ts";
+import { addTerms, createBm25Index, type Bm25Document, type Bm25Index } from "./bm25.ts";
 import { hasBm25Index, loadBm25Index, saveBm25Index } from "./bm25-store.ts";
 import type { LanceStore } from "./lance-store.ts";
+import { tryLockCollection } from "./lock.ts";
 import type { Manifest } from "./manifest.ts";
 
-const STATE_FILE = "state.json";
+export const STATE_FILE = "state.json";
 
-interface State {
+export interface State {
   /** The chunks table version bm25.xlir was saved at. */
   bm25ChunksVersion: number;
 }
 
-function readState(dir: string): State | null {
+export function readState(dir: string): State | null {
   const file = join(dir, STATE_FILE);
   if (!existsSync(file)) return null;
   try {
@@ -28,14 +34,15 @@ function readState(dir: string): State | null {
   }
 }
 
-/** BM25 over the chunks as committed now: the saved file when it matches, else rebuilt. */
+/** BM25 over the chunks as committed now: the saved file when it matches, else rebuilt (and saved). */
 export async function loadCollectionBm25(
   dir: string,
   store: LanceStore,
   manifest: Manifest,
 ): Promise<Bm25Index> {
   const state = readState(dir);
-  if (state !== null && hasBm25Index(dir) && state.bm25ChunksVersion === (await store.chunksVersion())) {
+  const version = await store.chunksVersion();
+  if (state !== null && hasBm25Index(dir) && state.bm25ChunksVersion === version) {
     try {
       return loadBm25Index(dir);
     } catch {
@@ -44,18 +51,71 @@ export async function loadCollectionBm25(
   }
   const index = createBm25Index({ analyzer: manifest.analyzer, bm25: manifest.bm25 });
   const { ids, texts, langs } = await store.readChunkTexts();
-  addDocuments(
+  await addDocumentsAsync(
     index,
     ids.map((id, i) => ({ id, text: texts[i], lang: langs[i] })),
   );
+  // Saved only if no write came between (the stamp must be the version the texts were read at).
+  if ((await store.chunksVersion()) === version)
+    await saveIfUnlocked(dir, manifest.name, index, store, version);
   return index;
+}
+
+async function saveIfUnlocked(
+  dir: string,
+  name: string,
+  index: Bm25Index,
+  store: LanceStore,
+  version: number,
+): Promise<void> {
+  let unlock: (() => void) | null = null;
+  try {
+    unlock = tryLockCollection(dir, name);
+    if (unlock === null) return; // a writer holds it and saves its own index
+    if ((await store.chunksVersion()) !== version) return;
+    writeBm25(dir, index, version);
+  } catch {
+    // a read-only or full disk: the index still serves this process, the next one rebuilds again
+  } finally {
+    unlock?.();
+  }
 }
 
 /** Saves BM25 and stamps it with the current chunks table version (the caller holds the write lock). */
 export async function saveCollectionBm25(dir: string, index: Bm25Index, store: LanceStore): Promise<void> {
+  writeBm25(dir, index, await store.chunksVersion());
+}
+
+function writeBm25(dir: string, index: Bm25Index, version: number): void {
   saveBm25Index(index, dir);
-  const state: State = { bm25ChunksVersion: await store.chunksVersion() };
+  const state: State = { bm25ChunksVersion: version };
   const tmp = join(dir, `${STATE_FILE}.tmp`);
   writeFileSync(tmp, JSON.stringify(state) + "\n");
   renameSync(tmp, join(dir, STATE_FILE));
+}
+
+/**
+ * bm25.ts's addDocuments() with the event loop given a turn every few thousand characters of
+ * analysis: the same terms in the same order, so the same index and scores.
+ */
+export async function addDocumentsAsync(index: Bm25Index, docs: Iterable<Bm25Document>): Promise<void> {
+  const analyzers = new Map<string | undefined, (text: string) => Promise<string[]>>();
+  let last = performance.now();
+  for (const doc of docs) {
+    // many short documents: a turn every 20 ms too (a long one yields inside its analysis)
+    if (performance.now() - last >= 20) {
+      await yieldToEventLoop();
+      last = performance.now();
+    }
+    if (typeof doc !== "object" || doc === null) {
+      throw new Error(`BM25 document must be an object with id and text, got ${JSON.stringify(doc)}`);
+    }
+    if (typeof doc.text !== "string") {
+      throw new Error(`BM25 document ${JSON.stringify(doc.id)} has no text: give a string "text" field`);
+    }
+    let analyze = analyzers.get(doc.lang);
+    if (analyze === undefined)
+      analyzers.set(doc.lang, (analyze = makeAsyncAnalyzer(doc.lang, index.analyzer)));
+    addTerms(index, doc.id, await analyze(doc.text));
+  }
 }

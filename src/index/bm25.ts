@@ -208,9 +208,7 @@ export function searchTerms(
   terms: readonly string[],
   options: Bm25SearchOptions = {},
 ): Bm25Hit[] {
-  const k = options.k ?? 10;
-  if (!Number.isInteger(k) || k < 1)
-    throw new Error(`k must be a positive integer, got ${JSON.stringify(k)}`);
+  const k = checkK(options.k);
   const allowed = filterOf(options.filter);
   if (index.docCount === 0) return [];
 
@@ -243,6 +241,41 @@ export function searchTerms(
   }
   const candidates = allowed === null ? touched : touched.filter((d) => allowed(ids[d]!));
   return topK(candidates, (d) => f(acc[d]), k).map((d) => ({ id: ids[d]!, score: f(acc[d]) }));
+}
+
+/** One part of a query: its analysed terms and the documents they are scored against. */
+export interface Bm25QueryPart {
+  terms: readonly string[];
+  filter?: Bm25Filter;
+}
+
+/**
+ * The top k over several query parts, each scored against its own documents: a query read in each
+ * language of a multilingual index, part i scoring only language i's documents. Each part is an
+ * ordinary searchTerms over the whole index (its statistics: N, df and avgdl of every live
+ * document), so a document's score is exactly what searchTerms gives its part alone, and the lists
+ * merge by score, equal scores to the lower document number as within one list. Parts' filters
+ * should not overlap; a document two parts match keeps its better score.
+ */
+export function searchParts(
+  index: Bm25Index,
+  parts: readonly Bm25QueryPart[],
+  options: Pick<Bm25SearchOptions, "k"> = {},
+): Bm25Hit[] {
+  const k = checkK(options.k);
+  if (parts.length === 1) return searchTerms(index, parts[0].terms, { k, filter: parts[0].filter });
+  const best = new Map<number, number>();
+  for (const part of parts) {
+    for (const h of searchTerms(index, part.terms, { k, filter: part.filter })) {
+      const d = index.byId.get(h.id)!;
+      const seen = best.get(d);
+      if (seen === undefined || h.score > seen) best.set(d, h.score);
+    }
+  }
+  return topK([...best.keys()], (d) => best.get(d)!, k).map((d) => ({
+    id: index.ids[d]!,
+    score: best.get(d)!,
+  }));
 }
 
 /** Drops tombstones and renumbers documents, keeping their order (and so every score and tie). */
@@ -283,6 +316,12 @@ function docFreq(index: Bm25Index, p: Postings): number {
   let n = 0;
   for (const d of p.docs) if (index.ids[d] !== null) n++;
   return n;
+}
+
+function checkK(k: number = 10): number {
+  if (!Number.isInteger(k) || k < 1)
+    throw new Error(`k must be a positive integer, got ${JSON.stringify(k)}`);
+  return k;
 }
 
 function filterOf(filter: Bm25Filter | undefined): ((id: string) => boolean) | null {

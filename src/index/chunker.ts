@@ -8,6 +8,10 @@
 // unit at a time until it fits (a word's tokens in context can differ from its tokens alone). A
 // unit longer than a window on its own (a long URL, a run of symbols) is cut between characters.
 // A title, when given and short, is put before every chunk ("title\n"), counted in the window.
+// Long texts are segmented in windows (segment.ts: linear time, the same words), and
+// chunkDocumentsAsync gives the event loop a turn every few milliseconds of work, so Ctrl-C and
+// progress work while a long document is cut.
+import { segmentWindows, yieldToEventLoop } from "../text/segment.ts";
 
 export interface TokenCounter {
   /** Token rows' whole lengths as the encoder makes them (prompt and special tokens included). */
@@ -57,6 +61,42 @@ export function chunkDocuments(
   counter: TokenCounter,
   opts: ChunkOptions,
 ): Chunk[][] {
+  const steps = chunkSteps(docs, counter, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** chunkDocuments(), letting the event loop run at least every YIELD_MS of work. */
+export async function chunkDocumentsAsync(
+  docs: readonly ChunkInput[],
+  counter: TokenCounter,
+  opts: ChunkOptions,
+): Promise<Chunk[][]> {
+  const steps = chunkSteps(docs, counter, opts);
+  let last = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - last >= YIELD_MS) {
+      await yieldToEventLoop();
+      last = performance.now();
+    }
+  }
+}
+
+const YIELD_MS = 20;
+// Units counted per tokenizer call: bounds the work between two chances to yield.
+const COUNT_BATCH = 1024;
+
+// The chunking itself, as a generator that yields (nothing) wherever it may pause: the sync API
+// runs it through, the async one awaits the event loop now and then.
+function* chunkSteps(
+  docs: readonly ChunkInput[],
+  counter: TokenCounter,
+  opts: ChunkOptions,
+): Generator<void, Chunk[][]> {
   const [overhead] = counter.count([""]);
   const fits = (c: number) => c <= opts.tokens;
   const budget = opts.tokens - overhead;
@@ -77,10 +117,17 @@ export function chunkDocuments(
   });
 
   const whole = counter.count(docs.map((d, i) => prefixes[i] + d.text.trim()));
-  return docs.map((d, i) => {
-    if (fits(whole[i])) return [span(d.text, 0, d.text.length, prefixes[i])];
-    return windows(d.text, prefixes[i], budget - prefixTokens[i], overhead, counter, fits, opts.overlap);
-  });
+  const out: Chunk[][] = [];
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i];
+    if (fits(whole[i])) out.push([span(d.text, 0, d.text.length, prefixes[i])]);
+    else
+      out.push(
+        yield* windows(d.text, prefixes[i], budget - prefixTokens[i], overhead, counter, fits, opts.overlap),
+      );
+    yield;
+  }
+  return out;
 }
 
 function span(text: string, start: number, end: number, prefix: string): Chunk {
@@ -95,7 +142,7 @@ interface Unit {
   tokens: number;
 }
 
-function windows(
+function* windows(
   text: string,
   prefix: string,
   budget: number,
@@ -103,8 +150,9 @@ function windows(
   counter: TokenCounter,
   fits: (c: number) => boolean,
   overlap: number,
-): Chunk[] {
-  const units = splitLong(wordUnits(text), text, prefix, budget, overhead, counter, fits);
+): Generator<void, Chunk[]> {
+  const raw = yield* wordUnits(text);
+  const units = yield* splitLong(raw, text, prefix, budget, overhead, counter, fits);
   const out: Chunk[] = [];
   let s = 0;
   while (s < units.length) {
@@ -118,6 +166,7 @@ function windows(
     }
     if (chunk.text !== "") out.push(chunk);
     if (e >= units.length) break;
+    yield;
     let k = e;
     let shared = 0;
     while (k - 1 > s && shared + units[k - 1].tokens <= overlap) shared += units[--k].tokens;
@@ -127,15 +176,17 @@ function windows(
 }
 
 /** Word units covering the text: a word plus what follows it up to the next word. */
-function wordUnits(text: string): { start: number; end: number }[] {
-  const seg = new Intl.Segmenter(undefined, { granularity: "word" });
+function* wordUnits(text: string): Generator<void, { start: number; end: number }[]> {
   const starts: number[] = [0];
-  for (const s of seg.segment(text)) if (s.isWordLike && s.index > 0) starts.push(s.index);
+  for (const batch of segmentWindows(text)) {
+    for (const s of batch) if (s.isWordLike && s.index > 0) starts.push(s.index);
+    yield;
+  }
   return starts.map((start, i) => ({ start, end: starts[i + 1] ?? text.length }));
 }
 
 /** Counts every unit and cuts the ones that cannot fit a window alone between characters. */
-function splitLong(
+function* splitLong(
   raw: { start: number; end: number }[],
   text: string,
   prefix: string,
@@ -143,14 +194,27 @@ function splitLong(
   overhead: number,
   counter: TokenCounter,
   fits: (c: number) => boolean,
-): Unit[] {
-  const counts = counter.count(raw.map((u) => text.slice(u.start, u.end)));
+): Generator<void, Unit[]> {
+  // Counted in batches (the same counts as one call, with pauses between), and a unit that fits the
+  // budget alone is counted again with the prefix, also in one call per batch.
+  const counts: number[] = [];
+  const withPrefix = new Map<number, number>();
+  for (let b = 0; b < raw.length; b += COUNT_BATCH) {
+    const part = raw.slice(b, b + COUNT_BATCH);
+    const c = counter.count(part.map((u) => text.slice(u.start, u.end)));
+    const check = part.map((_, k) => b + k).filter((i) => Math.max(0, c[i - b] - overhead) <= budget);
+    const p = counter.count(check.map((i) => prefix + text.slice(raw[i].start, raw[i].end).trim()));
+    check.forEach((i, k) => withPrefix.set(i, p[k]));
+    counts.push(...c);
+    yield;
+  }
   const out: Unit[] = [];
-  raw.forEach((u, i) => {
+  for (let i = 0; i < raw.length; i++) {
+    const u = raw[i];
     const tokens = Math.max(0, counts[i] - overhead);
-    if (tokens <= budget && fits(counter.count([prefix + text.slice(u.start, u.end).trim()])[0])) {
+    if (tokens <= budget && fits(withPrefix.get(i)!)) {
       out.push({ ...u, tokens });
-      return;
+      continue;
     }
     // Longest fitting prefix of the rest, by binary search over code point boundaries.
     let start = u.start;
@@ -168,6 +232,7 @@ function splitLong(
       out.push({ start, end, tokens: Math.min(budget, Math.max(1, piece)) });
       start = end;
     }
-  });
+    yield;
+  }
   return out;
 }

@@ -18,6 +18,7 @@ import { lockCollection } from "./lock.ts";
 import {
   checkSameEncoder,
   COLLECTION_FORMAT_VERSION,
+  type EncoderCheckOptions,
   type DenseEncoderSpec,
   type EncoderSpec,
   type Manifest,
@@ -41,6 +42,8 @@ export interface CreateOptions {
   /** Default: cosine for encoders that normalise their vectors, dot product otherwise. */
   similarity?: Similarity;
   annThreshold?: number;
+  /** Extend a collection whose model's weights changed since it was created. */
+  allowModelChange?: boolean;
   analyzer?: AnalyzerOptions;
   bm25?: Partial<Bm25Params>;
 }
@@ -77,6 +80,8 @@ export function encoderSpec(
     maxLength: enc.maxLength,
     similarity: similarity ?? (enc.settings.normalize ? "cosine" : "dot"),
     dtype: enc.dtype,
+    prompts: { ...enc.settings.prompts },
+    fingerprint: enc.fingerprint,
   };
 }
 
@@ -133,7 +138,7 @@ export class Collection {
     }
     const col = await Collection.openDir(name, dir);
     try {
-      checkSameEncoder(name, col.manifest.encoder, wanted.encoder, "index into");
+      checkSameEncoder(name, col.manifest.encoder, wanted.encoder, "index into", opts);
       const [a, b] = [col.manifest.chunking, wanted.chunking];
       if (opts.chunking && a && b && (a.tokens !== b.tokens || a.overlap !== b.overlap)) {
         throw new Error(
@@ -141,7 +146,7 @@ export class Collection {
             `${b.tokens}/${b.overlap}: leave --chunk-tokens/--overlap out or create a new collection`,
         );
       }
-      if (opts.model !== "bm25") col.useEncoder(opts.model);
+      if (opts.model !== "bm25") col.useEncoder(opts.model, opts);
       return col;
     } catch (e) {
       await col.close();
@@ -159,17 +164,20 @@ export class Collection {
   }
 
   /** Uses an already loaded encoder for this collection (checked against the manifest; not closed by us). */
-  useEncoder(enc: Encoder): void {
+  useEncoder(enc: Encoder, opts: EncoderCheckOptions = {}): void {
     const built = this.manifest.encoder;
     if (built.kind !== "dense") {
       throw new Error(`collection "${this.name}" is lexical only (bm25): it takes no --model; leave it out`);
     }
-    checkSameEncoder(this.name, built, encoderSpec(enc, built.revision, built.similarity), "use");
+    checkSameEncoder(this.name, built, encoderSpec(enc, built.revision, built.similarity), "use", opts);
     this.encoderCache = enc;
   }
 
-  /** The collection's encoder, loading it from the manifest's model id the first time. */
-  async encoder(opts: EncoderOptions = {}): Promise<Encoder> {
+  /**
+   * The collection's encoder, loading it from the manifest's model id the first time, with the
+   * prefixes the collection recorded (prefixes in `opts` that differ from them are refused).
+   */
+  async encoder(opts: EncoderOptions & EncoderCheckOptions = {}): Promise<Encoder> {
     if (this.encoderCache) return this.encoderCache;
     const spec = this.manifest.encoder;
     if (spec.kind !== "dense")
@@ -178,9 +186,10 @@ export class Collection {
       ...opts,
       dtype: opts.dtype ?? spec.dtype,
       hub: { ...opts.hub, revision: spec.revision ?? undefined },
+      prompts: { ...spec.prompts, ...opts.prompts },
     });
     try {
-      checkSameEncoder(this.name, spec, encoderSpec(enc, spec.revision, spec.similarity), "search");
+      checkSameEncoder(this.name, spec, encoderSpec(enc, spec.revision, spec.similarity), "use", opts);
     } catch (e) {
       await enc.close();
       throw e;
@@ -248,7 +257,9 @@ export class Collection {
     this.store.close();
   }
 
+  /** Throws a one-line error naming a damaged table file (row counts alone come from LanceDB's manifests). */
   async info(): Promise<CollectionInfo> {
+    await this.store.verifyFiles();
     const docs = await this.store.readDocs();
     const langs: Record<string, number> = {};
     for (const l of docs.langs) langs[l] = (langs[l] ?? 0) + 1;

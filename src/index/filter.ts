@@ -60,6 +60,21 @@ export function allowedDocs(
   return mask;
 }
 
+/**
+ * Metadata fields the filter names that no document has (misspellings, most likely): such a
+ * condition matches nothing, or everything when negated, and the caller should say so.
+ */
+export function unknownFields(filter: Filter, metadata: readonly string[]): string[] {
+  const wanted = [...new Set(filter.filter((c) => c.field !== "lang").map((c) => c.field))];
+  if (wanted.length === 0) return [];
+  const found = new Set<string>();
+  for (let d = 0; d < metadata.length && found.size < wanted.length; d++) {
+    const meta = JSON.parse(metadata[d] || "{}") as Record<string, unknown>;
+    for (const f of wanted) if (!found.has(f) && pathGet(meta, f) !== undefined) found.add(f);
+  }
+  return wanted.filter((f) => !found.has(f));
+}
+
 /** The LanceDB SQL for the filter's language conditions (the rest is checked after the search). */
 export function langWhere(filter: Filter): string | undefined {
   const parts = filter

@@ -13,9 +13,9 @@ import type { Encoder } from "../encode/encoder.ts";
 import { DEFAULT_NLLB_LANG } from "../text/nllb-input.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../text/langid.ts";
-import { addDocuments as bm25Add, deleteDocument as bm25Delete, type Bm25Index } from "./bm25.ts";
-import { saveCollectionBm25 } from "./bm25-sync.ts";
-import { type Chunk, chunkDocuments, type TokenCounter } from "./chunker.ts";
+import { deleteDocument as bm25Delete, type Bm25Index } from "./bm25.ts";
+import { addDocumentsAsync as bm25AddAsync, saveCollectionBm25 } from "./bm25-sync.ts";
+import { type Chunk, chunkDocumentsAsync, type TokenCounter } from "./chunker.ts";
 import type { Collection } from "./collection.ts";
 import { normalizeRows } from "./exact-search.ts";
 import type { InputDoc } from "./ingest.ts";
@@ -35,6 +35,21 @@ export interface AddOptions {
   detector?: LanguageDetector;
   /** Save BM25 on the way at most this often (default 300 s), so a crash costs a shorter rebuild. */
   bm25SaveSeconds?: number;
+  /**
+   * An id read twice in one run: keep the "last" (the default, as a later upsert would), keep the
+   * "first", or stop with an "error" (batches before it stay committed). Either way it is counted.
+   */
+  onDuplicate?: DuplicatePolicy;
+}
+
+export type DuplicatePolicy = "last" | "first" | "error";
+export const DUPLICATE_POLICIES: readonly DuplicatePolicy[] = ["last", "first", "error"];
+
+/** An id read again in the same run: where, and where it was first read. */
+export interface Duplicate {
+  id: string;
+  source: string;
+  first: string;
 }
 
 export interface AddProgress {
@@ -46,6 +61,10 @@ export interface AddProgress {
   chunks: number;
   /** Batches committed in this run. */
   batches: number;
+  /** Documents whose id was already read in this run: read = added + updated + unchanged + duplicates. */
+  duplicates: number;
+  /** The first few of them (at most 5). */
+  duplicateExamples: Duplicate[];
 }
 
 /** Sorted-key JSON, so equal metadata hashes equally. */
@@ -87,6 +106,8 @@ interface Prepared {
   chunks: Chunk[];
   update: boolean;
   oldChunks: number;
+  /** Already counted (a duplicate id): not added or updated again. */
+  counted: boolean;
 }
 
 /** Adds (or updates) documents; returns the final counts. The collection must be open for writing. */
@@ -103,7 +124,40 @@ export async function addDocuments(
   const enc = col.dense ? await col.encoder() : null;
   const unlock = col.lock();
   const store = col.store;
-  const p: AddProgress = { read: 0, added: 0, updated: 0, unchanged: 0, chunks: 0, batches: 0 };
+  const onDuplicate = opts.onDuplicate ?? "last";
+  if (!DUPLICATE_POLICIES.includes(onDuplicate))
+    throw new Error(`--on-duplicate ${onDuplicate}: choose ${DUPLICATE_POLICIES.join(", ")}`);
+  const p: AddProgress = {
+    read: 0,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    chunks: 0,
+    batches: 0,
+    duplicates: 0,
+    duplicateExamples: [],
+  };
+  // every id read in this run, with where it was first read (ids only: small next to the texts),
+  // and the documents that repeat one (kept when the last wins; counted as duplicates)
+  const seen = new Map<string, string>();
+  const repeats = new WeakSet<InputDoc>();
+  /** False when the document is to be dropped (the first one wins). */
+  const firstOrKept = (d: InputDoc): boolean => {
+    const first = seen.get(d.id);
+    if (first === undefined) {
+      seen.set(d.id, d.source);
+      return true;
+    }
+    if (onDuplicate === "error")
+      throw new Error(
+        `${d.source}: document id "${d.id}" was already read at ${first}: make ids unique, or pass --on-duplicate last|first`,
+      );
+    p.duplicates++;
+    if (p.duplicateExamples.length < 5) p.duplicateExamples.push({ id: d.id, source: d.source, first });
+    if (onDuplicate === "first") return false;
+    repeats.add(d);
+    return true;
+  };
   let detector = opts.detector ?? null;
   let bm25: Bm25Index | null = null;
   let lastSave = Date.now();
@@ -117,6 +171,7 @@ export async function addDocuments(
       const prepared: Prepared[] = [];
       const inBatch = new Map<string, number>();
       for (const d of batch) {
+        const repeat = repeats.has(d);
         let lang =
           d.lang !== undefined ? checkLang(d.lang, `${d.source}: "lang" of document "${d.id}"`) : defaultLang;
         if (lang === "auto") lang = (detector ??= await loadLanguageDetector())(d.text);
@@ -124,7 +179,7 @@ export async function addDocuments(
         const hash = contentHash({ text: d.text, title: d.title, lang, metadata });
         const old = existing.get(d.id);
         if (old?.hash === hash) {
-          p.unchanged++;
+          if (!repeat) p.unchanged++;
           continue;
         }
         const row: DocRow = {
@@ -138,14 +193,22 @@ export async function addDocuments(
         };
         // the same id twice in one batch: the later one wins, as it would across batches
         const prev = inBatch.get(d.id);
-        const item = { row, chunks: [], update: old !== undefined, oldChunks: old?.chunks ?? 0 };
-        if (prev !== undefined) prepared[prev] = item;
+        // a repeat (last wins) rewrites the document but was counted as a duplicate, not again here
+        const item = {
+          row,
+          chunks: [],
+          update: old !== undefined,
+          oldChunks: old?.chunks ?? 0,
+          counted: repeat,
+        };
+        if (prev !== undefined) prepared[prev] = { ...item, counted: prepared[prev].counted };
         else inBatch.set(d.id, prepared.push(item) - 1);
       }
       if (prepared.length === 0) return;
 
       if (enc !== null) {
-        const chunks = chunkDocuments(
+        // async: a long document must not block Ctrl-C and progress
+        const chunks = await chunkDocumentsAsync(
           prepared.map((x) => ({ text: x.row.text, title: x.row.title ?? undefined })),
           encoderCounter(enc),
           col.manifest.chunking!,
@@ -189,10 +252,11 @@ export async function addDocuments(
       for (const x of prepared) {
         for (let n = 0; n < x.oldChunks; n++) bm25Delete(bm25!, `${x.row.id}#${n}`);
         existing.set(x.row.id, { hash: x.row.hash, chunks: x.row.chunks });
+        if (x.counted) continue;
         if (x.update) p.updated++;
         else p.added++;
       }
-      bm25Add(
+      await bm25AddAsync(
         bm25!,
         rows.map((r) => ({ id: r.id, text: r.prefix + r.text, lang: r.lang })),
       );
@@ -207,8 +271,9 @@ export async function addDocuments(
     let batch: InputDoc[] = [];
     try {
       for await (const d of docs) {
-        batch.push(d);
         p.read++;
+        if (!firstOrKept(d)) continue;
+        batch.push(d);
         if (batch.length >= batchSize) {
           await commit(batch);
           batch = [];

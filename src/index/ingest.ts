@@ -175,7 +175,16 @@ function textFiles(dir: string): string[] {
     for (const name of readdirSync(d).sort()) {
       if (name.startsWith(".")) continue;
       const p = join(d, name);
-      const st = statSync(p);
+      let st;
+      try {
+        st = statSync(p);
+      } catch (e) {
+        // a dangling symbolic link, or a file removed while we walk: refuse before anything is written
+        throw new Error(
+          `${p} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: a broken link?): fix or remove it, then rerun`,
+          { cause: e },
+        );
+      }
       if (st.isDirectory()) walk(p);
       else if (st.isFile() && TEXT_EXTENSIONS.has(extname(name).toLowerCase())) out.push(p);
     }

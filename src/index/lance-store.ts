@@ -8,8 +8,10 @@
 // between the two writes), or left from its previous content, are ignored by readers and swept
 // by the next writer.
 import * as lancedb from "@lancedb/lancedb";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
 import { dotAll } from "./exact-search.ts";
+import { damagedManifest, firstDamagedFile } from "./lance-files.ts";
 import {
   type ArrowTable,
   type Column,
@@ -119,8 +121,47 @@ function inLists(column: string, values: readonly string[], per = 500): string[]
   return out;
 }
 
+export type TableName = "documents" | "chunks";
+
+/** The folder of one of a collection's tables. */
+export function tableDir(dir: string, table: TableName): string {
+  return join(dir, "lance", `${table}.lance`);
+}
+
+/**
+ * The one-line error for a table LanceDB cannot read: it names the damaged file when the table's
+ * manifest shows one (LanceDB's own message for a cut-off file names none) and the repair command.
+ * Errors that are not about the files (a bad filter, say) come back unchanged.
+ */
+export function damagedTableError(dir: string, table: TableName, version: number | null, e: unknown): Error {
+  const raw = e instanceof Error ? e.message : String(e);
+  let what =
+    version === null
+      ? damagedManifest(tableDir(dir, table))
+      : firstDamagedFile(tableDir(dir, table), version);
+  if (what === null) {
+    const missing = /Not found: (\S+?\.(lance|manifest|arrow|bin))\b/.exec(raw);
+    if (missing) what = `/${missing[1].replace(/^\/+/, "")} is missing`;
+    else if (/Not found|No such file|LanceError\(IO\)|LocalFileSystem|failed to fill whole buffer/i.test(raw))
+      what = `${tableDir(dir, table)}: ${shortLanceMessage(raw)}`;
+    else return e instanceof Error ? e : new Error(raw);
+  }
+  const name = basename(dir);
+  return new Error(
+    `collection "${name}" is damaged: its ${table} table cannot be read (${what}); ` +
+      `run xlir collections check ${name} --repair`,
+    { cause: e },
+  );
+}
+
+// LanceDB's messages carry Rust source locations and "Caused by" chains; the first clause says it.
+function shortLanceMessage(raw: string): string {
+  return raw.split(/, \/|\n| {2}Caused by/)[0].trim();
+}
+
 export class LanceStore {
   private constructor(
+    readonly dir: string,
     private readonly db: lancedb.Connection,
     readonly docs: lancedb.Table,
     readonly chunks: lancedb.Table,
@@ -129,16 +170,52 @@ export class LanceStore {
 
   /** Opens DIR/lance, creating the tables when `create` (dims: vector size, or null for BM25-only). */
   static async open(dir: string, dims: number | null, create = false): Promise<LanceStore> {
+    const lost = (what: string) =>
+      new Error(
+        `collection "${basename(dir)}" is damaged: ${what} is missing; re-index it from the source ` +
+          `with xlir index (or delete it with xlir collections delete ${basename(dir)})`,
+      );
+    // connecting would create the folder
+    if (!create && !existsSync(join(dir, "lance"))) throw lost(join(dir, "lance"));
     const db = await lancedb.connect(join(dir, "lance"));
     const names = await db.tableNames();
-    const table = async (name: string, schema: Schema) => {
-      if (names.includes(name)) return db.openTable(name);
-      if (!create) throw new Error(`${dir} has no ${name} table: the collection is damaged; rebuild it`);
+    const table = async (name: TableName, schema: Schema) => {
+      if (names.includes(name)) {
+        try {
+          return await db.openTable(name);
+        } catch (e) {
+          throw damagedTableError(dir, name, null, e);
+        }
+      }
+      if (!create) throw lost(tableDir(dir, name));
       return db.createEmptyTable(name, schema, { mode: "create", existOk: true });
     };
     const docs = await table("documents", docsSchema());
     const chunks = await table("chunks", chunksSchema(dims));
-    return new LanceStore(db, docs, chunks, dims);
+    return new LanceStore(dir, db, docs, chunks, dims);
+  }
+
+  /** Runs a LanceDB call on `table`, turning a damaged file into a one-line error that names it. */
+  private async guard<T>(table: TableName, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      const t = table === "documents" ? this.docs : this.chunks;
+      const version = await t.version().catch(() => null);
+      throw damagedTableError(this.dir, table, version, e);
+    }
+  }
+
+  /** Throws the damaged-table error when a file the tables' current versions need is missing or cut off. */
+  async verifyFiles(): Promise<void> {
+    for (const [name, t] of [
+      ["documents", this.docs],
+      ["chunks", this.chunks],
+    ] as const) {
+      const version = await this.guard(name, () => t.version());
+      const bad = firstDamagedFile(tableDir(this.dir, name), version);
+      if (bad !== null) throw damagedTableError(this.dir, name, version, new Error(bad));
+    }
   }
 
   close(): void {
@@ -148,21 +225,23 @@ export class LanceStore {
   }
 
   async countDocs(): Promise<number> {
-    return this.docs.countRows();
+    return this.guard("documents", () => this.docs.countRows());
   }
 
   async countChunks(): Promise<number> {
-    return this.chunks.countRows();
+    return this.guard("chunks", () => this.chunks.countRows());
   }
 
   /** The chunks table's version: it changes with every commit to it. */
   async chunksVersion(): Promise<number> {
-    return this.chunks.version();
+    return this.guard("chunks", () => this.chunks.version());
   }
 
   /** id -> content hash and chunk count of every committed document. */
   async committedDocs(): Promise<Map<string, { hash: string; chunks: number }>> {
-    const t = await this.docs.query().select(["id", "hash", "chunks"]).toArrow();
+    const t = await this.guard("documents", () =>
+      this.docs.query().select(["id", "hash", "chunks"]).toArrow(),
+    );
     const ids = stringsOf(t, "id") as string[];
     const hashes = stringsOf(t, "hash") as string[];
     const chunks = int32sOf(t, "chunks");
@@ -170,7 +249,9 @@ export class LanceStore {
   }
 
   async readDocs(): Promise<DocColumns> {
-    const t = await this.docs.query().select(["id", "hash", "lang", "title", "metadata"]).toArrow();
+    const t = await this.guard("documents", () =>
+      this.docs.query().select(["id", "hash", "lang", "title", "metadata"]).toArrow(),
+    );
     return {
       ids: stringsOf(t, "id") as string[],
       hashes: stringsOf(t, "hash") as string[],
@@ -183,10 +264,12 @@ export class LanceStore {
   async readChunks(withVectors: boolean): Promise<ChunkColumns> {
     const cols = ["id", "doc_id", "doc_hash"];
     const vectors = withVectors && this.dims !== null;
-    const t = await this.chunks
-      .query()
-      .select(vectors ? [...cols, "vector"] : cols)
-      .toArrow();
+    const t = await this.guard("chunks", () =>
+      this.chunks
+        .query()
+        .select(vectors ? [...cols, "vector"] : cols)
+        .toArrow(),
+    );
     return {
       ids: stringsOf(t, "id") as string[],
       docIds: stringsOf(t, "doc_id") as string[],
@@ -197,7 +280,9 @@ export class LanceStore {
 
   /** Every chunk's indexed text (prefix + text) and language, for rebuilding BM25. */
   async readChunkTexts(): Promise<{ ids: string[]; texts: string[]; langs: string[] }> {
-    const t = await this.chunks.query().select(["id", "prefix", "text", "lang"]).toArrow();
+    const t = await this.guard("chunks", () =>
+      this.chunks.query().select(["id", "prefix", "text", "lang"]).toArrow(),
+    );
     const prefixes = stringsOf(t, "prefix");
     return {
       ids: stringsOf(t, "id") as string[],
@@ -206,17 +291,80 @@ export class LanceStore {
     };
   }
 
+  /**
+   * Reads every row of `table` (all columns, or `columns`) batch by batch, so a damaged file shows
+   * whichever column it holds; `each` sees every batch.
+   */
+  async scan(table: TableName, columns: string[] | null, each: (batch: ArrowTable) => void): Promise<void> {
+    const t = table === "documents" ? this.docs : this.chunks;
+    await this.guard(table, async () => {
+      const q = columns === null ? t.query() : t.query().select(columns);
+      for await (const batch of q) each(new arrow.Table(batch as never));
+    });
+  }
+
+  /** Full rows of the given chunks (without their vectors). */
+  async fetchChunkRows(ids: readonly string[]): Promise<ChunkRow[]> {
+    const out: ChunkRow[] = [];
+    const cols = ["id", "doc_id", "doc_hash", "chunk", "span_start", "span_end", "lang", "prefix", "text"];
+    for (const where of inLists("id", ids)) {
+      const t = await this.guard("chunks", () => this.chunks.query().where(where).select(cols).toArrow());
+      const [id, docId, docHash, lang, prefix, text] = [
+        "id",
+        "doc_id",
+        "doc_hash",
+        "lang",
+        "prefix",
+        "text",
+      ].map((c) => stringsOf(t, c));
+      const [chunk, start, end] = ["chunk", "span_start", "span_end"].map((c) => int32sOf(t, c));
+      id.forEach((x, i) =>
+        out.push({
+          id: x!,
+          docId: docId[i]!,
+          docHash: docHash[i]!,
+          chunk: chunk[i],
+          start: start[i],
+          end: end[i],
+          lang: lang[i]!,
+          prefix: prefix[i]!,
+          text: text[i]!,
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** Rewrites existing chunks with new vectors, in one commit (matched by id). */
+  async replaceChunks(rows: readonly ChunkRow[], vectors: Float32Array): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.dims === null || vectors.length !== rows.length * this.dims) {
+      throw new Error(`internal: ${rows.length} chunks need ${rows.length}x${this.dims} vector values`);
+    }
+    const t = tableOf(chunksSchema(this.dims), rows.length, [
+      { strings: rows.map((r) => r.id) },
+      { strings: rows.map((r) => r.docId) },
+      { strings: rows.map((r) => r.docHash) },
+      { int32: Int32Array.from(rows, (r) => r.chunk) },
+      { int32: Int32Array.from(rows, (r) => r.start) },
+      { int32: Int32Array.from(rows, (r) => r.end) },
+      { strings: rows.map((r) => r.lang) },
+      { strings: rows.map((r) => r.prefix) },
+      { strings: rows.map((r) => r.text) },
+      { vectors },
+    ]);
+    await this.guard("chunks", () => this.chunks.mergeInsert("id").whenMatchedUpdateAll().execute(t));
+  }
+
   /** Text and span of the given chunks. */
   async fetchChunks(
     ids: readonly string[],
   ): Promise<Map<string, { text: string; start: number; end: number }>> {
     const out = new Map<string, { text: string; start: number; end: number }>();
     for (const where of inLists("id", ids)) {
-      const t = await this.chunks
-        .query()
-        .where(where)
-        .select(["id", "text", "span_start", "span_end"])
-        .toArrow();
+      const t = await this.guard("chunks", () =>
+        this.chunks.query().where(where).select(["id", "text", "span_start", "span_end"]).toArrow(),
+      );
       const id = stringsOf(t, "id");
       const text = stringsOf(t, "text");
       const start = int32sOf(t, "span_start");
@@ -230,7 +378,7 @@ export class LanceStore {
   async fetchDocs(ids: readonly string[]): Promise<Map<string, DocRow>> {
     const out = new Map<string, DocRow>();
     for (const where of inLists("id", ids)) {
-      const t = await this.docs.query().where(where).toArrow();
+      const t = await this.guard("documents", () => this.docs.query().where(where).toArrow());
       const cols = ["id", "hash", "title", "lang", "metadata", "text"].map((c) => stringsOf(t, c));
       const chunks = int32sOf(t, "chunks");
       cols[0].forEach((id, i) =>
@@ -267,7 +415,8 @@ export class LanceStore {
       }
       columns.push({ vectors });
     }
-    await this.chunks.add(tableOf(chunksSchema(this.dims), rows.length, columns));
+    const t = tableOf(chunksSchema(this.dims), rows.length, columns);
+    await this.guard("chunks", () => this.chunks.add(t));
   }
 
   /** Inserts the documents, replacing rows with the same id (one commit). */
@@ -282,30 +431,34 @@ export class LanceStore {
       { strings: rows.map((r) => r.text) },
       { int32: Int32Array.from(rows, (r) => r.chunks) },
     ]);
-    await this.docs.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(t);
+    await this.guard("documents", () =>
+      this.docs.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(t),
+    );
   }
 
   async deleteDocs(ids: readonly string[]): Promise<void> {
-    for (const where of inLists("id", ids)) await this.docs.delete(where);
+    for (const where of inLists("id", ids)) await this.guard("documents", () => this.docs.delete(where));
   }
 
   async deleteChunksOfDocs(docIds: readonly string[]): Promise<void> {
-    for (const where of inLists("doc_id", docIds)) await this.chunks.delete(where);
+    for (const where of inLists("doc_id", docIds))
+      await this.guard("chunks", () => this.chunks.delete(where));
   }
 
   async deleteChunks(ids: readonly string[]): Promise<void> {
-    for (const where of inLists("id", ids)) await this.chunks.delete(where);
+    for (const where of inLists("id", ids)) await this.guard("chunks", () => this.chunks.delete(where));
   }
 
   /** Compacts the many small fragments that batch commits leave, updates indexes, drops old versions. */
   async optimize(): Promise<void> {
     const cleanupOlderThan = new Date();
-    await this.docs.optimize({ cleanupOlderThan });
-    await this.chunks.optimize({ cleanupOlderThan });
+    await this.guard("documents", () => this.docs.optimize({ cleanupOlderThan }));
+    await this.guard("chunks", () => this.chunks.optimize({ cleanupOlderThan }));
   }
 
   async hasVectorIndex(): Promise<boolean> {
-    return (await this.chunks.listIndices()).some((i) => i.columns.includes("vector"));
+    const indices = await this.guard("chunks", () => this.chunks.listIndices());
+    return indices.some((i) => i.columns.includes("vector"));
   }
 
   /**
@@ -324,7 +477,7 @@ export class LanceStore {
             distanceType: "cosine",
             numPartitions: Math.max(1, Math.round(rows / 100_000)),
           });
-    await this.chunks.createIndex("vector", { config, replace: true });
+    await this.guard("chunks", () => this.chunks.createIndex("vector", { config, replace: true }));
   }
 
   /**
@@ -353,7 +506,7 @@ export class LanceStore {
     if (opts.type === "ivf_pq" && opts.nprobes) q = q.nprobes(opts.nprobes);
     if (opts.type === "ivf_pq" && opts.refineFactor) q = q.refineFactor(opts.refineFactor);
     if (opts.type === "hnsw_sq" && opts.ef) q = q.ef(opts.ef);
-    const t: ArrowTable = await q.toArrow();
+    const t: ArrowTable = await this.guard("chunks", () => q.toArrow());
     const ids = stringsOf(t, "id") as string[];
     const scores = dotAll(vectorsOf(t, "vector", dims), dims, query);
     return ids.map((id, i) => ({ id, score: scores[i] }));

@@ -33,6 +33,17 @@ export interface DenseEncoderSpec {
    * extending or searching, since int8 vectors agree with float32 ones to cosine ~0.999.
    */
   dtype?: EncoderDType;
+  /**
+   * The query/passage prefixes the documents were embedded with; every later search and addition
+   * uses them, whatever the model's folder is named by then. Absent in older collections: the
+   * model's own conventions decide, as they did.
+   */
+  prompts?: { query: string; passage: string };
+  /**
+   * weights/fingerprint.ts of the model when the collection was created: a model at the same path
+   * with other weights is refused. Absent in older collections: not checked.
+   */
+  fingerprint?: string;
 }
 
 export type EncoderSpec = DenseEncoderSpec | { kind: "bm25" };
@@ -105,6 +116,13 @@ export function readManifest(dir: string): Manifest {
   ) {
     throw bad("the dense encoder needs a model and positive integer dims");
   }
+  if (enc.kind === "dense") {
+    const p = enc.prompts;
+    if (p !== undefined && !(typeof p?.query === "string" && typeof p?.passage === "string"))
+      throw bad("the encoder's prompts need string query and passage prefixes");
+    if (enc.fingerprint !== undefined && typeof enc.fingerprint !== "string")
+      throw bad("the encoder's fingerprint is not a string");
+  }
   const ann = raw.ann as AnnSpec | undefined;
   if (!ann || !Number.isInteger(ann.threshold)) throw bad("no ANN settings");
   return {
@@ -132,11 +150,23 @@ export function describeEncoder(e: EncoderSpec): string {
   return `${e.model}${rev} (${e.dims} dims, ${e.similarity}, max ${e.maxLength} tokens)`;
 }
 
+export interface EncoderCheckOptions {
+  /** Accept a model whose weights changed since the collection was created (--allow-model-change). */
+  allowModelChange?: boolean;
+}
+
 /**
  * Throws when `given` is not the encoder the collection was built with; `what` says what was being
- * done ("index into", "search") for the message.
+ * done ("index into", "search") for the message. Prefixes and the weights' fingerprint are
+ * compared where both sides record them (older collections record neither).
  */
-export function checkSameEncoder(name: string, built: EncoderSpec, given: EncoderSpec, what: string): void {
+export function checkSameEncoder(
+  name: string,
+  built: EncoderSpec,
+  given: EncoderSpec,
+  what: string,
+  opts: EncoderCheckOptions = {},
+): void {
   const same =
     built.kind === given.kind &&
     (built.kind === "bm25" ||
@@ -152,4 +182,24 @@ export function checkSameEncoder(name: string, built: EncoderSpec, given: Encode
         `${describeEncoder(built)}; use that model (or leave --model out), or create a new collection`,
     );
   }
+  if (built.kind !== "dense" || given.kind !== "dense") return;
+  const [a, b] = [built.prompts, given.prompts];
+  if (a && b && (a.query !== b.query || a.passage !== b.passage))
+    throw new Error(
+      `cannot ${what} collection "${name}" with prefixes ${prefixes(b)}: it was built with ${prefixes(a)}; ` +
+        `leave --query-prefix/--passage-prefix out (or give those), or create a new collection`,
+    );
+  if (
+    built.fingerprint &&
+    given.fingerprint &&
+    built.fingerprint !== given.fingerprint &&
+    !opts.allowModelChange
+  )
+    throw new Error(
+      `the model at ${built.model} has changed since collection "${name}" was built (its config.json or weights differ): ` +
+        `restore that model, index into a new collection, or pass --allow-model-change to ${what} it anyway`,
+    );
 }
+
+const prefixes = (p: { query: string; passage: string }) =>
+  `query ${JSON.stringify(p.query)} / passage ${JSON.stringify(p.passage)}`;

@@ -1,10 +1,32 @@
 // Searching a collection: dense (exact over every chunk vector, or through the ANN index), BM25 over
 // the chunks, or both fused (RRF or weighted min-max). Chunk scores become document scores by the
 // collection's doc score (max, or sum of the top chunks); each hit carries its best chunk's text.
+//
+// The query's language. Given (--lang xx), BM25 analyses the query in it, and NLLB-style encoders
+// get it. Under "auto" the detector decides, but a word or three is too little to tell a language
+// by ("diabetes" reads as Dutch, "city" as Tagalog: see src/text/langid.ts), and a wrong guess
+// means a wrong stemmer, so the query silently misses the documents it names. When the detector is
+// not confident, BM25 reads the query in every language of the documents searched instead: the
+// query analysed in language L is scored against L's documents only, over the one BM25 index and
+// its collection-wide statistics (not a separate BM25 per language), so every document scores
+// exactly what `--lang L` gives it, and the per-language lists merge by score (bm25.ts
+// searchParts). Scores of different languages compare as well as they do under one `--lang` over
+// a multilingual collection: same idf scale and length norms. Chosen over BM25 per language
+// (statistics of L's documents alone) because that would change the scores `--lang L` gives.
+// A confident guess (enough words, a reliable answer) is used alone, as a given language.
+// Dense search needs no analysis: the encoder gets the detected language either way.
+import { makeAnalyzer } from "../text/analyzer.ts";
 import { DEFAULT_NLLB_LANG } from "../text/nllb-input.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
-import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../text/langid.ts";
-import { searchBm25 } from "./bm25.ts";
+import {
+  asGuesser,
+  type LanguageDetector,
+  type LanguageGuess,
+  type LanguageGuesser,
+  loadLanguageGuesser,
+  UNDETERMINED,
+} from "../text/langid.ts";
+import { type Bm25QueryPart, searchParts } from "./bm25.ts";
 import type { Collection, CollectionView } from "./collection.ts";
 import { type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
 import { dotAll, normalizeRows, topDocs } from "./exact-search.ts";
@@ -38,7 +60,11 @@ export interface SearchOptions {
   refineFactor?: number;
   /** HNSW-SQ: candidate list size (default max(100, chunks fetched)). */
   ef?: number;
-  detector?: LanguageDetector;
+  /**
+   * A detector to reuse for lang "auto" (default: loadLanguageGuesser's, loaded on demand); a plain
+   * LanguageDetector is trusted from MIN_CONFIDENT_WORDS words up.
+   */
+  detector?: LanguageGuesser | LanguageDetector;
 }
 
 export interface SearchHit {
@@ -46,6 +72,8 @@ export interface SearchHit {
   id: string;
   score: number;
   lang: string;
+  /** The languages the query was read in for this search (the same on every hit: SearchResult.queryLangs). */
+  queryLangs: string[];
   title: string | null;
   /** The best chunk's passage. */
   text: string;
@@ -56,18 +84,59 @@ export interface SearchHit {
   bm25?: number;
 }
 
+export interface SearchResult {
+  hits: SearchHit[];
+  /**
+   * The languages the query was read in. BM25 and hybrid: the languages it was analysed in, one
+   * unless lang "auto" was unsure, then each language of the documents searched (each scoring its
+   * own documents). Dense: the one language the encoder was given (or "und": eng_Latn for NLLB).
+   */
+  queryLangs: string[];
+  /** The detector's answer under lang "auto"; null when the caller named the language (or none). */
+  detected: LanguageGuess | null;
+  /** BM25 and hybrid: the languages in which the query analysed to no terms (stop words only). */
+  emptyLangs: string[];
+  /** BM25 and hybrid: no term left in any language used, so BM25 matched nothing: warn the user. */
+  emptyQuery: boolean;
+  /** One line for the user when the query's words were lost to analysis (stop words), else null. */
+  warning: string | null;
+}
+
 /** The resolved query language (NLLB code or "und"). */
 export async function queryLanguage(
   query: string,
   lang: string | undefined,
-  detector?: LanguageDetector,
+  detector?: LanguageGuesser | LanguageDetector,
 ): Promise<string> {
-  if (lang === undefined || lang.toLowerCase() === UNDETERMINED) return UNDETERMINED;
-  if (lang === "auto") return (detector ?? (await loadLanguageDetector()))(query);
-  return resolveNllbLang(lang);
+  return (await readQueryLanguage(query, lang, detector)).lang;
 }
 
+/** The query's language (NLLB code or "und"), and the detector's guess when lang is "auto". */
+async function readQueryLanguage(
+  query: string,
+  lang: string | undefined,
+  detector?: LanguageGuesser | LanguageDetector,
+): Promise<{ lang: string; detected: LanguageGuess | null }> {
+  if (lang === undefined || lang.toLowerCase() === UNDETERMINED)
+    return { lang: UNDETERMINED, detected: null };
+  if (lang === "auto") {
+    const detected = (detector ? asGuesser(detector) : await loadLanguageGuesser())(query);
+    return { lang: detected.lang, detected };
+  }
+  return { lang: resolveNllbLang(lang), detected: null };
+}
+
+/** The ranked documents (searchDetailed without the facts about the query). */
 export async function search(col: Collection, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+  return (await searchDetailed(col, query, opts)).hits;
+}
+
+/** The ranked documents, the languages the query was read in, and whether BM25 found no words in it. */
+export async function searchDetailed(
+  col: Collection,
+  query: string,
+  opts: SearchOptions = {},
+): Promise<SearchResult> {
   if (typeof query !== "string" || query.trim() === "")
     throw new Error("the query is empty: give some words to search for");
   const k = opts.k ?? 10;
@@ -77,21 +146,26 @@ export async function search(col: Collection, query: string, opts: SearchOptions
     throw new Error(`collection "${col.name}" is lexical only (built with --model bm25): use --mode bm25`);
   }
   const filter: Filter = isParsed(opts.filter) ? opts.filter : parseFilters(opts.filter ?? []);
-  const lang = await queryLanguage(query, opts.lang, opts.detector);
+  const { lang, detected } = await readQueryLanguage(query, opts.lang, opts.detector);
+  // unsure of the language ("und" included): read the query in each of the documents' languages
+  const perLanguage = detected !== null && !detected.confident;
   const agg = opts.docScore ?? col.manifest.docScore;
   const depth = mode === "hybrid" ? Math.max(k, opts.depth ?? 100) : k;
 
   let hits: { doc: number; chunk: number; score: number; dense?: number; bm25?: number }[];
   let view: CollectionView;
+  let read: QueryReading = { queryLangs: [lang], emptyLangs: [] };
   if (mode === "dense") {
     ({ view, hits } = await denseDocs(col, query, lang, filter, agg, depth, opts));
   } else if (mode === "bm25") {
     view = await col.view(false);
-    hits = await bm25Docs(col, view, query, lang, filter, agg, depth);
+    ({ hits, ...read } = await bm25Docs(col, view, query, lang, perLanguage, filter, agg, depth));
   } else {
     const dense = await denseDocs(col, query, lang, filter, agg, depth, opts);
     view = dense.view;
-    const lexical = await bm25Docs(col, view, query, lang, filter, agg, depth);
+    const bm25 = await bm25Docs(col, view, query, lang, perLanguage, filter, agg, depth);
+    const { hits: lexical, ...reading } = bm25;
+    read = reading;
     const id = (h: DocHit) => String(h.doc);
     const lists = [dense.hits, lexical].map((l) => l.map((h) => ({ id: id(h), score: h.score })));
     const fused =
@@ -107,7 +181,36 @@ export async function search(col: Collection, query: string, opts: SearchOptions
       bm25: f.parts[1],
     }));
   }
-  return describe(col, view, hits.slice(0, k));
+  const emptyQuery =
+    mode !== "dense" && read.queryLangs.length > 0 && read.emptyLangs.length === read.queryLangs.length;
+  return {
+    hits: await describe(col, view, hits.slice(0, k), read.queryLangs),
+    queryLangs: read.queryLangs,
+    detected,
+    emptyLangs: read.emptyLangs,
+    emptyQuery,
+    warning: emptyWarning(emptyQuery, read, detected),
+  };
+}
+
+function emptyWarning(
+  emptyQuery: boolean,
+  read: QueryReading,
+  detected: LanguageGuess | null,
+): string | null {
+  const words = `the query has no words to search for in ${read.emptyLangs.join(", ")} (only stop words?)`;
+  if (emptyQuery) return `${words}: BM25 matched nothing`;
+  // read in several languages, and empty in the one it most looks like: the rest matched by chance
+  if (detected !== null && read.emptyLangs.includes(detected.lang)) {
+    return `${words}: BM25 matched its words as the other languages of the collection only`;
+  }
+  return null;
+}
+
+/** The languages BM25 read the query in, and those of them it found no terms in. */
+interface QueryReading {
+  queryLangs: string[];
+  emptyLangs: string[];
 }
 
 function isParsed(f: SearchOptions["filter"]): f is Filter {
@@ -170,36 +273,58 @@ async function bm25Docs(
   view: CollectionView,
   query: string,
   lang: string,
+  perLanguage: boolean,
   filter: Filter,
   agg: DocScore,
   depth: number,
-): Promise<DocHit[]> {
+): Promise<QueryReading & { hits: DocHit[] }> {
   const index = await col.bm25();
-  const allowed = allowedDocs(filter, view.docs.langs, view.docs.metadata);
+  const { langs } = view.docs;
+  const allowed = allowedDocs(filter, langs, view.docs.metadata);
   const docOf = (id: string) => {
     const c = view.chunkIndex.get(id);
     const d = c === undefined ? -1 : view.chunkDoc[c];
     return d >= 0 && (allowed === null || allowed[d]) ? d : -1;
   };
+  const queryLangs = perLanguage ? documentLanguages(langs, allowed) : [lang];
+  const parts: Bm25QueryPart[] = queryLangs.map((l) => ({
+    terms: makeAnalyzer(l, index.analyzer)(query),
+    filter: perLanguage
+      ? (id) => {
+          const d = docOf(id);
+          return d >= 0 && langs[d] === l;
+        }
+      : (id) => docOf(id) >= 0,
+  }));
   // every matching chunk, so document scores are exact for max and sum alike
   const all = Math.max(1, index.byId.size);
-  const hits = searchBm25(index, query, {
-    k: all,
-    lang: lang === UNDETERMINED ? undefined : lang,
-    filter: (id) => docOf(id) >= 0,
+  const hits = searchParts(index, parts, { k: all });
+  return {
+    queryLangs,
+    emptyLangs: queryLangs.filter((_, i) => parts[i].terms.length === 0),
+    hits: docsFromChunks(
+      hits.map((h) => ({ chunk: view.chunkIndex.get(h.id)!, score: h.score })),
+      (c) => view.chunkDoc[c],
+      agg,
+      depth,
+    ),
+  };
+}
+
+/** The distinct languages of the allowed documents, sorted ("und" for those without one). */
+function documentLanguages(langs: readonly string[], allowed: Uint8Array | null): string[] {
+  const seen = new Set<string>();
+  langs.forEach((l, d) => {
+    if (allowed === null || allowed[d]) seen.add(l);
   });
-  return docsFromChunks(
-    hits.map((h) => ({ chunk: view.chunkIndex.get(h.id)!, score: h.score })),
-    (c) => view.chunkDoc[c],
-    agg,
-    depth,
-  );
+  return [...seen].sort();
 }
 
 async function describe(
   col: Collection,
   view: CollectionView,
   hits: { doc: number; chunk: number; score: number; dense?: number; bm25?: number }[],
+  queryLangs: string[],
 ): Promise<SearchHit[]> {
   const texts = await col.store.fetchChunks(hits.map((h) => view.chunkIds[h.chunk]));
   return hits.map((h, i) => {
@@ -210,6 +335,7 @@ async function describe(
       id: view.docs.ids[h.doc],
       score: h.score,
       lang: view.docs.langs[h.doc],
+      queryLangs: [...queryLangs],
       title: view.docs.titles[h.doc],
       text: c?.text ?? "",
       chunk: {

@@ -50,7 +50,15 @@ export interface NllbE5FolderConfig {
   spec: NllbE5Spec;
   /** True when the LoRA weights are folded into e5/model.safetensors. */
   lora_merged: boolean;
+  /**
+   * The E5 prefixes the student was distilled with (spec.prefixIds are their E5 tokens), recorded
+   * so the folder says what it expects whatever it is named; absent in folders written before.
+   */
+  prefixes?: { query: string; passage: string };
 }
+
+/** The prefixes xlir distill uses ("[CLS] query :" / "[CLS] passage :" in spec.prefixIds). */
+export const NLLB_E5_PREFIXES = { query: "query: ", passage: "passage: " };
 
 export const isNllbE5Folder = (dir: string) => existsSync(join(dir, NLLB_E5_CONFIG));
 
@@ -79,6 +87,8 @@ export interface ExportInput {
   lora?: Map<string, Tensor>;
   /** Fold the LoRA into the E5 weights (faster inference); default true. */
   merge?: boolean;
+  /** The E5 prefixes spec.prefixIds were tokenized from; default NLLB_E5_PREFIXES. */
+  prefixes?: { query: string; passage: string };
 }
 
 const MODEL_ENTRIES = ["nllb", "e5", "adapter", "projection.safetensors"];
@@ -139,6 +149,7 @@ export function writeNllbE5Folder(dir: string, x: ExportInput): void {
       teacher: x.teacher,
       spec,
       lora_merged: !!(lora && merge),
+      prefixes: x.prefixes ?? NLLB_E5_PREFIXES,
     };
     writeFileSync(join(tmp, NLLB_E5_CONFIG), JSON.stringify(cfg, null, 2) + "\n");
   } finally {
@@ -159,6 +170,8 @@ export interface LoadedNllbE5 {
   parts: StudentParts;
   /** Folder of the NLLB tokenizer. */
   tokenizerDir: string;
+  /** What the model's outputs depend on, for a fingerprint (weights/fingerprint.ts). */
+  files: { configs: string[]; weights: string[] };
   close(): void;
 }
 
@@ -192,5 +205,22 @@ export function readNllbE5Folder(dir: string): LoadedNllbE5 {
     ),
     lora,
   };
-  return { config, parts, tokenizerDir: join(dir, "nllb"), close: () => (nllb.close(), e5.close()) };
+  const files = {
+    configs: [NLLB_E5_CONFIG, "nllb/config.json", "e5/config.json", "adapter/adapter_config.json"].map((f) =>
+      join(dir, f),
+    ),
+    weights: [
+      "nllb/model.safetensors",
+      "e5/model.safetensors",
+      "projection.safetensors",
+      "adapter/adapter_model.safetensors",
+    ].map((f) => join(dir, f)),
+  };
+  return {
+    config,
+    parts,
+    tokenizerDir: join(dir, "nllb"),
+    files,
+    close: () => (nllb.close(), e5.close()),
+  };
 }

@@ -39,6 +39,19 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
   bool: "bool",
 };
 
+// Falling back to the CPU is said once to each place warnings go (console.warn: once per process),
+// so an encoder and a scorer asked for CUDA in one run (xlir eval run --device cuda) warn once,
+// not twice. Whether the provider is installed does not change while the process runs: looked up
+// once.
+let cudaInstalled: boolean | undefined;
+const warnedSinks = new WeakSet<(msg: string) => void>();
+
+function warnOnce(warn: (msg: string) => void, msg: string): void {
+  if (warnedSinks.has(warn)) return;
+  warnedSinks.add(warn);
+  warn(msg);
+}
+
 /** Whether onnxruntime-node's CUDA provider library was installed beside its binding. */
 function cudaProviderInstalled(): boolean {
   const bin = join(dirname(createRequire(import.meta.url).resolve("onnxruntime-node")), "..", "bin");
@@ -87,19 +100,16 @@ export class Session {
         : ort.InferenceSession.create(source, o);
     };
     if (opts.device === "cuda") {
-      const warn = opts.warn ?? console.warn;
-      if (!cudaProviderInstalled())
-        warn(
-          "xlir: CUDA execution provider not installed (reinstall onnxruntime-node without ONNXRUNTIME_NODE_INSTALL=skip on a CUDA machine); running on CPU",
-        );
-      else
+      cudaInstalled ??= cudaProviderInstalled();
+      let why =
+        "xlir: CUDA execution provider not installed (reinstall onnxruntime-node without ONNXRUNTIME_NODE_INSTALL=skip on a CUDA machine); running on CPU";
+      if (cudaInstalled)
         try {
           return new Session(await open(["cuda"], true), "cuda");
         } catch (e) {
-          warn(
-            `xlir: CUDA execution provider unavailable (${(e as Error).message.split("\n")[0]}); running on CPU`,
-          );
+          why = `xlir: CUDA execution provider unavailable (${(e as Error).message.split("\n")[0]}); running on CPU`;
         }
+      warnOnce(opts.warn ?? console.warn, why);
     }
     return new Session(await open(["cpu"]), "cpu");
   }

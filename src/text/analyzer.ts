@@ -1,7 +1,8 @@
 // Lexical analysis for BM25: text -> index terms, per language.
 //
 // Pipeline (one token at a time, like a Lucene TokenStream):
-//   1. NFC, then Intl.Segmenter words (granularity "word", isWordLike only). ICU's rules are
+//   1. NFC, then Intl.Segmenter words (granularity "word", isWordLike only; long texts in windows
+//      cut where whole-text segmentation has a boundary, see segment.ts). ICU's rules are
 //      UAX #29, as Lucene's StandardTokenizer, plus dictionaries for Chinese, Japanese, Thai, Khmer,
 //      Lao and Burmese, so text without spaces splits into words. (StandardTokenizer would emit one
 //      token per Han ideograph and one per Thai run; Pyserini uses CJK bigrams for zh/ja/ko and
@@ -21,6 +22,7 @@
 // stemming. A language xlir cannot resolve is an error, not a silent fallback.
 import { profileOf, type LanguageProfile, type TokenRule } from "./analyzer-langs.ts";
 import { resolveNllbLang } from "./nllb-langs.ts";
+import { segmentWords, segmentWordsAsync, type WordSegment } from "./segment.ts";
 import { STOPWORDS } from "./stopwords.ts";
 
 /**
@@ -125,28 +127,57 @@ export function makeAnalyzer(
   lang?: string,
   config: AnalyzerConfig = DEFAULT_ANALYZER,
 ): (text: string) => string[] {
+  const terms = termMaker(lang, config);
+  return (text) => {
+    const out: string[] = [];
+    for (const s of segmentWords(nfc(text))) terms(s, out);
+    return out;
+  };
+}
+
+/**
+ * makeAnalyzer() for long texts: the same terms, but the event loop gets a turn after every
+ * segmentation window (a few thousand characters), so signals, timers and progress run while a
+ * long document is analysed.
+ */
+export function makeAsyncAnalyzer(
+  lang?: string,
+  config: AnalyzerConfig = DEFAULT_ANALYZER,
+): (text: string) => Promise<string[]> {
+  const terms = termMaker(lang, config);
+  return async (text) => {
+    const out: string[] = [];
+    for await (const batch of segmentWordsAsync(nfc(text))) for (const s of batch) terms(s, out);
+    return out;
+  };
+}
+
+function nfc(text: unknown): string {
+  if (typeof text !== "string") {
+    throw new Error(`analyze: text must be a string, got ${text === null ? "null" : typeof text}`);
+  }
+  return text.normalize("NFC");
+}
+
+// Steps 2-5 for one segment, pushing its terms onto `out`.
+function termMaker(
+  lang: string | undefined,
+  config: AnalyzerConfig,
+): (s: WordSegment, out: string[]) => void {
   const profile = analyzerLanguage(lang);
   const stops = config.stopwords ? stopSet(profile, config) : null;
   const stem = config.stemming ? profile.stem : null;
-  const segmenter = wordSegmenter();
-  return (text) => {
-    if (typeof text !== "string") {
-      throw new Error(`analyze: text must be a string, got ${text === null ? "null" : typeof text}`);
-    }
-    const out: string[] = [];
-    for (const s of segmenter.segment(text.normalize("NFC"))) {
-      if (!s.isWordLike) continue;
-      for (const piece of splitLong(s.segment, config.maxTokenLength)) {
-        const folded = piece.normalize("NFKC");
-        for (const word of /\s/.test(folded) ? folded.split(/\s+/) : [folded]) {
-          const term = normalizeToken(word, profile, config);
-          if (term === "" || stops?.has(term)) continue;
-          const stemmed = stem ? stem(term) : term;
-          if (stemmed !== "") out.push(stemmed);
-        }
+  return (s, out) => {
+    if (!s.isWordLike) return;
+    for (const piece of splitLong(s.segment, config.maxTokenLength)) {
+      const folded = piece.normalize("NFKC");
+      for (const word of /\s/.test(folded) ? folded.split(/\s+/) : [folded]) {
+        const term = normalizeToken(word, profile, config);
+        if (term === "" || stops?.has(term)) continue;
+        const stemmed = stem ? stem(term) : term;
+        if (stemmed !== "") out.push(stemmed);
       }
     }
-    return out;
   };
 }
 
@@ -196,21 +227,6 @@ function stopSet(profile: LanguageProfile, config: AnalyzerConfig): ReadonlySet<
     STOP_SETS.set(key, set);
   }
   return set;
-}
-
-let SEGMENTER: Intl.Segmenter | undefined;
-
-// One segmenter serves every language: ICU picks dictionaries by script, not by locale.
-function wordSegmenter(): Intl.Segmenter {
-  if (SEGMENTER === undefined) {
-    if (typeof Intl.Segmenter !== "function") {
-      throw new Error(
-        "this Node.js has no Intl.Segmenter (built without ICU): use an official Node.js >= 20 build",
-      );
-    }
-    SEGMENTER = new Intl.Segmenter("und", { granularity: "word" });
-  }
-  return SEGMENTER;
 }
 
 // StandardTokenizer cuts words longer than maxTokenLength; we do the same without splitting a

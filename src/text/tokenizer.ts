@@ -21,6 +21,8 @@ export interface TextTokenizer {
   /** What the post-processor puts before and after one text ([CLS] / [SEP], <s> / </s>, ...). */
   readonly prefixIds: readonly number[];
   readonly suffixIds: readonly number[];
+  /** One more than the largest id the tokenizer can give (its vocabulary and added tokens). */
+  readonly vocabSize: number;
   tokenToId(token: string): number | undefined;
   idToToken(id: number): string | undefined;
   /** The text's ids without special tokens and without truncation. */
@@ -61,7 +63,11 @@ export function loadTokenizer(dir: string, options: { file?: string } = {}): Tex
   }
   const file = join(dir, options.file ?? "tokenizer.json");
   if (!existsSync(file)) {
-    throw new Error(`no ${options.file ?? "tokenizer.json"} in ${dir}: pass a model folder that has one`);
+    // xlir reads only the "fast" tokenizer file; vocab.txt or a sentencepiece model alone are not
+    // enough, and transformers writes tokenizer.json from them in one call
+    throw new Error(
+      `no ${options.file ?? "tokenizer.json"} in ${dir}: xlir needs the model's tokenizer.json; write it with transformers: AutoTokenizer.from_pretrained("${dir}").save_pretrained("${dir}")`,
+    );
   }
   const configFile = join(dir, "tokenizer_config.json");
   const config = existsSync(configFile) ? readJson(configFile) : {};
@@ -116,10 +122,23 @@ export function tokenizerFromJson(
     specialIds,
     prefixIds: prefix,
     suffixIds: suffix,
+    vocabSize: largestId(json) + 1,
     tokenToId,
     idToToken: (id) => lib.id_to_token(id),
     encodeText: (text) => lib.encode(text, { add_special_tokens: false }).ids,
   };
+}
+
+/**
+ * Refuses a tokenizer that can give ids past the model's embedding table (`rows`): ONNX Runtime
+ * would fail deep inside with "Gather ... idx=N must be within [-rows,rows-1]" on the first text
+ * that uses one. `folder` names the model folder in the message.
+ */
+export function checkTokenizerFits(tok: TextTokenizer, rows: number, folder: string): void {
+  if (tok.vocabSize <= rows) return;
+  throw new Error(
+    `${folder}: the tokenizer gives ids up to ${tok.vocabSize - 1} but the model's embedding table has ${rows} rows (config.json vocab_size); ${tok.source} belongs to another model: put this model's own tokenizer.json in the folder`,
+  );
 }
 
 /** Tokenizes each text; truncation drops text tokens from the end and keeps the special tokens. */
@@ -252,6 +271,19 @@ function findPadId(
   const padding = json.padding;
   if (isObject(padding) && typeof padding.pad_id === "number") return padding.pad_id;
   return tokenToId("<pad>") ?? tokenToId("[PAD]") ?? 0;
+}
+
+// The model's vocabulary is an object of token -> id (WordPiece, BPE, WordLevel) or a list of
+// [piece, score] whose position is the id (Unigram); added tokens carry their own ids.
+function largestId(json: Record<string, unknown>): number {
+  let max = -1;
+  const vocab = (json.model as Record<string, unknown>).vocab;
+  if (Array.isArray(vocab)) max = vocab.length - 1;
+  else if (isObject(vocab))
+    for (const id of Object.values(vocab)) if (typeof id === "number" && id > max) max = id;
+  if (Array.isArray(json.added_tokens))
+    for (const t of json.added_tokens) if (isObject(t) && typeof t.id === "number" && t.id > max) max = t.id;
+  return max;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -2,7 +2,9 @@
 // downloaded into the standard hub cache ($HF_HUB_CACHE/models--org--name/ or datasets--org--name/,
 // each {blobs,refs,snapshots}), the layout Python's huggingface_hub reads and writes, so a repo
 // fetched by either is reused by the other.
+import { existsSync, statSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { dirname, join, posix, relative, resolve, sep } from "node:path";
 import { getHFHubCachePath, getRepoFolderName } from "@huggingface/hub";
 import {
@@ -74,6 +76,12 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
   const type = opts.repoType ?? "model";
   const local = await localFolder(idOrDir, type);
   if (local) return local;
+  // A name written like a path was meant as a folder: say it is missing, not that the hub is
+  // unreachable or that the name is a bad repo id.
+  if (looksLikePath(idOrDir))
+    throw new Error(
+      `${type === "model" ? "Model" : "Dataset"} folder "${idOrDir}" does not exist (${resolve(expandHome(idOrDir))}); check the path, or give a hub id like "org/name".`,
+    );
   const { repo, revision } = parseModelId(idOrDir, opts.revision, type);
   const label = named({ repo, repoType: type });
   const cacheDir = resolve(opts.cacheDir ?? getHFHubCachePath());
@@ -113,6 +121,12 @@ export async function resolveModel(idOrDir: string, opts: ResolveOptions = {}): 
   } catch (err) {
     // As huggingface_hub: a cached copy still serves when the hub cannot be reached.
     if (err instanceof HubUnreachableError && cached) return snapshot;
+    // The id may have been meant as a folder: say that there is none before blaming the network.
+    if (err instanceof HubUnreachableError)
+      throw new HubUnreachableError(
+        `No ${type} folder "${idOrDir}" exists (${resolve(idOrDir)}), and ${err.message[0].toLowerCase()}${err.message.slice(1)}`,
+        { cause: err },
+      );
     throw cacheWriteError(err, cacheDir, label);
   }
 }
@@ -167,7 +181,36 @@ export function parseModelId(
   return { repo, revision: rev };
 }
 
-async function localFolder(path: string, type: RepoType): Promise<string | undefined> {
+/**
+ * True when `name` can only be a path: it starts with ./ ../ / ~ (or a drive letter), has a
+ * backslash, more than the one slash of "org/name", or its first part exists here as a folder.
+ */
+export function looksLikePath(name: string): boolean {
+  if (/^(\.{1,2}([/\\]|$)|[/\\~]|[A-Za-z]:[/\\])/.test(name) || name.includes("\\")) return true;
+  const parts = name.split("@")[0].split("/");
+  if (parts.length > 2) return true;
+  return parts.length === 2 && existsSync(parts[0]) && statSync(parts[0]).isDirectory();
+}
+
+/** "~" and "~/x" as the shell would expand them (a quoted argument reaches us unexpanded). */
+function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+}
+
+/**
+ * The hub repo a folder is a cache snapshot of (…/models--org--name/snapshots/<sha>), or null:
+ * the cache layout records the id a checkpoint was downloaded as, whatever path it is loaded by.
+ */
+export function hubRepoOf(dir: string): string | null {
+  const m = /(?:^|[/\\])models--([^/\\]+)[/\\]snapshots[/\\][^/\\]+[/\\]?$/.exec(dir);
+  if (!m) return null;
+  // repo ids cannot contain "--" (parseModelId), so the folder name splits unambiguously
+  const parts = m[1].split("--");
+  return parts.length <= 2 && parts.every(Boolean) ? parts.join("/") : null;
+}
+
+async function localFolder(name: string, type: RepoType): Promise<string | undefined> {
+  const path = expandHome(name);
   const s = await stat(path).catch(() => undefined);
   if (!s) return undefined;
   if (s.isDirectory()) return resolve(path);

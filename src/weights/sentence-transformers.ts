@@ -94,6 +94,7 @@ export function readSentenceTransformers(dir: string): SentenceTransformersModel
   const stFile = join(dir, "config_sentence_transformers.json");
   const bert = readObject(bertFile, false);
   const st = readObject(stFile, false);
+  const { prompts, defaultPromptName } = readPromptConfig(dir) ?? { prompts: {}, defaultPromptName: null };
 
   const maxSeqLength = bert.max_seq_length ?? null;
   if (maxSeqLength !== null && !(Number.isSafeInteger(maxSeqLength) && (maxSeqLength as number) > 0)) {
@@ -101,6 +102,39 @@ export function readSentenceTransformers(dir: string): SentenceTransformersModel
       `${bertFile}: max_seq_length must be a positive integer, got ${JSON.stringify(maxSeqLength)}`,
     );
   }
+  const similarity = st.similarity_fn_name ?? null;
+
+  return {
+    transformerDir,
+    pooling: readPooling(join(dir, modules[1].path)),
+    dense: modules.filter((m) => m.kind === "Dense").map((m) => readDense(dir, m.path)),
+    normalize: modules[modules.length - 1].kind === "Normalize",
+    maxSeqLength: maxSeqLength as number | null,
+    doLowerCase: bert.do_lower_case === true,
+    prompts,
+    defaultPromptName,
+    similarity: typeof similarity === "string" ? similarity : null,
+  };
+}
+
+/** config_sentence_transformers.json's prompts: what the checkpoint says to prepend per prompt name. */
+export interface PromptConfig {
+  /** Prompt name -> prefix, e.g. {query: "query: ", document: "passage: "}; {} when none. */
+  prompts: Record<string, string>;
+  defaultPromptName: string | null;
+  /** True when the file has a "prompts" entry at all (even {}). */
+  hasPrompts: boolean;
+}
+
+/**
+ * The prompts in `dir`/config_sentence_transformers.json, or null when the folder has no such file.
+ * Read whether or not the folder has modules.json: the prompts are the checkpoint's own statement
+ * of its prefixes, worth more than any guess from the folder's name.
+ */
+export function readPromptConfig(dir: string): PromptConfig | null {
+  const stFile = join(dir, "config_sentence_transformers.json");
+  if (!existsSync(stFile)) return null;
+  const st = readObject(stFile, false);
   const prompts = st.prompts ?? {};
   if (!isRecord(prompts) || !Object.values(prompts).every((p) => typeof p === "string")) {
     throw new Error(`${stFile}: "prompts" must map prompt names to strings, e.g. {"query": "query: "}`);
@@ -114,18 +148,10 @@ export function readSentenceTransformers(dir: string): SentenceTransformersModel
       `${stFile}: default_prompt_name ${JSON.stringify(defaultPromptName)} is not one of "prompts"`,
     );
   }
-  const similarity = st.similarity_fn_name ?? null;
-
   return {
-    transformerDir,
-    pooling: readPooling(join(dir, modules[1].path)),
-    dense: modules.filter((m) => m.kind === "Dense").map((m) => readDense(dir, m.path)),
-    normalize: modules[modules.length - 1].kind === "Normalize",
-    maxSeqLength: maxSeqLength as number | null,
-    doLowerCase: bert.do_lower_case === true,
     prompts: prompts as Record<string, string>,
     defaultPromptName: defaultPromptName as string | null,
-    similarity: typeof similarity === "string" ? similarity : null,
+    hasPrompts: st.prompts !== undefined && st.prompts !== null,
   };
 }
 

@@ -1,15 +1,18 @@
 // `xlir embed` as a user runs it: a real child process, texts from a file or standard input, JSONL
-// or .npy out, equal to the library's rows; bad input gives one line on stderr and exit code 1.
+// or .npy out, equal to the library's rows; prefixes given by flag; bad input (a malformed file, a
+// tokenizer that does not fit the model, a missing folder) gives one line on stderr and exit code 1.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { Encoder } from "../../src/encode/encoder.ts";
 import { repoRoot } from "../helpers/shared.ts";
 import { tinyBertDir } from "../helpers/tiny-models.ts";
+import { tinyWordPiece } from "../helpers/tiny-tokenizers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-cli-embed-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -91,10 +94,101 @@ test("bad input: one line on stderr naming the problem, exit code 1", () => {
   );
   assert.match(
     xlir(["embed", "--model", join(root, "missing")], "x\n").stderr,
-    /is neither a local folder nor a Hugging Face repo id/,
+    /^xlir: Model folder ".*missing" does not exist \(.*missing\); check the path, or give a hub id like "org\/name"\.\n$/,
   );
   assert.match(
     xlir(["embed", "--model", model, "--format", "npy"], "x\n").stderr,
     /--format npy writes binary data: give --output/,
   );
 });
+
+test("--query-prefix / --passage-prefix change the vectors as the library's prompts do", async () => {
+  const run = (...extra: string[]) => {
+    const r = xlir(["embed", "--model", model, "--role", "query", "--threads", "1", ...extra], "cat\n");
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).embedding as number[];
+  };
+  const plain = run();
+  const prefixed = run("--query-prefix", "query: ");
+  assert.ok(
+    plain.some((v, k) => Math.abs(v - prefixed[k]) > 1e-4),
+    "the prefix must change the vector",
+  );
+  const enc = await Encoder.load(model, { threads: 1, prompts: { query: "query: " } });
+  const want = await enc.embed(["cat"], { role: "query" });
+  prefixed.forEach((v, k) => assert.ok(Math.abs(v - want.data[k]) < 1e-6));
+  await enc.close();
+  // a passage prefix leaves queries alone
+  assert.deepEqual(run("--passage-prefix", "passage: "), plain);
+});
+
+test("a tokenizer with ids past the embedding table: one line naming the folder and the numbers", () => {
+  const dir = join(root, "big-tokenizer");
+  cpSync(model, dir, { recursive: true });
+  const tok = tinyWordPiece(Array.from({ length: 40 }, (_, i) => `word${i}`));
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tok.tokenizer));
+  const rows = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).vocab_size;
+  const largest = Math.max(...Object.values((tok.tokenizer as { model: { vocab: object } }).model.vocab));
+  assert.ok(largest >= rows);
+  const r = xlir(["embed", "--model", dir], "word39\n");
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^xlir: .*big-tokenizer: the tokenizer gives ids up to ${largest} but the model's embedding table has ${rows} rows \\(config\\.json vocab_size\\); .*tokenizer\\.json belongs to another model: put this model's own tokenizer\\.json in the folder\\n$`,
+    ),
+  );
+});
+
+test("a folder without tokenizer.json says so and how to write one", () => {
+  const dir = join(root, "no-tokenizer");
+  cpSync(model, dir, { recursive: true });
+  rmSync(join(dir, "tokenizer.json"));
+  const r = xlir(["embed", "--model", dir], "x\n");
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    /^xlir: no tokenizer\.json in .*no-tokenizer: xlir needs the model's tokenizer\.json; write it with transformers: AutoTokenizer\.from_pretrained\(".*no-tokenizer"\)\.save_pretrained\(".*no-tokenizer"\)\n$/,
+  );
+});
+
+test("a missing folder is named as missing, not as a hub problem", async () => {
+  const cwd = mkdtempSync(join(root, "cwd-"));
+  mkdirSync(join(cwd, "models"));
+  const inCwd = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
+      cwd,
+      input: "x\n",
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, HF_HUB_CACHE: join(cwd, "hub"), ...env },
+    });
+  // written like a path, or its first part exists here: the folder does not exist
+  for (const name of ["./models/my-e5", "models/my-e5", "../nowhere/my-e5", "~/no-such-xlir-model"]) {
+    const r = inCwd(["embed", "--model", name]);
+    assert.equal(r.status, 1, name);
+    assert.match(
+      r.stderr,
+      /^xlir: Model folder ".*" does not exist \(.*\); check the path, or give a hub id like "org\/name"\.\n$/,
+      name,
+    );
+  }
+  // a hub id and no hub: both are said
+  const port = await closedPort();
+  const r = inCwd(["embed", "--model", "org/my-e5"], { HF_ENDPOINT: `http://127.0.0.1:${port}` });
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    /^xlir: No model folder "org\/my-e5" exists \(.*org\/my-e5\), and cannot reach the Hugging Face hub at http:\/\/127\.0\.0\.1:\d+ for model "org\/my-e5" \(ECONNREFUSED\); pass a local model folder, or set HF_HUB_OFFLINE=1 to use a filled cache\.\n$/,
+  );
+});
+
+/** A port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((done) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => done(port));
+    });
+  });
+}

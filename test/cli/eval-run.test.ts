@@ -4,9 +4,17 @@
 // from the data files (its own reader, its own ranking), so a broken loader, ranking, run, metric or
 // averaging shows up as a wrong number, not just a missing file.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CommanderError } from "commander";
 import { evalRunCommand } from "../../src/cli/eval-run.ts";
@@ -569,6 +577,23 @@ describe("xlir eval run beir:<folder>", () => {
     near(cellOf(m, "beir", "average", "nDCG@10")!, 1 / 3, "average row");
   });
 
+  it("without --output writes under the xlir home, never into the current folder", async () => {
+    const home = join(tmp, "eval-home");
+    const cwd = join(tmp, "eval-cwd");
+    mkdirSync(cwd);
+    const was = process.cwd();
+    process.chdir(cwd);
+    try {
+      const { err } = await cli([`beir:${root}`, "--model", "bm25", "--home", home]);
+      const dir = / wrote (.+) \(\d+ files/.exec(err)?.[1] ?? "";
+      assert.ok(dir.startsWith(join(home, "eval") + sep) && dir.endsWith("bm25-bm25"), err);
+      assert.ok(existsSync(join(dir, "metrics.json")), `no metrics.json in ${dir}: ${err}`);
+      assert.deepEqual(readdirSync(cwd), []);
+    } finally {
+      process.chdir(was);
+    }
+  });
+
   it("hybrid is RRF (k 60) of the dense and the BM25 runs", async () => {
     const model = wordE5Dir(["cat", "dog", "sat", "ran", "far", "the", "a", "zebra"], {
       d: 16,
@@ -644,7 +669,7 @@ describe("xlir eval run: bad inputs say what to fix", () => {
     );
     await fails(
       ["xquad-r", "--model", "bm25", "--data", data, "--limit", "0"],
-      /--limit must be a positive whole number/,
+      /option '--limit <n>' argument '0' is invalid\. give a whole number 1 or more/,
     );
     await fails(
       ["xquad-r", "--model", "bm25", "--data", data, "--reference", join(tmp, "none.yaml")],

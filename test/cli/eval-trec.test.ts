@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -79,14 +79,18 @@ describe("xlir eval trec (in process)", () => {
         "",
       ].join("\n"),
     );
+    // q3 is judged but not in the run: left out without -c (trec_eval 10.0 itself stops there).
     assert.equal(
       r.err,
-      `xlir eval trec: ignored 1 run queries not in ${qrels}, as trec_eval does (first: q7)\n`,
+      `xlir eval trec: ignored 1 run queries not in ${qrels}, as trec_eval does (first: q7)\n` +
+        "xlir eval trec: left out 1 qrels queries missing from the run (first: q3); -c counts them as 0\n",
     );
   });
 
   it("takes trec_eval's spellings: -mP.2 -l2 -c -M1 -n and combined flags", async () => {
-    // -c adds q3 (all zeros, not printed) to the average; -l2 leaves only c (rank 3 of q1) relevant.
+    // -c adds q3 (absent from the run: zeros, printed with -q as trec_eval 10.0 prints them) to the
+    // average; -l2 leaves only c (rank 3 of q1) relevant. Under -c the num_rel summary is recounted
+    // from the qrels as every judgment > 0, whatever -l: a, c, x, y = 4 (trec_eval 10.0 prints this).
     const r = await inProcess([
       "--qrels",
       qrels,
@@ -105,8 +109,10 @@ describe("xlir eval trec (in process)", () => {
         "recip_rank            \tq1\t0.3333",
         "num_rel               \tq2\t0",
         "recip_rank            \tq2\t0.0000",
+        "num_rel               \tq3\t0",
+        "recip_rank            \tq3\t0.0000",
         "num_q                 \tall\t3",
-        "num_rel               \tall\t1",
+        "num_rel               \tall\t4",
         "recip_rank            \tall\t0.1111", // (1/3 + 0 + 0) / 3
         "",
       ].join("\n"),
@@ -123,7 +129,7 @@ describe("xlir eval trec (in process)", () => {
     assert.equal(r.out, "");
     assert.equal(
       r.err,
-      `error: ${bad}:2: expected 4 fields 'qid iter docid rel', found 3; a BEIR TSV needs its header line 'query-id<TAB>corpus-id<TAB>score'\n`,
+      `xlir: ${bad}:2: expected 4 fields 'qid iter docid rel', found 3; a BEIR TSV needs its header line 'query-id<TAB>corpus-id<TAB>score'\n`,
     );
   });
 
@@ -133,14 +139,14 @@ describe("xlir eval trec (in process)", () => {
     assert.equal(r.code, 1);
     assert.match(
       r.err,
-      /^error: .*empty\.run has no results: it needs lines 'qid Q0 docid rank score tag'\n$/,
+      /^xlir: .*empty\.run has no results: it needs lines 'qid Q0 docid rank score tag'\n$/,
     );
   });
 
   it("refuses an unknown measure and a missing option", async () => {
     const r = await inProcess(["--qrels", qrels, "--run", run, "-m", "ndcg@10"]);
     assert.equal(r.code, 1);
-    assert.match(r.err, /^error: unknown measure 'ndcg@10'; use one of /);
+    assert.match(r.err, /^xlir: unknown measure 'ndcg@10'; use one of /);
     const level = await inProcess(["--qrels", qrels, "--run", run, "-l", "high"]);
     assert.equal(level.code, 1);
     assert.match(level.err, /option '-l, --level <n>' argument 'high' is invalid\. give a whole number\./);
@@ -176,6 +182,62 @@ const xlir = (args: string[]) =>
     encoding: "utf8",
   });
 
+describe("xlir eval trec against trec_eval 10.0's own output", () => {
+  // Expected outputs printed by trec_eval 10.0 itself (see test/eval/data/trec-eval-10/README.md).
+  const data = join(repoRoot, "test", "eval", "data", "trec-eval-10");
+  const cases: { name: string; qrels: string; run: string; flags: string[]; expected: string }[] = JSON.parse(
+    readFileSync(join(data, "cases.json"), "utf8"),
+  );
+
+  it("has cases that cover per-query output, -c, -M and -l", () => {
+    const flags = cases.map((c) => c.flags.join(" "));
+    for (const f of ["-q -c", "-M 3", "-l 2", "-l 0 -M 5"])
+      assert.ok(
+        flags.some((x) => x.includes(f)),
+        f,
+      );
+  });
+
+  for (const c of cases)
+    it(`${c.name} with ${c.flags.join(" ")}: line for line`, async () => {
+      const r = await inProcess(["--qrels", join(data, c.qrels), "--run", join(data, c.run), ...c.flags]);
+      assert.equal(r.code, 0, r.err);
+      const expected = readFileSync(join(data, c.expected), "utf8");
+      assert.deepEqual(r.out.split("\n"), expected.split("\n"));
+    });
+
+  it("ranks a repeated document as trec_eval does: allowed past -M, refused within it", async () => {
+    // trec_eval 10.0: with -M 2 it prints num_ret 2 and P_2 0.5000; with -M 3 it stops on
+    // "duplicate docs a".
+    const q = file("dup.qrels", "q1 0 a 1\nq1 0 b 0\n");
+    const r = file("dup.run", "q1 Q0 a 1 3 sys\nq1 Q0 b 2 2 sys\nq1 Q0 a 3 1 sys\n");
+    const ok = await inProcess(["--qrels", q, "--run", r, "-M", "2", "-m", "num_ret", "-m", "P.2"]);
+    assert.equal(ok.out, "num_ret               \tall\t2\nP_2                   \tall\t0.5000\n");
+    const bad = await inProcess(["--qrels", q, "--run", r, "-M", "3", "-m", "num_ret"]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.out, "");
+    assert.match(
+      bad.err,
+      /^xlir: .*dup\.run, query 'q1': document 'a' is listed twice within the evaluated ranking/,
+    );
+  });
+
+  it("takes -l as trec_eval does (0 and negative too) and refuses a negative -M", async () => {
+    const zero = await inProcess(["--qrels", qrels, "--run", run, "-l", "0", "-m", "num_rel"]);
+    assert.equal(zero.out, "num_rel               \tall\t4\n"); // q1 a, b, c and q2 x
+    const negative = await inProcess(["--qrels", qrels, "--run", run, "-l", "-1", "-m", "num_rel"]);
+    assert.equal(negative.code, 0, negative.err);
+    const m = await inProcess(["--qrels", qrels, "--run", run, "-M", "-1"]);
+    assert.equal(m.code, 1);
+    assert.match(
+      m.err,
+      /option '-M, --max-docs <n>' argument '-1' is invalid\. give a whole number 0 or more\./,
+    );
+    const half = await inProcess(["--qrels", qrels, "--run", run, "-l", "1.5"]);
+    assert.equal(half.code, 1);
+  });
+});
+
 describe("xlir eval trec (child process)", () => {
   it("writes trec_eval's summary to stdout and exits 0", () => {
     const r = xlir([
@@ -204,6 +266,6 @@ describe("xlir eval trec (child process)", () => {
     const r = xlir(["eval", "trec", "--qrels", qrels, "--run", join(dir, "nope.run")]);
     assert.equal(r.status, 1);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /^error: cannot read run file .*nope\.run: ENOENT[^\n]*\n$/);
+    assert.match(r.stderr, /^xlir: cannot read run file .*nope\.run: ENOENT[^\n]*\n$/);
   });
 });

@@ -134,8 +134,8 @@ test("texts past the max length are truncated with one warning; empty text works
   assert.equal(enc.tokenize([long])[0].length, 16);
   await enc.embed([long, "dog"]);
   await enc.embed([long]);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /truncated/);
+  const truncations = warnings.filter((w) => /truncated/.test(w));
+  assert.equal(truncations.length, 1);
   const empty = await enc.embed([""]);
   assert.ok(empty.data.every(Number.isFinite));
   assert.deepEqual((await enc.embed([])).dims, [0, 16]);

@@ -131,13 +131,14 @@ describe("edge cases", () => {
     near(recipRank(j, 1, 100), 1);
   });
 
-  it("an empty ranking scores 0 and does not divide 0 by 0", () => {
+  it("an empty ranking (-M 0) scores 0, except iprec_at_recall's 0/0 that trec_eval prints -nan", () => {
     const j = judge(new Map(), map({ a: 1, b: 2 }));
     assert.deepEqual(
       [ndcg(j), averagePrecision(j), precision(j, 5), recall(j, 5), recipRank(j), rPrecision(j), bpref(j)],
       [0, 0, 0, 0, 0, 0, 0],
     );
-    assert.deepEqual(interpolatedPrecision(j, [0, 1]), [0, 0]);
+    // 0.0 needs lround(0 * 2) = 0 relevant documents: reachable, so it gets 0/0 retrieved; 1.0 needs 2.
+    assert.deepEqual(interpolatedPrecision(j, [0, 1]), [NaN, 0]);
     assert.equal(numRel(j), 2);
   });
 
@@ -160,10 +161,11 @@ describe("iprec_at_recall", () => {
   const points = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
   it("interpolates: the best precision at or below each recall level", () => {
-    // R = 2: a at rank 1 (P 1/1), b at rank 4 (P 2/4). A recall fraction p needs
-    // trunc(p * 2 + 0.9) documents: 0 for 0.0; 1 for 0.1..0.5; 2 for 0.6..1.0.
+    // R = 2: a at rank 1 (P 1/1), b at rank 4 (P 2/4). Since trec_eval 10.0 a recall fraction p
+    // needs lround(p * 2) documents: 0 for 0.0, 0.1, 0.2; 1 for 0.3..0.7 (0.25 would round up);
+    // 2 for 0.8..1.0. (9.x's trunc(p * 2 + 0.9) gave 1 for 0.1..0.5 and 2 from 0.6.)
     const j = judge(ranked(["a", "x", "y", "b"]), map({ a: 1, b: 1 }));
-    assert.deepEqual(interpolatedPrecision(j, points), [1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    assert.deepEqual(interpolatedPrecision(j, points), [1, 1, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5]);
   });
 
   it("a later, better precision lifts earlier recall levels", () => {
@@ -173,7 +175,7 @@ describe("iprec_at_recall", () => {
   });
 
   it("recall levels never reached are 0", () => {
-    // R = 3, only a retrieved (rank 2): 1.0 needs trunc(3.9) = 3 relevant retrieved.
+    // R = 3, only a retrieved (rank 2): 1.0 needs lround(3) = 3 relevant retrieved.
     const j = judge(ranked(["x", "a"]), map({ a: 1, b: 1, c: 1 }));
     assert.deepEqual(interpolatedPrecision(j, [0, 0.3, 1]), [0.5, 0.5, 0]);
   });

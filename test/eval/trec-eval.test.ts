@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
+import { exp, log, log2 } from "../../src/eval/libm.ts";
 import { formatFixed, parseMeasures } from "../../src/eval/measures.ts";
 import { parseQrels } from "../../src/eval/qrels.ts";
 import { evaluate, formatLine, formatTrecEval, type EvalResult } from "../../src/eval/trec-eval.ts";
@@ -184,10 +185,34 @@ describe("-m as trec_eval parses it", () => {
     assert.throws(() => names(["P.x"]), /cutoffs must be positive/);
     assert.throws(() => names(["P.10,10"]), /cutoff 10 is given twice/);
     assert.throws(() => names(["nope"]), /unknown measure 'nope'; use one of .*ndcg_cut/);
-    assert.throws(() => names(["success.1"]), /trec_eval measure xlir does not implement/);
+    assert.throws(() => names(["yaap"]), /trec_eval measure xlir does not implement/);
+    assert.throws(() => names(["utility.1,2"]), /utility takes 4 coefficients/);
     // trec_eval silently ignores a parameter here; xlir refuses rather than print a misleading name.
     assert.throws(() => names(["map.5"]), /'map' takes no parameters/);
     assert.throws(() => names(["ndcg.1=3,2=9"]), /custom gains are not implemented/);
+    assert.throws(() => names(["rbp.p=0.5"]), /custom gains are not implemented/);
+  });
+});
+
+describe("exp, log and log2 as glibc rounds them", () => {
+  // The expected doubles are glibc's (printed by a C program with %a); V8's Math.exp gives
+  // 0.21875 and Math.log2(1375) 10.425215903299385, each 1 ulp away.
+  it("matches glibc where V8's Math functions are 1 ulp off", () => {
+    assert.equal(log(0.21875), -1.5198257537444133);
+    assert.equal(exp(log(0.21875)), 0.21874999999999997);
+    assert.equal(log2(1375), 10.425215903299383);
+    assert.equal(log2(1024), 10);
+  });
+
+  it("so gm_bpref of one query with bpref 7/32 prints 0.2187, as trec_eval 10.0 prints it", () => {
+    // R = 8 relevant, 8 judged non-relevant; ranking r1, n1, n2, r2: bpref = (1 + (1 - 2/8)) / 8 =
+    // 7/32, printed 0.2188 (an exact tie, to even); gm_bpref = exp(log(7/32)) is just below it.
+    const q = parseQrels(Array.from({ length: 8 }, (_, i) => `1 0 r${i + 1} 1\n1 0 n${i + 1} 0`).join("\n"));
+    const r = parseRun("1 Q0 r1 0 4 t\n1 Q0 n1 0 3 t\n1 Q0 n2 0 2 t\n1 Q0 r2 0 1 t").run;
+    assert.equal(
+      formatTrecEval(evaluate(q, r, { measures: ["bpref", "gm_bpref"] })),
+      "bpref                 \tall\t0.2188\ngm_bpref              \tall\t0.2187\n",
+    );
   });
 });
 
@@ -229,7 +254,7 @@ describe("trec_eval's text format", () => {
     assert.match(formatTrecEval(evaluate(q, r, { measures: ["P.32"] })), /^P_32 +\tall\t0\.0312\n$/);
   });
 
-  it("prints per-query lines (-q) before the summary, queries in id order; -c's missing query is not printed", () => {
+  it("prints per-query lines (-q) before the summary, queries in id order; -c's missing query too", () => {
     const r = evaluate(QRELS, RUN, { measures: ["num_q", "num_ret", "map", "ndcg_cut.2"], complete: true });
     const expected = [
       "num_ret               \tq1\t4",
@@ -242,6 +267,10 @@ describe("trec_eval's text format", () => {
       "num_ret               \tq3\t1",
       "map                   \tq3\t0.0000",
       "ndcg_cut_2            \tq3\t0.0000",
+      // q4 is missing from the run: trec_eval 10.0 prints its zeros with -q -c (9.x did not).
+      "num_ret               \tq4\t0",
+      "map                   \tq4\t0.0000",
+      "ndcg_cut_2            \tq4\t0.0000",
       "num_q                 \tall\t4",
       "num_ret               \tall\t7",
       "map                   \tall\t0.2708",
@@ -251,8 +280,8 @@ describe("trec_eval's text format", () => {
     assert.equal(formatTrecEval(r, { perQuery: true }), expected.join("\n") + "\n");
     assert.equal(
       formatTrecEval(r, { perQuery: true, summary: false }),
-      expected.slice(0, 9).join("\n") + "\n",
+      expected.slice(0, 12).join("\n") + "\n",
     );
-    assert.equal(formatTrecEval(r), expected.slice(9).join("\n") + "\n");
+    assert.equal(formatTrecEval(r), expected.slice(12).join("\n") + "\n");
   });
 });

@@ -41,6 +41,25 @@ describe("run files", () => {
     );
   });
 
+  it("keeps a repeated document aside when asked, for trec_eval's own duplicate rule", () => {
+    const { run, duplicates } = parseRun("q1 Q0 d1 1 1 t\nq1 Q0 d2 2 0.5 t\nq1 Q0 d1 3 0.1 t", "my.run", {
+      keepDuplicates: true,
+    });
+    assert.deepEqual(
+      run,
+      new Map([
+        [
+          "q1",
+          new Map([
+            ["d1", 1],
+            ["d2", 0.5],
+          ]),
+        ],
+      ]),
+    );
+    assert.deepEqual(duplicates, new Map([["q1", [["d1", 0.1]]]]));
+  });
+
   it("drops documents whose id is the query id when asked (BEIR's ignore_identical_ids)", () => {
     const text = "q1 Q0 q1 1 9 t\nq1 Q0 d1 2 1 t\nd1 Q0 q1 1 1 t\nq2 Q0 q2 1 1 t";
     // q2 retrieved only itself, so it leaves the run altogether.
@@ -72,7 +91,7 @@ describe("run files", () => {
     assert.equal(formatRun(run, "mine", 2), "q1 Q0 c 1 1 mine\nq1 Q0 b 2 1 mine\n");
     const path = join(dir, "out.run");
     writeRun(path, run, "mine");
-    assert.deepEqual(readRun(path), { run, tag: "mine" });
+    assert.deepEqual(readRun(path), { run, tag: "mine", duplicates: new Map() });
     assert.deepEqual(
       readdirSync(dir).filter((f) => f.includes(".tmp-")),
       [],

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Encoder } from "../../src/encode/encoder.ts";
-import { chunkDocuments } from "../../src/index/chunker.ts";
+import { chunkDocuments, chunkDocumentsAsync } from "../../src/index/chunker.ts";
 import { Collection } from "../../src/index/collection.ts";
 import { parseDocScore } from "../../src/index/doc-score.ts";
 import { addDocuments, encoderCounter } from "../../src/index/indexer.ts";
@@ -102,6 +102,19 @@ describe("chunking", () => {
         .replace(/\s/g, ""),
       `the${huge}river`,
     );
+  });
+
+  it("gives the same chunks sync and async, on documents longer than a segmentation window", async () => {
+    const perChar = { count: (texts: readonly string[]) => texts.map((t) => 2 + [...t].length) };
+    // 20K-character documents: several segmentation windows, Thai without spaces among them
+    const docs = [
+      { text: prose(3000) },
+      { text: Array.from({ length: 3000 }, () => pick(THAI)).join(""), title: "river" },
+    ];
+    const opts = { tokens: 64, overlap: 16 };
+    const sync = chunkDocuments(docs, perChar, opts);
+    assert.deepEqual(await chunkDocumentsAsync(docs, perChar, opts), sync);
+    assert.ok(docs.every((d) => d.text.length > 10_000) && sync.every((cs) => cs.length > 100));
   });
 
   it("scores a document by its best chunk, or by the sum of its best k", async () => {

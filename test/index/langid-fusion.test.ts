@@ -7,7 +7,12 @@ import { describe, it } from "node:test";
 import { docsFromChunks, parseDocScore } from "../../src/index/doc-score.ts";
 import { allowedDocs, langWhere, parseFilters } from "../../src/index/filter.ts";
 import { minMax, reciprocalRankFusion, weightedFusion } from "../../src/index/fusion.ts";
-import { loadLanguageDetector, scriptLanguage } from "../../src/text/langid.ts";
+import {
+  loadLanguageDetector,
+  loadLanguageGuesser,
+  scriptLanguage,
+  wordCount,
+} from "../../src/text/langid.ts";
 import { sharedDir } from "../helpers/shared.ts";
 
 describe("language identification", () => {
@@ -42,6 +47,36 @@ describe("language identification", () => {
     assert.equal(detect(""), "und");
     assert.equal(scriptLanguage("ສະບາຍດີ"), "lao_Laoo");
     assert.equal(scriptLanguage("hello"), "und");
+  });
+
+  it("trusts its answer on sentences, never on a word or three (search then reads every language)", async () => {
+    const detect = await loadLanguageDetector();
+    const guess = await loadLanguageGuesser();
+    const flores = (code: string) =>
+      readFileSync(join(sharedDir, "data", "flores200", "devtest", `${code}.devtest`), "utf8")
+        .split("\n")
+        .slice(0, 50);
+    for (const code of ["eng_Latn", "spa_Latn", "deu_Latn", "rus_Cyrl", "zho_Hans", "jpn_Jpan", "hin_Deva"]) {
+      const sentences = flores(code);
+      const sure = sentences.filter((s) => {
+        const g = guess(s);
+        assert.equal(g.lang, detect(s), s);
+        return g.confident && g.lang === code;
+      }).length;
+      assert.ok(sure >= 45, `${code}: confident and right on ${sure}/50`);
+      if (!code.endsWith("Latn") && !code.endsWith("Cyrl")) continue;
+      for (const n of [1, 2, 3]) {
+        for (const s of sentences) {
+          const words = s.split(/\s+/).slice(0, n).join(" ");
+          if (wordCount(words) < 4) assert.equal(guess(words).confident, false, words);
+        }
+      }
+    }
+    // ELD calls "diabetes" reliably Dutch; one word is not enough to act on
+    assert.deepEqual(guess("diabetes"), { lang: detect("diabetes"), confident: false });
+    // an answer it cannot give ("und": Zulu is not one of ELD's languages) is never confident
+    assert.ok(flores("zul_Latn").filter((s) => !guess(s).confident).length >= 45);
+    assert.equal(wordCount("the city, of 2 towns"), 5);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   checkAnalyzerConfig,
   DEFAULT_ANALYZER,
   makeAnalyzer,
+  makeAsyncAnalyzer,
   sameAnalyzer,
 } from "../../src/text/analyzer.ts";
 
@@ -197,5 +198,24 @@ describe("analyze", () => {
     );
     assert.throws(() => analyzerConfig({ maxTokenLength: 0 }), /maxTokenLength must be a positive integer/);
     assert.throws(() => checkAnalyzerConfig(null, "idx"), /must be an object/);
+  });
+
+  it("gives the same terms async as sync, on texts of many segmentation windows", async () => {
+    const texts: [string, string][] = [
+      ["en", "The river floods the old market every winter; don't cross the bridge. "],
+      ["th", "แม่น้ำท่วมตลาดเก่าทุกฤดูหนาว"],
+      ["zh", "河水每年冬天都会淹没老市场。"],
+      ["ru", "Река каждую зиму затопляет старый рынок. "],
+    ];
+    for (const [lang, sentence] of texts) {
+      const text = sentence.repeat(Math.ceil(30_000 / sentence.length));
+      const sync = makeAnalyzer(lang)(text);
+      assert.deepEqual(await makeAsyncAnalyzer(lang)(text), sync, lang);
+      // a sentence that ends cleanly analyses the same however many times it is repeated and cut
+      if (lang !== "th") {
+        const one = makeAnalyzer(lang)(sentence);
+        assert.deepEqual(sync, Array.from({ length: text.length / sentence.length }, () => one).flat(), lang);
+      }
+    }
   });
 });

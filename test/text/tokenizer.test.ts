@@ -183,7 +183,10 @@ describe("tokenizer load errors", () => {
 
   it("names a folder without tokenizer.json", () => {
     const dir = writeModelDir({ "config.json": {} });
-    assert.throws(() => loadTokenizer(dir), /no tokenizer\.json in .*: pass a model folder that has one/);
+    assert.throws(
+      () => loadTokenizer(dir),
+      /no tokenizer\.json in .*: xlir needs the model's tokenizer\.json; write it with transformers: AutoTokenizer\.from_pretrained\(".*"\)\.save_pretrained\(".*"\)$/,
+    );
   });
 
   it("names invalid JSON files", () => {

@@ -275,7 +275,7 @@ describe("resolveModel", () => {
     const closed = await closedPort();
     await assert.rejects(
       resolveModel("org/tiny", opts({ endpoint: `http://127.0.0.1:${closed}` })),
-      /^Error: Cannot reach the Hugging Face hub at http:\/\/127\.0\.0\.1:\d+ for model "org\/tiny" \(ECONNREFUSED\); pass a local model folder, or set HF_HUB_OFFLINE=1/,
+      /^Error: No model folder "org\/tiny" exists \(.*org\/tiny\), and cannot reach the Hugging Face hub at http:\/\/127\.0\.0\.1:\d+ for model "org\/tiny" \(ECONNREFUSED\); pass a local model folder, or set HF_HUB_OFFLINE=1/,
     );
     // with a cached copy, a refresh against a dead hub still answers, as huggingface_hub does
     const dir = await resolveModel("org/tiny", opts());
@@ -286,7 +286,7 @@ describe("resolveModel", () => {
   });
 
   test("rejects names that are neither folders nor repo ids", async () => {
-    for (const bad of ["./no/such/dir", "a/b/c", "org/tiny@", "org--x/y", "org./x"])
+    for (const bad of ["org/tiny@", "org--x/y", "org./x"])
       await assert.rejects(resolveModel(bad, opts()), /is neither a local folder nor a Hugging Face repo id/);
     await assert.rejects(
       resolveModel("org/tiny", opts({ files: ["../../escape"] })),

@@ -1,0 +1,101 @@
+/**
+ * xlir as a library: `import { Encoder, Collection, search } from "xlir"`. The same functions the
+ * `xlir` command calls (the CLI itself lives in cli/main.ts and is not exported), one group per
+ * folder:
+ *
+ * - encode/   `Encoder.load(idOrDir)` then `embed(texts, { role, lang })`: any supported checkpoint.
+ * - index/    collections: `Collection.openOrCreate` / `open` / `exists`, `deleteCollection`,
+ *             `listCollections`; `addDocuments` / `deleteDocuments` / `buildAnnIndex` (indexer),
+ *             `readDocuments` (JSONL, BEIR, TSV, folders), `search` (dense, BM25, hybrid).
+ * - eval/     trec_eval-exact `evaluate` over qrels and runs (read, parse, write), the per-query
+ *             measures over a `judge`d ranking, tasks (`loadTask`, `runTask`) and `runBenchmark`
+ *             (what `xlir eval run` does, reports included).
+ * - train/    `distill`: NLLB-E5 distillation (what `xlir distill` does).
+ * - weights/  safetensors read/write, Hugging Face hub download into the standard cache
+ *             (`resolveModel`, `resolveDataset`), config.json, sentence-transformers folders.
+ * - text/     tokenizers, language identification, NLLB-200 language codes, BM25 analyzers.
+ *
+ * A plain list of named re-exports: exporting something more is one line.
+ */
+
+// encode/
+export { Encoder } from "./encode/encoder.ts";
+export type { EmbedOptions, Embeddings, EncoderDType, EncoderOptions } from "./encode/encoder.ts";
+export { npyBytes } from "./encode/npy.ts";
+
+// index/: collections, indexing, search
+export { Collection, deleteCollection, encoderSpec, DEFAULT_ANN_THRESHOLD } from "./index/collection.ts";
+export type { CollectionInfo, CreateOptions, LocateOptions } from "./index/collection.ts";
+export { addDocuments, buildAnnIndex, deleteDocuments } from "./index/indexer.ts";
+export type { AddOptions, AddProgress } from "./index/indexer.ts";
+export { countDocuments, detectFormat, INPUT_FORMATS, readDocuments } from "./index/ingest.ts";
+export type { InputDoc, InputFormat, ReadOptions } from "./index/ingest.ts";
+export { queryLanguage, search } from "./index/search.ts";
+export type { FusionMethod, SearchHit, SearchMode, SearchOptions } from "./index/search.ts";
+export { collectionPath, collectionsDir, listCollections, xlirHome } from "./index/home.ts";
+export { formatDocScore, parseDocScore } from "./index/doc-score.ts";
+export type { DocScore } from "./index/doc-score.ts";
+export { parseFilters } from "./index/filter.ts";
+export type { Filter } from "./index/filter.ts";
+export { reciprocalRankFusion, RRF_K, weightedFusion } from "./index/fusion.ts";
+export { describeEncoder } from "./index/manifest.ts";
+export type { EncoderSpec, Manifest, Similarity } from "./index/manifest.ts";
+
+// eval/: trec_eval, qrels and runs, per-query measures, tasks, benchmarks
+export { evaluate, formatTrecEval } from "./eval/trec-eval.ts";
+export type { EvalOptions, EvalResult, QueryResult, Value } from "./eval/trec-eval.ts";
+export { MEASURE_NAMES } from "./eval/measures.ts";
+export { formatQrels, parseQrels, readQrels, writeQrels } from "./eval/qrels.ts";
+export type { Qrels, QrelsFormat } from "./eval/qrels.ts";
+export { formatRun, parseRun, readRun, writeRun } from "./eval/trec-run.ts";
+export type { Run, RunFile, RunReadOptions } from "./eval/trec-run.ts";
+export { judge, rankDocs } from "./eval/ranking.ts";
+export type { Judged } from "./eval/ranking.ts";
+export {
+  averagePrecision,
+  bpref,
+  dcg,
+  idealDcg,
+  ndcg,
+  precision,
+  recall,
+  recipRank,
+  rPrecision,
+  success,
+} from "./eval/metrics.ts";
+export { loadTask, TASK_HELP } from "./eval/tasks/registry.ts";
+export type { TaskOptions } from "./eval/tasks/registry.ts";
+export type { EvalTask, Setting, SettingMetrics, TextSet } from "./eval/tasks/task.ts";
+export { runTask } from "./eval/run-task.ts";
+export type { Mode, RunTaskOptions, TaskRun } from "./eval/run-task.ts";
+export { cachedEmbedder, defaultCacheDir } from "./eval/embed-cache.ts";
+export type { Embedder, EmbedderOptions } from "./eval/embed-cache.ts";
+export { BM25, runBenchmark } from "./eval/benchmark.ts";
+export type { BenchmarkOptions, BenchmarkResult } from "./eval/benchmark.ts";
+
+// train/
+export { distill, trainingDir } from "./train/distill.ts";
+export type { DistillConfig, DistillHooks, DistillResult, TrainableSet } from "./train/distill.ts";
+export { readTrainingTexts } from "./train/data.ts";
+
+// weights/: safetensors, hub, configs
+export {
+  readSafetensors,
+  readSafetensorsHeader,
+  SafetensorsFile,
+  serializeSafetensors,
+  writeSafetensors,
+} from "./weights/safetensors.ts";
+export type { Dtype, Tensor } from "./weights/safetensors.ts";
+export { HubFilesMissingError, parseModelId, resolveDataset, resolveModel } from "./weights/hub.ts";
+export type { DownloadProgress, ResolveOptions } from "./weights/hub.ts";
+export { readConfig } from "./weights/config.ts";
+export type { ModelConfig } from "./weights/config.ts";
+export { readSentenceTransformers } from "./weights/sentence-transformers.ts";
+
+// text/
+export { loadTokenizer } from "./text/tokenizer.ts";
+export type { TextTokenizer } from "./text/tokenizer.ts";
+export { loadLanguageDetector } from "./text/langid.ts";
+export { NLLB_LANGS, resolveNllbLang } from "./text/nllb-langs.ts";
+export { analyze } from "./text/analyzer.ts";
