@@ -27,6 +27,7 @@ import { MAX_SCORE } from "../src/index/doc-score.ts";
 import { addDocuments } from "../src/index/indexer.ts";
 import type { InputDoc } from "../src/index/ingest.ts";
 import { Rng, writeRandomCheckpoint } from "../src/models/random.ts";
+import { BERT_POST, BERT_SPECIALS, wordPieceJson } from "../src/text/wordpiece-json.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const XQUAD = resolve(REPO, "..", "shared", "data", "xquad-r");
@@ -57,45 +58,14 @@ const fmt = (x: number, d = 1) => x.toFixed(d);
 /** An e5-small-v2-shaped BertModel folder with a whole-word WordPiece vocabulary of the corpus' words. */
 function e5SmallDir(texts: string[]): string {
   const dir = join(root, "e5-small-random");
-  const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
   const counts = new Map<string, number>();
   for (const t of texts)
     for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [])
       counts.set(w, (counts.get(w) ?? 0) + 1);
   const words = [...counts].sort((a, b) => b[1] - a[1]).map(([w]) => w);
-  const vocab = [...new Set([...specials, "query", "passage", ":", ...words])].slice(0, 30522);
+  const vocab = [...new Set([...BERT_SPECIALS, "query", "passage", ":", ...words])].slice(0, 30522);
   for (let i = 0; vocab.length < 30522; i++) vocab.push(`[unused${i}]`);
-  const tokenizer = {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: {
-      type: "BertNormalizer",
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: null,
-      lowercase: true,
-    },
-    pre_tokenizer: { type: "BertPreTokenizer" },
-    post_processor: { type: "BertProcessing", sep: ["[SEP]", 3], cls: ["[CLS]", 2] },
-    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: {
-      type: "WordPiece",
-      unk_token: "[UNK]",
-      continuing_subword_prefix: "##",
-      max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
-    },
-  };
+  const tokenizer = wordPieceJson(BERT_SPECIALS, vocab, "[UNK]", BERT_POST);
   writeRandomCheckpoint(
     dir,
     {

@@ -21,6 +21,7 @@ import { addDocuments } from "../src/index/indexer.ts";
 import { makeAnalyzer } from "../src/text/analyzer.ts";
 import { segmentWords } from "../src/text/segment.ts";
 import { tokenizerFromJson } from "../src/text/tokenizer.ts";
+import { BERT_POST, BERT_SPECIALS, wordPieceJson } from "../src/text/wordpiece-json.ts";
 import { fmt, median, onExit, parseOptions, printTable } from "./util.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -47,46 +48,14 @@ function flores(lang: string, sep: string, length: number): string {
 
 /** A WordPiece counter whose vocabulary is the texts' words and characters (BERT pre-tokenizer). */
 function wordPieceCounter(texts: string[]): TokenCounter {
-  const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
   const words = new Set<string>();
   for (const t of texts)
     for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? []) {
       words.add(w);
       for (const c of w) words.add(c).add(`##${c}`);
     }
-  const vocab = [...new Set([...specials, ...words])];
   const tok = tokenizerFromJson(
-    {
-      version: "1.0",
-      truncation: null,
-      padding: null,
-      added_tokens: specials.map((content, id) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
-      normalizer: {
-        type: "BertNormalizer",
-        clean_text: true,
-        handle_chinese_chars: true,
-        strip_accents: null,
-        lowercase: true,
-      },
-      pre_tokenizer: { type: "BertPreTokenizer" },
-      post_processor: { type: "BertProcessing", sep: ["[SEP]", 3], cls: ["[CLS]", 2] },
-      decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-      model: {
-        type: "WordPiece",
-        unk_token: "[UNK]",
-        continuing_subword_prefix: "##",
-        max_input_chars_per_word: 100,
-        vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
-      },
-    },
+    wordPieceJson(BERT_SPECIALS, [...words], "[UNK]", BERT_POST),
     { model_max_length: 512, unk_token: "[UNK]", cls_token: "[CLS]", sep_token: "[SEP]", pad_token: "[PAD]" },
     "bench wordpiece",
   );

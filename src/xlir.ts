@@ -27,11 +27,15 @@ export { npyBytes } from "./encode/npy.ts";
 export { Collection, deleteCollection, encoderSpec, DEFAULT_ANN_THRESHOLD } from "./index/collection.ts";
 export type { CollectionInfo, CreateOptions, LocateOptions } from "./index/collection.ts";
 export { addDocuments, buildAnnIndex, deleteDocuments } from "./index/indexer.ts";
-export type { AddOptions, AddProgress } from "./index/indexer.ts";
+export type { AddOptions, AddProgress, Duplicate, DuplicatePolicy } from "./index/indexer.ts";
+export { checkCollection } from "./index/check.ts";
+export type { CheckOptions, CheckReport, Problem } from "./index/check.ts";
+export { repairCollection } from "./index/repair.ts";
+export type { RepairOptions, RepairReport } from "./index/repair.ts";
 export { countDocuments, detectFormat, INPUT_FORMATS, readDocuments } from "./index/ingest.ts";
 export type { InputDoc, InputFormat, ReadOptions } from "./index/ingest.ts";
-export { queryLanguage, search } from "./index/search.ts";
-export type { FusionMethod, SearchHit, SearchMode, SearchOptions } from "./index/search.ts";
+export { queryLanguage, search, searchDetailed } from "./index/search.ts";
+export type { FusionMethod, SearchHit, SearchMode, SearchOptions, SearchResult } from "./index/search.ts";
 export { collectionPath, collectionsDir, listCollections, xlirHome } from "./index/home.ts";
 export { formatDocScore, parseDocScore } from "./index/doc-score.ts";
 export type { DocScore } from "./index/doc-score.ts";
@@ -43,6 +47,8 @@ export type { EncoderSpec, Manifest, Similarity } from "./index/manifest.ts";
 
 // eval/: trec_eval, qrels and runs, per-query measures, tasks, benchmarks
 export { evaluate, formatTrecEval } from "./eval/trec-eval.ts";
+export { readTopics } from "./eval/topics.ts";
+export type { Topic } from "./eval/topics.ts";
 export type { EvalOptions, EvalResult, QueryResult, Value } from "./eval/trec-eval.ts";
 export { MEASURE_NAMES } from "./eval/measures.ts";
 export { formatQrels, parseQrels, readQrels, writeQrels } from "./eval/qrels.ts";

@@ -65,11 +65,16 @@ export function judge(
     const r = judgments.get(ranked[i]);
     rels[i] = r === undefined ? NOT_JUDGED : r < 0 ? POOL_UNJUDGED : r;
   }
+  return { rels, counts: relevanceCounts(judgments) };
+}
+
+/** How many documents the qrels judge at each relevance value 0, 1, 2, ... (negative ones left out). */
+export function relevanceCounts(judgments: ReadonlyMap<string, number>): number[] {
   const counts: number[] = [];
   for (const r of judgments.values()) {
     if (r < 0) continue;
     while (counts.length <= r) counts.push(0);
     counts[r]++;
   }
-  return { rels, counts };
+  return counts;
 }

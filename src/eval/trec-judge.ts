@@ -2,7 +2,7 @@
 // judge() cannot see: a document listed twice. trec_eval sorts every line of the query, cuts at -M,
 // and only then refuses a document that appears twice in what is left; so duplicates past the cut
 // (or in queries it never evaluates) are allowed.
-import { compareIds, NOT_JUDGED, POOL_UNJUDGED, type Judged } from "./ranking.ts";
+import { compareIds, NOT_JUDGED, POOL_UNJUDGED, relevanceCounts, type Judged } from "./ranking.ts";
 
 /**
  * Judge a ranking given as (document, score) entries: sorted by score descending, ties by document
@@ -29,11 +29,5 @@ export function judgeEntries(
     const r = judgments.get(doc);
     rels[i] = r === undefined ? NOT_JUDGED : r < 0 ? POOL_UNJUDGED : r;
   }
-  const counts: number[] = [];
-  for (const r of judgments.values()) {
-    if (r < 0) continue;
-    while (counts.length <= r) counts.push(0);
-    counts[r]++;
-  }
-  return { rels, counts };
+  return { rels, counts: relevanceCounts(judgments) };
 }

@@ -12,7 +12,7 @@ import { readState, STATE_FILE } from "./bm25-sync.ts";
 import { collectionPath, unknownCollection } from "./home.ts";
 import { firstDamagedFile } from "./lance-files.ts";
 import { LanceStore, type TableName, tableDir } from "./lance-store.ts";
-import { LOCK_FILE } from "./lock.ts";
+import { alive, LOCK_FILE } from "./lock.ts";
 import { type Manifest, manifestPath, readManifest } from "./manifest.ts";
 import { int32sOf, stringsOf, vectorsOf } from "./arrow.ts";
 
@@ -281,15 +281,6 @@ function lockProblem(dir: string, name: string): Problem | null {
     message: `${file} is a stale write lock (process ${Number.isNaN(pid) ? "?" : pid} is gone)`,
     repair: "removes it",
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 // A vector search can use: finite, and not all zeros (a zero row cannot be normalised and scores 0).

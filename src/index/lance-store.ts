@@ -338,21 +338,7 @@ export class LanceStore {
   /** Rewrites existing chunks with new vectors, in one commit (matched by id). */
   async replaceChunks(rows: readonly ChunkRow[], vectors: Float32Array): Promise<void> {
     if (rows.length === 0) return;
-    if (this.dims === null || vectors.length !== rows.length * this.dims) {
-      throw new Error(`internal: ${rows.length} chunks need ${rows.length}x${this.dims} vector values`);
-    }
-    const t = tableOf(chunksSchema(this.dims), rows.length, [
-      { strings: rows.map((r) => r.id) },
-      { strings: rows.map((r) => r.docId) },
-      { strings: rows.map((r) => r.docHash) },
-      { int32: Int32Array.from(rows, (r) => r.chunk) },
-      { int32: Int32Array.from(rows, (r) => r.start) },
-      { int32: Int32Array.from(rows, (r) => r.end) },
-      { strings: rows.map((r) => r.lang) },
-      { strings: rows.map((r) => r.prefix) },
-      { strings: rows.map((r) => r.text) },
-      { vectors },
-    ]);
+    const t = this.chunksTable(rows, vectors);
     await this.guard("chunks", () => this.chunks.mergeInsert("id").whenMatchedUpdateAll().execute(t));
   }
 
@@ -398,6 +384,12 @@ export class LanceStore {
 
   async addChunks(rows: readonly ChunkRow[], vectors: Float32Array | null): Promise<void> {
     if (rows.length === 0) return;
+    const t = this.chunksTable(rows, vectors);
+    await this.guard("chunks", () => this.chunks.add(t));
+  }
+
+  /** Chunk rows (and their vectors, in a dense collection) as an Arrow table of the chunks schema. */
+  private chunksTable(rows: readonly ChunkRow[], vectors: Float32Array | null) {
     const columns: Column[] = [
       { strings: rows.map((r) => r.id) },
       { strings: rows.map((r) => r.docId) },
@@ -415,8 +407,7 @@ export class LanceStore {
       }
       columns.push({ vectors });
     }
-    const t = tableOf(chunksSchema(this.dims), rows.length, columns);
-    await this.guard("chunks", () => this.chunks.add(t));
+    return tableOf(chunksSchema(this.dims), rows.length, columns);
   }
 
   /** Inserts the documents, replacing rows with the same id (one commit). */

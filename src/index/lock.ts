@@ -65,7 +65,8 @@ function readPid(file: string): string {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (EPERM: it is, under another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -2,16 +2,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { addedToken, BERT_POST, BERT_SPECIALS, wordPieceJson } from "../../src/text/wordpiece-json.ts";
 
-const special = (id: number, content: string) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special: true,
-});
+export { BERT_POST, BERT_SPECIALS, wordPieceJson };
 
 const made: string[] = [];
 
@@ -30,44 +23,6 @@ export function removeModelDirs(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-/**
- * A whole-word WordPiece tokenizer.json with BERT's normaliser (lower-casing) and pre-tokenizer:
- * `specials` first as added tokens, then `words` (duplicates dropped), unknown words -> `unk`.
- */
-export function wordPieceJson(
-  specials: readonly string[],
-  words: readonly string[],
-  unk: string,
-  post: object,
-): object {
-  const vocab = [...new Set([...specials, ...words])];
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map((t, i) => special(i, t)),
-    normalizer: {
-      type: "BertNormalizer",
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: null,
-      lowercase: true,
-    },
-    pre_tokenizer: { type: "BertPreTokenizer" },
-    post_processor: post,
-    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: {
-      type: "WordPiece",
-      unk_token: unk,
-      continuing_subword_prefix: "##",
-      max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(vocab.map((w, i) => [w, i])),
-    },
-  };
-}
-
-export const BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-export const BERT_POST = { type: "BertProcessing", sep: ["[SEP]", 3], cls: ["[CLS]", 2] };
 export const bertTokenizerConfig = (maxLength: number) => ({
   model_max_length: maxLength,
   pad_token: "[PAD]",
@@ -107,8 +62,8 @@ export function tinyNllb(): { tokenizer: object; config: object } {
     ["▁", -3],
     ...[..."helowrd"].map((c): [string, number] => [c, -5]),
   ];
-  const langTokens = NLLB_TINY_LANGS.map((code, i) => special(pieces.length + i, code));
-  const mask = { ...special(pieces.length + langTokens.length, "<mask>"), lstrip: true };
+  const langTokens = NLLB_TINY_LANGS.map((code, i) => addedToken(pieces.length + i, code));
+  const mask = { ...addedToken(pieces.length + langTokens.length, "<mask>"), lstrip: true };
   const metaspace = { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true };
   const specialToken = (id: string) => ({ SpecialToken: { id, type_id: 0 } });
   const seq = (id: string) => ({ Sequence: { id, type_id: 0 } });
@@ -117,7 +72,11 @@ export function tinyNllb(): { tokenizer: object; config: object } {
       version: "1.0",
       truncation: null,
       padding: null,
-      added_tokens: [...["<s>", "<pad>", "</s>", "<unk>"].map((t, i) => special(i, t)), ...langTokens, mask],
+      added_tokens: [
+        ...["<s>", "<pad>", "</s>", "<unk>"].map((t, i) => addedToken(i, t)),
+        ...langTokens,
+        mask,
+      ],
       normalizer: null,
       pre_tokenizer: metaspace,
       post_processor: {

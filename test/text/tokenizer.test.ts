@@ -83,18 +83,6 @@ describe("tokenizer fixtures (expected Hugging Face input_ids)", () => {
   }
 });
 
-describe("encoder fixtures that carry a tokenizer", () => {
-  const dirs = subdirs(join(fixturesRoot, "encoders")).filter((d) => existsSync(join(d, "tokenizer.json")));
-  it("load and agree with config.json's pad_token_id", (t) => {
-    if (dirs.length === 0) return t.skip("no encoder fixture has a tokenizer.json (they hold ids only)");
-    for (const dir of dirs) {
-      const tok = loadTokenizer(dir);
-      const config = readJson(join(dir, "config.json")) as { pad_token_id?: number };
-      if (config.pad_token_id !== undefined) assert.equal(tok.padId, config.pad_token_id, dir);
-    }
-  });
-});
-
 describe("tiny WordPiece tokenizer", () => {
   const { tokenizer, config } = tinyWordPiece();
   const tok = tokenizerFromJson(tokenizer, config, "tiny-wordpiece");
