@@ -4,7 +4,6 @@
 // weights is refused (one line naming the path and the fix) unless --allow-model-change; older
 // collections that record neither still load and search as before. Real child processes.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,7 @@ import { Collection } from "../../src/index/collection.ts";
 import { manifestPath } from "../../src/index/manifest.ts";
 import { collectionPath } from "../../src/index/home.ts";
 import { writeRandomCheckpoint } from "../../src/models/random.ts";
-import { repoRoot } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
 import { tinyBertDir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-collection-model-"));
@@ -30,11 +29,7 @@ writeFileSync(
 const more = join(root, "more.jsonl");
 writeFileSync(more, JSON.stringify({ id: "d9", text: "small big cat", lang: "en" }) + "\n");
 
-const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args, "--home", home], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
+const xlir = (...args: string[]) => runXlir(args, { home, timeout: 120_000 });
 /** Runs xlir and expects success (stderr in the message when not). */
 const ok = (...args: string[]) => {
   const r = xlir(...args);

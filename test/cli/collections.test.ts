@@ -2,7 +2,6 @@
 // user runs them: list goes on past a broken collection, every command that opens a damaged one
 // fails in one line naming the damaged file, check names it (text and --json), repair fixes BM25.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,17 +10,12 @@ import { Collection } from "../../src/index/collection.ts";
 import { addDocuments } from "../../src/index/indexer.ts";
 import { tableFiles } from "../../src/index/lance-files.ts";
 import { tableDir } from "../../src/index/lance-store.ts";
-import { repoRoot } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-cli-collections-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const home = join(root, "home");
-const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, XLIR_HOME: home },
-  });
+const xlir = (...args: string[]) => runXlir(args, { env: { ...process.env, XLIR_HOME: home } });
 const dirOf = (name: string) => join(home, "collections", name);
 
 let lostFile = "";

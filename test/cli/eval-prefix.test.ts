@@ -2,12 +2,12 @@
 // made with them are cached apart from those made without (a cache hit would report the other
 // model's numbers).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { repoRoot, sharedDir } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
+import { sharedDir } from "../helpers/shared.ts";
 import { tinyBertDir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-eval-prefix-"));
@@ -21,10 +21,7 @@ const evalRun = (out: string, ...extra: string[]) => {
     "--langs", "deu", "--limit", "4", "--threads", "1", "--no-runs",
     "--cache", join(root, "cache"), "--output", join(root, out), ...extra,
   ];
-  const r = spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
+  const r = runXlir(args, { timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   return {
     stderr: r.stderr,

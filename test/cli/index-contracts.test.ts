@@ -1,23 +1,20 @@
 // What a script can rely on from `xlir index`: counts that add up (duplicate ids included), nothing
 // left behind by a run that failed before its first commit, and exit code 130 after Ctrl-C.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Collection } from "../../src/index/collection.ts";
 import { collectionPath } from "../../src/index/home.ts";
+import { runXlir } from "../helpers/cli.ts";
 import { repoRoot } from "../helpers/shared.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-index-contracts-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const home = join(root, "home");
-const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args, "--home", home], {
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+const xlir = (...args: string[]) => runXlir(args, { home });
 const file = (name: string, lines: string[]) => {
   const p = join(root, name);
   writeFileSync(p, lines.join("\n") + "\n");

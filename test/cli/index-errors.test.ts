@@ -1,7 +1,6 @@
 // Bad input to `xlir index` / `xlir search`: one line on stderr naming the input and the fix, exit
 // code 1, and nothing that was indexed before is lost.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,18 +8,14 @@ import { after, it } from "node:test";
 import { Collection } from "../../src/index/collection.ts";
 import { addDocuments } from "../../src/index/indexer.ts";
 import { readDocuments } from "../../src/index/ingest.ts";
-import { repoRoot } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
 import { tinyBertDir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-index-errors-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const home = join(root, "home");
 
-const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args, "--home", home], {
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+const xlir = (...args: string[]) => runXlir(args, { home });
 const file = (name: string, lines: string[]) => {
   const p = join(root, name);
   writeFileSync(p, lines.join("\n") + "\n");

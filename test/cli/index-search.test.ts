@@ -1,25 +1,19 @@
 // `xlir index`, `xlir search` and `xlir collections` as a user runs them: the four input formats,
 // language detection, human and JSON output, deleting documents and whole collections.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { Collection } from "../../src/index/collection.ts";
 import { countDocuments, readDocuments } from "../../src/index/ingest.ts";
-import { repoRoot } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
 import { tinyBertDir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-cli-index-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const home = join(root, "home");
-const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, XLIR_HOME: home },
-  });
+const xlir = (...args: string[]) => runXlir(args, { env: { ...process.env, XLIR_HOME: home } });
 
 // the same three facts in the four formats
 const beir = join(root, "corpus.jsonl");

@@ -1,11 +1,9 @@
 // The one strict number parser every command uses: plain decimal numbers in range or a one-line
 // error, never parseInt's silent "1e3" -> 1 or "5x" -> 5.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { decimal, integer, positiveInt } from "../../src/cli/options.ts";
-import { repoRoot } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
 
 describe("integer()", () => {
   it("takes plain whole numbers in range", () => {
@@ -53,10 +51,7 @@ it("the CLI answers a bad number with one xlir: line and exit code 1, before doi
     ],
   ];
   for (const [args, want] of cases) {
-    const r = spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-      encoding: "utf8",
-      timeout: 60_000,
-    });
+    const r = runXlir(args);
     assert.equal(r.status, 1, args.join(" "));
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr.trim(), want);

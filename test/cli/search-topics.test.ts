@@ -1,22 +1,18 @@
 // `xlir search NAME --topics FILE --run OUT.trec`: every topic in one process, the same hits as one
 // `xlir search` per query, resumable; and the warnings a script would otherwise never see.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { readTopics } from "../../src/eval/topics.ts";
+import { runXlir } from "../helpers/cli.ts";
 import { repoRoot } from "../helpers/shared.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-search-topics-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const home = join(root, "home");
-const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args, "--home", home], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
+const xlir = (...args: string[]) => runXlir(args, { home, timeout: 120_000 });
 const passages = join(repoRoot, "data", "flores-sample", "passages.jsonl");
 const queries: [string, string][] = [
   ["q1", "diabetes research on mice"],

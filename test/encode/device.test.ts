@@ -1,7 +1,6 @@
 // --device cuda where CUDA cannot run: one warning, not one per session. `xlir eval run` opens an
 // encoder session and a scoring session; each used to warn.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +9,8 @@ import { Encoder } from "../../src/encode/encoder.ts";
 import { Graph } from "../../src/tensor/graph.ts";
 import * as o from "../../src/tensor/ops.ts";
 import { Session } from "../../src/tensor/session.ts";
-import { repoRoot, sharedDir } from "../helpers/shared.ts";
+import { runXlir } from "../helpers/cli.ts";
+import { sharedDir } from "../helpers/shared.ts";
 import { tinyBertDir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-device-"));
@@ -46,10 +46,7 @@ test("xlir eval run --device cuda warns once (its encoder and its scorer each us
     "--langs", "deu", "--limit", "3", "--device", "cuda", "--threads", "1",
     "--no-cache", "--no-runs", "--output", join(root, "out"),
   ];
-  const r = spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
+  const r = runXlir(args, { timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stderr.split("\n").filter((l) => CUDA_WARNING.test(l));
   assert.equal(lines.length, (await cudaRuns()) ? 0 : 1, r.stderr);

@@ -1,21 +1,17 @@
 // `xlir search --json` says which languages the query was read in, and `xlir search` warns on stderr
 // when analysis leaves no word of the query (stop words only), on the README's quick start.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
+import { runXlir } from "../helpers/cli.ts";
 import { repoRoot } from "../helpers/shared.ts";
 
 const home = mkdtempSync(join(tmpdir(), "xlir-query-langs-cli-"));
 after(() => rmSync(home, { recursive: true, force: true }));
 const xlir = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-    encoding: "utf8",
-    timeout: 120_000,
-    env: { ...process.env, XLIR_HOME: home },
-  });
+  runXlir(args, { timeout: 120_000, env: { ...process.env, XLIR_HOME: home } });
 const lines = (stdout: string) =>
   stdout
     .split("\n")
