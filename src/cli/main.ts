@@ -9,7 +9,9 @@ import { evalRunCommand } from "./eval-run.ts";
 import { evalTrecCommand } from "./eval-trec.ts";
 import { collectionsCommand } from "./collections.ts";
 import { indexCommand } from "./index.ts";
+import { mineCommand } from "./mine.ts";
 import { searchCommand } from "./search.ts";
+import { trainCommand } from "./train.ts";
 
 export function program(): Command {
   return withXlirErrors(
@@ -20,6 +22,8 @@ export function program(): Command {
       .addCommand(distillCommand())
       .addCommand(indexCommand())
       .addCommand(searchCommand())
+      .addCommand(mineCommand())
+      .addCommand(trainCommand())
       .addCommand(collectionsCommand())
       .addCommand(
         new Command("eval")

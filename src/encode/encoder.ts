@@ -108,6 +108,98 @@ function openSession(graph: Graph, opts: EncoderOptions): Promise<Session> {
   });
 }
 
+/** A plain encoder checkpoint opened and read, before any graph is built (the Encoder and trainers share it). */
+export interface PreparedEncoder {
+  /** The folder of config.json / model.safetensors (a sentence-transformers folder's transformer). */
+  modelDir: string;
+  ck: Checkpoint;
+  tok: TextTokenizer;
+  settings: EncoderSettings;
+  /** Width of the output vector (the last Dense layer's, else the hidden size). */
+  dim: number;
+  fingerprint: string;
+}
+
+/** Opens the checkpoint in the resolved folder `dir` and settles its conventions; the caller closes `ck`. */
+export function prepareEncoder(idOrDir: string, dir: string, opts: EncoderOptions = {}): PreparedEncoder {
+  const st = readSentenceTransformers(dir);
+  const modelDir = st?.transformerDir ?? dir;
+  const ck = Checkpoint.open(modelDir);
+  try {
+    const tok = loadTokenizer(modelDir);
+    checkTokenizerFits(tok, ck.config.vocabSize, modelDir);
+    const hubId = hubRepoOf(dir);
+    const prompts = settlePrompts(opts, {
+      st: readPromptConfig(dir),
+      hubId,
+      name: idOrDir,
+      prefixFree: ck.config.family === "m2m100",
+    });
+    const settings = { ...resolveSettings(hubId ?? idOrDir, ck, tok, st, prompts), ...opts.override };
+    const fingerprint = modelFingerprint(dir, {
+      configs: [join(modelDir, "config.json")],
+      weights: [
+        join(modelDir, "model.safetensors"),
+        ...settings.dense.map((d) => join(dir, d.path, "model.safetensors")),
+      ],
+    });
+    const dim = settings.dense.length
+      ? settings.dense[settings.dense.length - 1].outFeatures
+      : ck.config.hidden;
+    return { modelDir, ck, tok, settings, dim, fingerprint };
+  } catch (e) {
+    ck.close();
+    throw e;
+  }
+}
+
+/**
+ * Token rows (prompt and special tokens included) for each text, cut at `maxLength` (default the
+ * model's); `nllb`: NLLB rows [lang code, tokens..., </s>] in the language(s) given.
+ */
+export function tokenizeTexts(
+  tok: TextTokenizer,
+  settings: EncoderSettings,
+  nllb: boolean,
+  texts: readonly string[],
+  opts: { role?: Role; lang?: string | readonly string[]; maxLength?: number } = {},
+): { rows: number[][]; truncated: boolean[] } {
+  const limit = opts.maxLength ?? settings.maxLength;
+  const prompt = settings.prompts[opts.role ?? "passage"];
+  const prepared = texts.map((t, i) => {
+    if (typeof t !== "string") throw new Error(`text ${i} is a ${typeof t}, not a string`);
+    const s = prompt + t;
+    return settings.lowerCase ? s.toLowerCase() : s;
+  });
+  if (!nllb) {
+    const { ids, truncated } = encodeBatch(tok, prepared, { maxLength: limit });
+    return { rows: ids, truncated };
+  }
+  const langs = opts.lang ?? DEFAULT_NLLB_LANG;
+  const eos = tok.specialIds.eos ?? tok.tokenToId("</s>") ?? 2;
+  const out = prepared.map((t, i) => {
+    const lang = typeof langs === "string" ? langs : langs[i];
+    return nllbRow(tok.encodeText(t), nllbLangTokenId(tok, lang), eos, limit);
+  });
+  return { rows: out.map((r) => r.ids), truncated: out.map((r) => r.truncated) };
+}
+
+/** input_ids / attention_mask (and all-zero token_type_ids when the graph takes them) for token rows. */
+export function encoderFeeds(
+  rows: number[][],
+  padId: number,
+  tokenTypes: boolean,
+): Record<string, TensorData> {
+  const batch = padBatch(rows, padId);
+  const dims = [batch.batch, batch.seqLen];
+  const feeds: Record<string, TensorData> = {
+    input_ids: { dtype: "int64", dims, data: BigInt64Array.from(batch.ids, BigInt) },
+    attention_mask: { dtype: "int64", dims, data: BigInt64Array.from(batch.attentionMask, BigInt) },
+  };
+  if (tokenTypes) feeds.token_type_ids = { dtype: "int64", dims, data: new BigInt64Array(batch.ids.length) };
+  return feeds;
+}
+
 export class Encoder {
   private warnedTruncation = false;
   private detector?: LanguageDetector;
@@ -128,39 +220,26 @@ export class Encoder {
     checkDtype(opts);
     const dir = await resolveModel(idOrDir, opts.hub);
     if (isNllbE5Folder(dir)) return Encoder.loadNllbE5(idOrDir, dir, opts);
-    const st = readSentenceTransformers(dir);
-    const modelDir = st?.transformerDir ?? dir;
-    const ck = Checkpoint.open(modelDir);
+    const m = prepareEncoder(idOrDir, dir, opts);
     try {
-      const tok = loadTokenizer(modelDir);
-      checkTokenizerFits(tok, ck.config.vocabSize, modelDir);
-      const hubId = hubRepoOf(dir);
-      const prompts = settlePrompts(opts, {
-        st: readPromptConfig(dir),
-        hubId,
-        name: idOrDir,
-        prefixFree: ck.config.family === "m2m100",
+      const graph = encoderGraph(m.ck, {
+        pooling: m.settings.pooling,
+        normalize: m.settings.normalize,
+        dense: m.settings.dense,
       });
-      const settings = { ...resolveSettings(hubId ?? idOrDir, ck, tok, st, prompts), ...opts.override };
-      const fingerprint = modelFingerprint(dir, {
-        configs: [join(modelDir, "config.json")],
-        weights: [
-          join(modelDir, "model.safetensors"),
-          ...settings.dense.map((d) => join(dir, d.path, "model.safetensors")),
-        ],
-      });
-      const graph = encoderGraph(ck, {
-        pooling: settings.pooling,
-        normalize: settings.normalize,
-        dense: settings.dense,
-      });
-      const dim = settings.dense.length
-        ? settings.dense[settings.dense.length - 1].outFeatures
-        : ck.config.hidden;
       const session = await openSession(graph, opts);
-      return new Encoder(idOrDir, settings, dim, { kind: "encoder", ck }, tok, session, opts, fingerprint);
+      return new Encoder(
+        idOrDir,
+        m.settings,
+        m.dim,
+        { kind: "encoder", ck: m.ck },
+        m.tok,
+        session,
+        opts,
+        m.fingerprint,
+      );
     } catch (e) {
-      ck.close();
+      m.ck.close();
       throw e;
     }
   }
@@ -219,27 +298,11 @@ export class Encoder {
    * one-time warning — or whole, silently, with `truncate: false` (for measuring, e.g. chunking).
    */
   tokenize(texts: readonly string[], opts: EmbedOptions & { truncate?: boolean } = {}): number[][] {
-    const limit = opts.truncate === false ? Number.MAX_SAFE_INTEGER : this.maxLength;
-    const prompt = this.settings.prompts[opts.role ?? "passage"];
-    const prepared = texts.map((t, i) => {
-      if (typeof t !== "string") throw new Error(`text ${i} is a ${typeof t}, not a string`);
-      const s = prompt + t;
-      return this.settings.lowerCase ? s.toLowerCase() : s;
+    const nllb = this.model.kind === "nllb-e5" || this.model.ck.config.family === "m2m100";
+    const { rows, truncated } = tokenizeTexts(this.tok, this.settings, nllb, texts, {
+      ...opts,
+      maxLength: opts.truncate === false ? Number.MAX_SAFE_INTEGER : this.maxLength,
     });
-    let rows: number[][];
-    let truncated: boolean[];
-    if (this.model.kind === "nllb-e5" || this.model.ck.config.family === "m2m100") {
-      const langs = opts.lang ?? DEFAULT_NLLB_LANG;
-      const eos = this.tok.specialIds.eos ?? this.tok.tokenToId("</s>") ?? 2;
-      const out = prepared.map((t, i) => {
-        const lang = typeof langs === "string" ? langs : langs[i];
-        return nllbRow(this.tok.encodeText(t), nllbLangTokenId(this.tok, lang), eos, limit);
-      });
-      rows = out.map((r) => r.ids);
-      truncated = out.map((r) => r.truncated);
-    } else {
-      ({ ids: rows, truncated } = encodeBatch(this.tok, prepared, { maxLength: limit }));
-    }
     const cut = truncated.filter(Boolean).length;
     if (cut && !this.warnedTruncation) {
       this.warnedTruncation = true;
@@ -293,15 +356,7 @@ export class Encoder {
         ),
       );
     }
-    const batch = padBatch(rows, this.tok.padId);
-    const dims = [batch.batch, batch.seqLen];
-    const feeds: Record<string, TensorData> = {
-      input_ids: { dtype: "int64", dims, data: BigInt64Array.from(batch.ids, BigInt) },
-      attention_mask: { dtype: "int64", dims, data: BigInt64Array.from(batch.attentionMask, BigInt) },
-    };
-    if (takesTokenTypes(this.model.ck))
-      feeds.token_type_ids = { dtype: "int64", dims, data: new BigInt64Array(batch.ids.length) };
-    return feeds;
+    return encoderFeeds(rows, this.tok.padId, takesTokenTypes(this.model.ck));
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,8 @@
 import { Graph, type Value } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import { bertEncoder, bertPooler, mlmLogits } from "./bert.ts";
-import { type Checkpoint, params } from "./checkpoint.ts";
+import { type Checkpoint, type WeightSource, params } from "./checkpoint.ts";
+import { type LoraSpec, loraHook } from "./lora.ts";
 import { m2m100Encoder } from "./m2m100.ts";
 import { type Pooling, pool } from "./pooling.ts";
 import type { DenseLayer } from "../weights/sentence-transformers.ts";
@@ -19,6 +20,16 @@ export interface EncoderGraphOptions {
   mlm?: boolean;
   /** sentence-transformers Dense layers applied after pooling, before normalisation. */
   dense?: DenseLayer[];
+  /** Training: which checkpoint weights become graph inputs, and LoRA on the BERT linears. */
+  train?: EncoderTraining;
+}
+
+export interface EncoderTraining {
+  trainable: (name: string) => boolean;
+  /** Filled with the trainable weights' data, by graph input name. */
+  trainableData: Map<string, Float32Array>;
+  /** LoRA adapters (PEFT-named A/B tensors in `source`, trained: they are graph inputs). */
+  lora?: { spec: LoraSpec; source: WeightSource; dropout: boolean };
 }
 
 const DENSE_ACT: Record<DenseLayer["activation"], (x: Value) => Value> = {
@@ -44,7 +55,8 @@ export const takesTokenTypes = (ck: Checkpoint) =>
 
 export function encoderGraph(ck: Checkpoint, opts: EncoderGraphOptions): Graph {
   const g = new Graph(ck.config.modelType);
-  const p = params(ck, g);
+  const t = opts.train;
+  const p = params(ck, g, t && { trainable: t.trainable, trainableData: t.trainableData });
   const ids = g.input("input_ids", "int64", ["batch", "seq"]);
   const mask = g.input("attention_mask", "int64", ["batch", "seq"]);
   const cfg = ck.config;
@@ -52,7 +64,15 @@ export function encoderGraph(ck: Checkpoint, opts: EncoderGraphOptions): Graph {
   if (cfg.family === "m2m100") h = m2m100Encoder(p, ck, { ids, mask });
   else {
     const tokenTypes = takesTokenTypes(ck) ? g.input("token_type_ids", "int64", ["batch", "seq"]) : undefined;
-    h = bertEncoder(p, cfg, { ids, mask, tokenTypes });
+    const lora = t?.lora;
+    const hook = lora
+      ? loraHook(
+          params(lora.source, g, { trainable: () => true, trainableData: t.trainableData }),
+          lora.spec,
+          lora.dropout,
+        )
+      : undefined;
+    h = bertEncoder(p, cfg, { ids, mask, tokenTypes }, hook);
   }
   g.output(h, "last_hidden_state");
   let pooled = pool(h, mask, opts.pooling);

@@ -10,7 +10,8 @@ import { formatShape, numel, sameShape } from "./shape.ts";
 
 export const gradName = (w: string) => `grad.${w}`;
 
-export function grad(graph: Graph, loss: Value | string, wrt: string[]): Graph {
+/** `keep`: other outputs of `graph` to return beside the loss (e.g. per-sample losses). */
+export function grad(graph: Graph, loss: Value | string, wrt: string[], keep: string[] = []): Graph {
   const lossName = typeof loss === "string" ? loss : loss.name;
   const g = graph.clone();
   g.outputs.length = 0;
@@ -31,6 +32,7 @@ export function grad(graph: Graph, loss: Value | string, wrt: string[]): Graph {
   const grads = new Map<string, Value>();
   grads.set(lossName, g.constant(lossV.dtype, [1], lossV.shape as number[]));
   g.output(lossV, lossV.name === "loss" ? undefined : "loss");
+  for (const k of keep) g.output(g.value(k));
 
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k];

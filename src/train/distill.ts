@@ -5,7 +5,7 @@
 // Everything a resumed run needs is checkpointed, so N steps straight and N/2 + crash + resume
 // give the same weights.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Encoder } from "../encode/encoder.ts";
 import { Checkpoint, tensorSource } from "../models/checkpoint.ts";
@@ -27,19 +27,9 @@ import { nllbLangTokenId } from "../text/nllb-langs.ts";
 import { loadTokenizer } from "../text/tokenizer.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { peftKey } from "../weights/peft.ts";
-import { type AdamWState, adamwStep, createAdamWState } from "./adamw.ts";
 import { type TrainingText, readTrainingTexts } from "./data.ts";
-import {
-  accumulateGrads,
-  averagedGrads,
-  clipGradNorm,
-  createGradAccumulator,
-  resetGradAccumulator,
-} from "./gradients.ts";
-import { type CurvePoint, lossCurveSvg } from "./loss-curve.ts";
+import { type EvalLog as LoopEvalLog, type LoopHooks, type StepLog, trainLoop } from "./loop.ts";
 import type { NamedArrays } from "./params.ts";
-import { linearWithWarmup } from "./schedule.ts";
-import { type TrainPosition, loadCheckpoint, saveCheckpoint } from "./state.ts";
 import { TeacherCache, textHash } from "./teacher-cache.ts";
 
 export type TrainableSet = "projection" | "projection+lora" | "full";
@@ -79,26 +69,12 @@ export interface DistillConfig {
   hub?: ResolveOptions;
 }
 
-export interface StepLog {
-  step: number;
-  loss: number;
-  lr: number;
-  grad_norm: number;
-  elapsed_s: number;
-}
-export interface EvalLog {
-  step: number;
-  eval_mse: number;
-  eval_cosine: number;
-}
+export type { StepLog };
+export type EvalLog = LoopEvalLog<{ eval_mse: number; eval_cosine: number }>;
 
-export interface DistillHooks {
-  onStep?: (log: StepLog) => void;
-  onEval?: (log: EvalLog) => void;
+export interface DistillHooks extends LoopHooks<{ eval_mse: number; eval_cosine: number }> {
   /** Progress of the one-time teacher pass. */
   onTeacher?: (done: number, total: number) => void;
-  /** Checked after every step: true saves a checkpoint and returns (Ctrl-C). */
-  shouldStop?: () => boolean;
 }
 
 export interface DistillResult {
@@ -286,55 +262,8 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
     );
     closers.push(() => evalSession.release());
 
-    // state: fresh, or the checkpoint of an interrupted run
-    const fingerprint = {
-      studentEncoder: cfg.studentEncoder,
-      teacher: cfg.teacher,
-      data: cfg.data.map((f) => [f, statSync(f).size]),
-      steps: cfg.steps,
-      batchSize,
-      accum,
-      lr,
-      seed,
-      mode,
-      spec,
-      weightDecay: cfg.weightDecay ?? 0,
-      warmup: cfg.warmupSteps ?? null,
-    };
-    const ckDir = join(tdir, "checkpoint");
-    const logPath = join(tdir, "train_log.jsonl");
-    let params: NamedArrays = Object.fromEntries(built.trainableData);
-    let optimizer: AdamWState = createAdamWState(params);
-    let pos: TrainPosition = { step: 0, epoch: 0, index: 0, rng: new Rng(seed + 1).state };
-    if (existsSync(join(ckDir, "state.json"))) {
-      if (!cfg.resume)
-        throw new Error(
-          `${cfg.output} already holds a training checkpoint; pass --resume to continue it, or choose another --output`,
-        );
-      const ck = loadCheckpoint(ckDir, fingerprint);
-      params = ck.params;
-      optimizer = ck.optimizer;
-      pos = ck.position;
-      truncateLog(logPath, pos.step);
-    } else writeFileSync(logPath, "");
-
-    const schedule = linearWithWarmup(cfg.warmupSteps ?? Math.floor(cfg.steps / 10), cfg.steps);
-    const acc = createGradAccumulator(params);
-    const rng = new Rng(pos.rng);
-    let order = new Rng(seed * 7919 + pos.epoch).permutation(train.length);
-    const nextBatch = (): Example[] => {
-      const out: Example[] = [];
-      while (out.length < batchSize) {
-        if (pos.index >= order.length) {
-          pos.epoch += 1;
-          pos.index = 0;
-          order = new Rng(seed * 7919 + pos.epoch).permutation(train.length);
-        }
-        out.push(train[order[pos.index++]]);
-      }
-      return out;
-    };
-    const feedsFor = (batch: Example[], dropout: boolean): Record<string, TensorData> => {
+    const params: NamedArrays = Object.fromEntries(built.trainableData);
+    const feedsFor = (batch: Example[], rng: Rng | null): Record<string, TensorData> => {
       const sb = studentBatch(
         batch.map((e) => e.nllb),
         batch.map((e) => e.role),
@@ -345,7 +274,7 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
       batch.forEach((e, i) => teacherRows.set(cache.get(e.hash), i * dE));
       const feeds: Record<string, TensorData> = { ...studentFeeds(sb, teacherRows, dE) };
       for (const n of names) feeds[n] = { dtype: "float32", dims: dims[n], data: params[n] };
-      if (dropout) {
+      if (rng) {
         const L = sb.nllbSeq + 4;
         const keep = 1 - lora!.dropout;
         for (const m of dropoutModules) {
@@ -357,80 +286,76 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
       return feeds;
     };
 
-    const evaluate = async (): Promise<EvalLog> => {
+    const evaluate = async () => {
       let se = 0;
       let cos = 0;
       for (let s = 0; s < held.length; s += batchSize) {
         const batch = held.slice(s, s + batchSize);
-        const out = await evalSession.run(feedsFor(batch, false), ["embedding", "loss"]);
+        const out = await evalSession.run(feedsFor(batch, null), ["embedding", "loss"]);
         se += (out.loss.data as Float32Array)[0] * batch.length;
         const hs = out.embedding.data as Float32Array;
         batch.forEach((e, i) => (cos += cosine(hs.subarray(i * dE, (i + 1) * dE), cache.get(e.hash))));
       }
-      return {
-        step: pos.step,
-        eval_mse: se / Math.max(held.length, 1),
-        eval_cosine: cos / Math.max(held.length, 1),
-      };
-    };
-    const save = () =>
-      saveCheckpoint(ckDir, { position: { ...pos, rng: rng.state }, params, dims, optimizer }, fingerprint);
-    const curve = () => {
-      const lines = readFileSync(logPath, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
-      const pts = (k: string): CurvePoint[] =>
-        lines.filter((l) => k in l).map((l) => ({ step: l.step, value: l[k] }));
-      writeFileSync(join(tdir, "loss.svg"), lossCurveSvg(pts("loss"), pts("eval_mse")));
+      return { eval_mse: se / held.length, eval_cosine: cos / held.length };
     };
 
-    const evalEvery = cfg.evalEvery ?? Math.max(1, Math.floor(cfg.steps / 10));
-    const checkpointEvery = cfg.checkpointEvery ?? 200;
-    const started = Date.now();
-    let lastEval: EvalLog | undefined;
-    if (pos.step === 0 && held.length) {
-      lastEval = await evaluate();
-      appendFileSync(logPath, JSON.stringify(lastEval) + "\n");
-      hooks.onEval?.(lastEval);
-    }
-    while (pos.step < cfg.steps) {
-      let lossSum = 0;
-      for (let k = 0; k < accum; k++) {
-        const out = await trainSession.run(feedsFor(nextBatch(), withDropout));
-        lossSum += (out.loss.data as Float32Array)[0];
-        accumulateGrads(
-          acc,
-          Object.fromEntries(names.map((n) => [n, out[gradName(n)].data as Float32Array])),
-        );
-      }
-      const grads = averagedGrads(acc);
-      resetGradAccumulator(acc);
-      const gradNorm = cfg.maxGradNorm === 0 ? NaN : clipGradNorm(grads, cfg.maxGradNorm ?? 1.0);
-      const stepLr = lr * schedule(pos.step);
-      adamwStep(params, grads, optimizer, stepLr, { weightDecay: cfg.weightDecay ?? 0 });
-      pos.step += 1;
-      const log: StepLog = {
-        step: pos.step,
-        loss: lossSum / accum,
-        lr: stepLr,
-        grad_norm: gradNorm,
-        elapsed_s: (Date.now() - started) / 1000,
-      };
-      appendFileSync(logPath, JSON.stringify(log) + "\n");
-      hooks.onStep?.(log);
-      if (held.length && (pos.step % evalEvery === 0 || pos.step === cfg.steps)) {
-        lastEval = await evaluate();
-        appendFileSync(logPath, JSON.stringify(lastEval) + "\n");
-        hooks.onEval?.(lastEval);
-      }
-      const stop = hooks.shouldStop?.() ?? false;
-      if (pos.step % checkpointEvery === 0 || pos.step === cfg.steps || stop) {
-        save();
-        curve();
-      }
-      if (stop) return { steps: pos.step, interrupted: true, lastEval };
-    }
+    const r = await trainLoop(
+      {
+        steps: cfg.steps,
+        batchSize,
+        gradAccum: accum,
+        lr,
+        warmupSteps: cfg.warmupSteps,
+        weightDecay: cfg.weightDecay,
+        maxGradNorm: cfg.maxGradNorm,
+        seed,
+        evalEvery: cfg.evalEvery ?? Math.max(1, Math.floor(cfg.steps / 10)),
+        checkpointEvery: cfg.checkpointEvery,
+        dir: tdir,
+        resume: cfg.resume,
+        fingerprint: {
+          studentEncoder: cfg.studentEncoder,
+          teacher: cfg.teacher,
+          data: cfg.data.map((f) => [f, statSync(f).size]),
+          steps: cfg.steps,
+          batchSize,
+          accum,
+          lr,
+          seed,
+          mode,
+          spec,
+          weightDecay: cfg.weightDecay ?? 0,
+          warmup: cfg.warmupSteps ?? null,
+        },
+        curve: {
+          evalKey: "eval_mse",
+          title: "distillation loss",
+          trainLabel: "train MSE",
+          evalLabel: "held-out MSE",
+        },
+      },
+      {
+        params,
+        dims,
+        trainSize: train.length,
+        microStep: async (idx, rng) => {
+          const out = await trainSession.run(
+            feedsFor(
+              idx.map((i) => train[i]),
+              withDropout ? rng : null,
+            ),
+          );
+          return {
+            loss: (out.loss.data as Float32Array)[0],
+            grads: Object.fromEntries(names.map((n) => [n, out[gradName(n)].data as Float32Array])),
+          };
+        },
+        evaluate: held.length ? evaluate : undefined,
+      },
+      hooks,
+    );
+    const lastEval = r.lastEval;
+    if (r.interrupted) return { steps: r.steps, interrupted: true, lastEval };
 
     const named = (keys: string[]) => new Map(keys.map((k) => [k, { data: params[k], dims: dims[k] }]));
     writeNllbE5Folder(cfg.output, {
@@ -445,7 +370,7 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
         mode === "full" ? storedNames(e5, named(names.filter((n) => !n.startsWith("proj.")))) : undefined,
       merge: cfg.merge ?? true,
     });
-    return { steps: pos.step, interrupted: false, lastEval };
+    return { steps: r.steps, interrupted: false, lastEval };
   } finally {
     for (const c of closers.reverse()) await c();
   }
@@ -454,13 +379,4 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
 /** Trained E5 weights keyed by the names stored in the checkpoint file (prefixes as the file has them). */
 function storedNames(ck: Checkpoint, weights: Map<string, { data: Float32Array; dims: number[] }>) {
   return new Map([...weights].map(([k, t]) => [ck.key(k) ?? k, t]));
-}
-
-/** Keep the log lines of steps up to `step` (a resumed run rewrites what came after). */
-function truncateLog(path: string, step: number): void {
-  if (!existsSync(path)) return writeFileSync(path, "");
-  const keep = readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l && JSON.parse(l).step <= step);
-  writeFileSync(path, keep.map((l) => l + "\n").join(""));
 }

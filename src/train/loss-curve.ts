@@ -1,12 +1,18 @@
-// The loss curve as a small standalone SVG: training loss per step (log scale) and held-out MSE
-// points, so a run can be watched in a browser without any plotting stack.
+// The loss curve as a small standalone SVG: training loss per step (log scale) and held-out
+// evaluation points, so a run can be watched in a browser without any plotting stack.
 
 export interface CurvePoint {
   step: number;
   value: number;
 }
 
-export function lossCurveSvg(train: CurvePoint[], evals: CurvePoint[], title = "distillation loss"): string {
+export interface CurveLabels {
+  title: string;
+  trainLabel: string;
+  evalLabel?: string;
+}
+
+export function lossCurveSvg(train: CurvePoint[], evals: CurvePoint[], labels: CurveLabels): string {
   const W = 640;
   const H = 360;
   const pad = { l: 60, r: 20, t: 30, b: 40 };
@@ -33,15 +39,15 @@ export function lossCurveSvg(train: CurvePoint[], evals: CurvePoint[], title = "
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${title}</text>
+<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${labels.title}</text>
 <line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="#444"/>
 <line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}" stroke="#444"/>
 <text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="11">step (last ${maxStep})</text>
 ${ticks}
 <polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="${line}"/>
 ${dots}
-<text x="${W - pad.r}" y="${pad.t + 12}" text-anchor="end" font-size="11" fill="#1f77b4">train MSE</text>
-<text x="${W - pad.r}" y="${pad.t + 26}" text-anchor="end" font-size="11" fill="#d62728">held-out MSE</text>
+<text x="${W - pad.r}" y="${pad.t + 12}" text-anchor="end" font-size="11" fill="#1f77b4">${labels.trainLabel}</text>
+<text x="${W - pad.r}" y="${pad.t + 26}" text-anchor="end" font-size="11" fill="#d62728">${labels.evalLabel ?? ""}</text>
 </svg>
 `;
 }

@@ -25,6 +25,13 @@ export interface TrainCheckpoint {
   params: NamedArrays;
   dims: Record<string, number[]>;
   optimizer: AdamWState;
+  /** A trainer's own state (best weights so far, running statistics): tensors keyed like params. */
+  extra?: TrainerState;
+}
+
+export interface TrainerState {
+  json?: unknown;
+  tensors?: NamedArrays;
 }
 
 export function saveCheckpoint(dir: string, ck: TrainCheckpoint, fingerprint: unknown): void {
@@ -42,9 +49,17 @@ export function saveCheckpoint(dir: string, ck: TrainCheckpoint, fingerprint: un
     join(tmp, "optimizer.safetensors"),
     tensors(snap.tensors, (k) => ck.dims[k.slice(k.indexOf(".") + 1)]),
   );
+  if (ck.extra?.tensors)
+    writeSafetensors(
+      join(tmp, "extra.safetensors"),
+      tensors(
+        ck.extra.tensors,
+        (k) => ck.dims[k.slice(k.indexOf(".") + 1)] ?? [ck.extra!.tensors![k].length],
+      ),
+    );
   writeFileSync(
     join(tmp, "state.json"),
-    JSON.stringify({ ...ck.position, adam_step: snap.step, fingerprint }, null, 2),
+    JSON.stringify({ ...ck.position, adam_step: snap.step, fingerprint, extra: ck.extra?.json }, null, 2),
   );
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
@@ -72,10 +87,14 @@ export function loadCheckpoint(dir: string, fingerprint: Record<string, unknown>
   const moments: NamedArrays = {};
   for (const [k, t] of readSafetensors(join(dir, "optimizer.safetensors"))) moments[k] = t.data;
   const optimizer = restoreAdamWState({ step: state.adam_step, tensors: moments }, params);
+  const extraFile = join(dir, "extra.safetensors");
+  const extraTensors: NamedArrays = {};
+  if (existsSync(extraFile)) for (const [k, t] of readSafetensors(extraFile)) extraTensors[k] = t.data;
   return {
     position: { step: state.step, epoch: state.epoch, index: state.index, rng: state.rng },
     params,
     dims,
     optimizer,
+    extra: { json: state.extra, tensors: extraTensors },
   };
 }

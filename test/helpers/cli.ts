@@ -1,6 +1,6 @@
 // Runs the xlir command as a user would: a child process through bin/xlir.js (the sources, via
 // tsx), output captured as text, bounded in time.
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "./shared.ts";
 
@@ -21,5 +21,26 @@ export function runXlir(args: readonly string[], opts: RunOptions = {}): SpawnSy
     encoding: "utf8",
     timeout: opts.timeout ?? 60_000,
     env: opts.env,
+  });
+}
+
+/**
+ * `xlir ...args` in the background; SIGKILLed as soon as its standard output contains `killOn`
+ * (a crash mid-run), or after 120 s. Resolves with the exit code (null when killed).
+ */
+export function runXlirKilled(args: readonly string[], killOn?: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [XLIR_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (killOn !== undefined && out.includes(killOn)) child.kill("SIGKILL");
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }

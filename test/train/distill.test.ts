@@ -4,7 +4,6 @@
 // loads as an Encoder in any language; a SIGKILLed run resumes to the very same weights.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +15,8 @@ import { Session } from "../../src/tensor/session.ts";
 import { distill, trainingDir } from "../../src/train/distill.ts";
 import { readSafetensors } from "../../src/weights/safetensors.ts";
 import { relateEmbeddings, wordE5Dir, wordNllbDir, wordsOf } from "../helpers/tiny-models.ts";
-import { repoRoot, sharedDir } from "../helpers/shared.ts";
+import { runXlirKilled } from "../helpers/cli.ts";
+import { sharedDir } from "../helpers/shared.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-distill-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -113,24 +113,8 @@ test("an adapter export (--no-merge) gives the same vectors as the merged one", 
   await Promise.all([a.close(), b.close()]);
 });
 
-function runCli(args: string[], killAtStep?: number): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, "bin", "xlir.js"), ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      if (killAtStep !== undefined && out.includes(`"step":${killAtStep},"loss"`)) child.kill("SIGKILL");
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
+const runCli = (args: string[], killAtStep?: number) =>
+  runXlirKilled(args, killAtStep === undefined ? undefined : `"step":${killAtStep},"loss"`);
 
 test("a run killed with SIGKILL mid-way resumes to the same weights as a straight run", async () => {
   const args = (out: string) => [

@@ -1,12 +1,15 @@
 // Task names as `xlir eval run` takes them, and where each one's data lives under the data folder
 // (the layout of the project's shared data: xquad-r/, tatoeba/, flores200/, nllb-seed/); `beir:`
 // also takes a hub dataset id and `miracl:` always reads the hub (both cached in the HF cache).
-import { existsSync } from "node:fs";
+// `pairs:FILE[,FILE...]` reads (query, positive) pair files: each path as given (absolute, or
+// relative to the current folder), else under the data folder.
+import { existsSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { floresTask, nllbSeedTask, tatoebaTask } from "./bitext.ts";
 import type { ResolveOptions } from "../../weights/hub.ts";
 import { isHubDatasetId, resolveBeirFolder } from "../datasets/beir.ts";
 import { beirTask, miraclTask } from "./beir.ts";
+import { pairsTask } from "./pairs.ts";
 import type { EvalTask } from "./task.ts";
 import { xquadRPairsTask, xquadRPooledTask } from "./xquad-r.ts";
 
@@ -44,6 +47,7 @@ export const TASK_HELP: readonly string[] = [
   ...Object.entries(KNOWN).map(([name, k]) => `${name} (${k.what}; <data>/${k.folder})`),
   "beir:<folder> (BEIR-format retrieval; a folder under <data>, a path, or a hub dataset org/name)",
   "miracl:<lang> (MIRACL retrieval in one language, e.g. miracl:hi; from the Hugging Face hub)",
+  "pairs:<file>[,<file>...] (query-positive pair files as xlir train reads them: MRR, R@1/5/10 per query language against all positives; a path, else under <data>)",
 ];
 
 export async function loadTask(name: string, opts: TaskOptions = {}): Promise<EvalTask> {
@@ -59,11 +63,17 @@ export async function loadTask(name: string, opts: TaskOptions = {}): Promise<Ev
     const lang = name.slice("miracl:".length);
     if (lang === "") throw new Error(`task "miracl:" names no language; give miracl:<lang>, e.g. miracl:hi`);
     task = await miraclTask(lang, opts);
+  } else if (name.startsWith("pairs:")) {
+    const files = name.slice("pairs:".length);
+    if (files === "")
+      throw new Error(`task "pairs:" names no file; give pairs:<file>, e.g. pairs:test.jsonl`);
+    const paths = files.split(",").map((f) => pairsFile(f, opts.data));
+    task = await pairsTask(paths, { ...opts, name });
   } else {
     const known = KNOWN[name];
     if (!known)
       throw new Error(
-        `unknown task "${name}"; use one of ${[...Object.keys(KNOWN), "beir:<folder>", "miracl:<lang>"].join(", ")}`,
+        `unknown task "${name}"; use one of ${[...Object.keys(KNOWN), "beir:<folder>", "miracl:<lang>", "pairs:<file>"].join(", ")}`,
       );
     task = known.make(join(dataDir(opts.data, name), known.folder), opts);
   }
@@ -86,4 +96,19 @@ function beirFolder(folder: string, data: string | undefined): string {
   if (isAbsolute(folder) || folder.startsWith(".")) return resolve(folder);
   if (data !== undefined && existsSync(join(data, folder))) return join(data, folder);
   return resolve(folder);
+}
+
+/** A pair file: absolute, or relative to the current folder; else under the data folder. */
+function pairsFile(file: string, data: string | undefined): string {
+  const what = `give a pairs file (JSONL {"query", "positive"} rows or TSV query<TAB>positive)`;
+  if (file === "")
+    throw new Error(`task "pairs:" has an empty file name in its list; separate files with one ","`);
+  const under = data !== undefined && data !== "" && !isAbsolute(file) ? join(data, file) : undefined;
+  const path = existsSync(file) || under === undefined || !existsSync(under) ? file : under;
+  if (!existsSync(path))
+    throw new Error(
+      `pairs:${file}: no such file${isAbsolute(file) ? "" : " in the current folder"}${under !== undefined ? ` or under --data ${data}` : ""}; ${what}`,
+    );
+  if (!statSync(path).isFile()) throw new Error(`pairs:${file}: ${path} is not a file; ${what}`);
+  return resolve(path);
 }

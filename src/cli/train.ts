@@ -1,0 +1,204 @@
+// xlir train: contrastive fine-tuning of a retriever on (query, positive[, negatives]) pairs.
+// Ctrl-C finishes the step in flight, saves a checkpoint and exits; --resume continues exactly.
+
+import { Command, Option } from "commander";
+import { fineTune } from "../train/fine-tune.ts";
+import { lowResourceTable, parseLangWeights, type Weighting } from "../train/lang-weights.ts";
+import { decimal, nonNegativeInt, positiveInt, threadsOption } from "./options.ts";
+import { progressBar } from "./progress.ts";
+
+function weighting(o: Record<string, string | undefined>): Weighting | undefined {
+  const given = [o.langWeights, o.lowResource, o.langWeighting].filter((x) => x !== undefined);
+  if (given.length > 1)
+    throw new Error("give one of --lang-weights, --low-resource and --lang-weighting, not several");
+  if (o.langWeights !== undefined) return { kind: "table", table: parseLangWeights(o.langWeights) };
+  if (o.lowResource !== undefined)
+    return {
+      kind: "table",
+      table: lowResourceTable(o.lowResource.split(",").filter(Boolean), Number(o.lowResourceWeight ?? 2)),
+    };
+  if (o.langWeighting === "inverse-frequency") return { kind: "inverse-frequency" };
+  if (o.langWeighting === "loss-based") return { kind: "loss-based" };
+  return undefined;
+}
+
+/** Validation figures as one line: overall, then per language. */
+function valLine(e: Record<string, number>): string {
+  const pct = (x: number) => (100 * x).toFixed(1);
+  const langs = Object.keys(e)
+    .filter((k) => k.startsWith("mrr."))
+    .map((k) => `${k.slice(4)} ${pct(e[k])}`);
+  return `step ${e.step}: validation MRR ${pct(e.mrr)} R@1 ${pct(e.r1)} R@5 ${pct(e.r5)} R@10 ${pct(e.r10)}  (MRR ${langs.join(", ")})`;
+}
+
+export function trainCommand(): Command {
+  return new Command("train")
+    .description("fine-tune a retriever on query/passage pairs (InfoNCE, weighted InfoNCE, triplet)")
+    .requiredOption(
+      "--model <id-or-dir>",
+      "BERT / XLM-R / sentence-transformers checkpoint, or an NLLB-E5 folder",
+    )
+    .requiredOption(
+      "--data <files...>",
+      "pairs: JSONL (query, positive, negatives, lang; SWIM-IR rows) or TSV",
+    )
+    .requiredOption("--output <dir>", "model folder to write (training state goes to <dir>/training)")
+    .addOption(
+      new Option("--loss <loss>", "training loss")
+        .choices(["infonce", "weighted-infonce", "triplet"])
+        .default("infonce"),
+    )
+    .option("--lang-weights <list>", "weighted-infonce: per-language weights, e.g. sw=2,te=2 (others 1)")
+    .option(
+      "--low-resource <langs>",
+      "weighted-infonce: languages that get --low-resource-weight, e.g. bn,sw,te,th",
+    )
+    .option("--low-resource-weight <x>", "weight of the --low-resource languages", decimal({ above: 0 }), 2)
+    .addOption(
+      new Option("--lang-weighting <rule>", "weighted-infonce: weights from the data").choices([
+        "inverse-frequency",
+        "loss-based",
+      ]),
+    )
+    .addOption(new Option("--similarity <s>", "InfoNCE similarity").choices(["cos", "dot"]).default("cos"))
+    .option("--temperature <x>", "InfoNCE temperature (scale = 1/temperature)", decimal({ above: 0 }), 0.05)
+    .option("--symmetric", "InfoNCE: also rank queries for each positive (mean of both directions)", false)
+    .addOption(
+      new Option("--distance <d>", "triplet distance").choices(["euclidean", "cosine"]).default("euclidean"),
+    )
+    .option("--margin <x>", "triplet margin (default 5 euclidean, 0.1 cosine)", decimal({ min: 0 }))
+    .option(
+      "--trainable <set>",
+      "full, last:N (default last:1) or lora; NLLB-E5 folders: lora (projection + LoRA)",
+    )
+    .option("--lora-r <n>", "LoRA rank", positiveInt, 32)
+    .option("--lora-alpha <n>", "LoRA alpha", decimal({ above: 0 }), 64)
+    .option("--lora-dropout <x>", "LoRA dropout", decimal({ min: 0, max: 0.99 }), 0.05)
+    .option(
+      "--negatives <n>",
+      "hard negatives per example (default: as many as every example has)",
+      nonNegativeInt,
+    )
+    .option("--epochs <n>", "passes over the training pairs", positiveInt, 3)
+    .option("--steps <n>", "optimizer steps (overrides --epochs)", positiveInt)
+    .option("--batch-size <n>", "pairs per micro-batch (in-batch negatives)", positiveInt, 128)
+    .option("--grad-accum <n>", "micro-batches per optimizer step", positiveInt, 1)
+    .option(
+      "--grad-cache <rows>",
+      "GradCache: embed the batch in chunks of this many texts (bounded memory)",
+      positiveInt,
+    )
+    .option("--lr <x>", "peak learning rate (default 3e-5, triplet 1e-5)", decimal({ above: 0 }))
+    .option("--warmup-steps <n>", "linear warmup steps (default 10% of the steps)", nonNegativeInt)
+    .option("--weight-decay <x>", "AdamW weight decay", decimal({ min: 0 }), 0.01)
+    .option(
+      "--max-grad-norm <x>",
+      "clip gradients to this global norm (0: no clipping)",
+      decimal({ min: 0 }),
+      1,
+    )
+    .option("--max-length <n>", "tokens per text", positiveInt)
+    .option(
+      "--val-split <x>",
+      "fraction held out for validation, stratified by language",
+      decimal({ min: 0, max: 0.9 }),
+      0.1,
+    )
+    .option("--val <files...>", "validation pairs (instead of --val-split)")
+    .option("--eval-every <n>", "validation interval in steps (default steps/10)", positiveInt)
+    .option("--checkpoint-every <n>", "checkpoint interval in steps", positiveInt, 200)
+    .option("--lang <code>", "language of rows that carry none (auto: detected)")
+    .option("--seed <n>", "random seed", nonNegativeInt, 42)
+    .addOption(threadsOption())
+    .option("--resume", "continue the checkpoint in <output>/training", false)
+    .option("--json", "print progress as JSON lines")
+    .action(async (o) => {
+      let stop = false;
+      const onSigint = () => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write(
+          "\nxlir: finishing this step and saving a checkpoint (Ctrl-C again to quit now)\n",
+        );
+      };
+      process.on("SIGINT", onSigint);
+      let bar: ReturnType<typeof progressBar> = () => {};
+      const started = Date.now();
+      try {
+        const r = await fineTune(
+          {
+            model: o.model,
+            data: o.data,
+            output: o.output,
+            loss: o.loss,
+            weighting: weighting(o),
+            similarity: o.similarity,
+            temperature: o.temperature,
+            symmetric: o.symmetric,
+            distance: o.distance,
+            margin: o.margin,
+            trainable: o.trainable,
+            lora: { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout },
+            negatives: o.negatives,
+            epochs: o.epochs,
+            steps: o.steps,
+            batchSize: o.batchSize,
+            gradAccum: o.gradAccum,
+            gradCache: o.gradCache,
+            lr: o.lr,
+            warmupSteps: o.warmupSteps,
+            weightDecay: o.weightDecay,
+            maxGradNorm: o.maxGradNorm,
+            maxLength: o.maxLength,
+            valSplit: o.valSplit,
+            val: o.val,
+            evalEvery: o.evalEvery,
+            checkpointEvery: o.checkpointEvery,
+            lang: o.lang,
+            seed: o.seed,
+            threads: o.threads,
+            resume: o.resume,
+          },
+          {
+            onStart: (s) => {
+              const line = `xlir: ${s.train} training pairs, ${s.val} validation, ${s.steps} steps, training ${s.trainable}`;
+              if (o.json) console.log(JSON.stringify({ start: s }));
+              else {
+                process.stderr.write(line + "\n");
+                if (s.langWeights)
+                  process.stderr.write(
+                    `xlir: language weights ${Object.entries(s.langWeights)
+                      .map(([l, w]) => `${l}=${+w.toFixed(3)}`)
+                      .join(" ")}\n`,
+                  );
+                bar = progressBar("training", s.steps);
+              }
+            },
+            onStep: (s) => {
+              if (o.json) return console.log(JSON.stringify(s));
+              const rate = (s.step * o.batchSize * o.gradAccum) / ((Date.now() - started) / 1000);
+              bar(
+                s.step,
+                undefined,
+                `loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} ${rate.toFixed(1)} ex/s`,
+              );
+            },
+            onEval: (e) =>
+              o.json ? console.log(JSON.stringify(e)) : process.stderr.write(`\n${valLine(e)}\n`),
+            shouldStop: () => stop,
+          },
+        );
+        if (r.interrupted) {
+          process.stderr.write(
+            `xlir: stopped at step ${r.steps}; continue with the same command and --resume\n`,
+          );
+          process.exitCode = 130;
+        } else
+          process.stderr.write(
+            `xlir: model written to ${o.output}${r.evals.length ? ` (best validation MRR at step ${r.bestStep})` : ""}\n`,
+          );
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+    });
+}

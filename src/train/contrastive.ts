@@ -1,0 +1,388 @@
+// Contrastive fine-tuning of a retriever on (query, positive[, hard negatives]) pairs, the recipe
+// of "Data Efficient Dense Cross-Lingual Information Retrieval": InfoNCE with in-batch negatives,
+// weighted InfoNCE that up-weights low-resource languages, or the triplet loss, on any model head
+// (model-head.ts), run by the shared training loop (loop.ts).
+//
+// A batch of B examples is B queries, B positives and B*k hard negatives, embedded as one set of
+// rows [queries; positives; negatives (example-major)]; the loss (losses.ts) gathers Q, P and N
+// from those rows by index. Two ways to get the gradients:
+//   plain       one graph: model -> loss -> gradients of the trainable tensors (autodiff);
+//   GradCache   (Gao et al. 2021, sentence-transformers' Cached MNRL) for large batches in bounded
+//               memory: embed the rows in chunks without keeping activations, compute the loss and
+//               dL/d(embeddings) on the small loss graph, then run each chunk again with its slice
+//               of dL/d(embeddings) as the upstream gradient (surrogate loss sum(E * G)) and add up
+//               the parameter gradients. Same gradients as the plain batch, memory of one chunk.
+// Dropout masks are drawn once per chunk and fed to both passes, so the two passes agree.
+
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Role } from "../encode/conventions.ts";
+import type { Rng } from "../models/random.ts";
+import { grad, gradName } from "../tensor/autodiff.ts";
+import { Graph, type TensorData } from "../tensor/graph.ts";
+import * as o from "../tensor/ops.ts";
+import { Session } from "../tensor/session.ts";
+import { type LangWeights, UNKNOWN_LANG } from "./lang-weights.ts";
+import { type EvalLog, type LoopHooks, type LoopResult, trainLoop } from "./loop.ts";
+import { type LossSpec, contrastiveLoss } from "./losses.ts";
+import type { HeadBatch, HeadText, ModelHead } from "./model-head.ts";
+import type { PairExample } from "./pairs.ts";
+import type { NamedArrays } from "./params.ts";
+import { normalizeRows, rankFigures, type RankFigures } from "./validate.ts";
+
+export interface ContrastiveConfig {
+  loss: LossSpec;
+  /** Per-language weights (weighted InfoNCE); null: every sample weighs 1. */
+  weights: LangWeights | null;
+  train: PairExample[];
+  val: PairExample[];
+  /** Hard negatives per example (each example must have at least this many). */
+  negatives: number;
+  steps: number;
+  batchSize: number;
+  gradAccum?: number;
+  lr: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  seed: number;
+  evalEvery: number;
+  checkpointEvery?: number;
+  /** Rows per chunk for GradCache; null: one plain graph for the whole batch. */
+  gradCache: number | null;
+  threads?: number;
+  /** The training folder (log, checkpoint, loss.svg). */
+  dir: string;
+  resume?: boolean;
+  fingerprint: Record<string, unknown>;
+}
+
+/** Validation figures as logged: `mrr`, `r1`, ... over all queries and `mrr.<lang>` ... per language. */
+export type ValFigures = Record<string, number>;
+
+export interface ContrastiveResult extends LoopResult<ValFigures> {
+  /** The trainable values to export: the best by validation MRR, or the last without validation. */
+  best: NamedArrays;
+  bestStep: number;
+}
+
+/** The texts of a batch as rows: queries, then positives, then negatives example-major. */
+export function batchTexts(examples: readonly PairExample[], k: number): HeadText[] {
+  const q = examples.map((e) => ({ text: e.query, role: "query" as Role, lang: e.lang }));
+  const p = examples.map((e) => ({ text: e.positive, role: "passage" as Role }));
+  const n = examples.flatMap((e) =>
+    e.negatives.slice(0, k).map((text) => ({ text, role: "passage" as Role })),
+  );
+  return [...q, ...p, ...n];
+}
+
+const int64 = (dims: number[], values: number[]): TensorData => ({
+  dtype: "int64",
+  dims,
+  data: BigInt64Array.from(values, BigInt),
+});
+
+/** q_index, p_index, n_index and sample_weight feeds for B examples laid out by batchTexts. */
+function lossIndexFeeds(B: number, k: number, weights: Float32Array): Record<string, TensorData> {
+  const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const feeds: Record<string, TensorData> = {
+    q_index: int64([B], range(0, B)),
+    p_index: int64([B], range(B, B)),
+    sample_weight: { dtype: "float32", dims: [B], data: weights },
+  };
+  if (k) feeds.n_index = int64([B, k], range(2 * B, B * k));
+  return feeds;
+}
+
+/** The loss on top of `emb` [rows, d]: Q, P, N gathered by index inputs, weights an input. */
+function addLoss(g: Graph, emb: ReturnType<Graph["value"]>, spec: LossSpec, k: number) {
+  // "examples", not "batch": the model's batch dim counts rows (2 + k per example)
+  const q = o.gather(emb, g.input("q_index", "int64", ["examples"]));
+  const p = o.gather(emb, g.input("p_index", "int64", ["examples"]));
+  const n = k ? o.gather(emb, g.input("n_index", "int64", ["examples", k])) : null;
+  const w = g.input("sample_weight", "float32", ["examples"]);
+  const l = contrastiveLoss(spec, { q, p, n, weights: w });
+  g.output(l.loss, "loss");
+  g.output(l.intermediates.per_sample, "per_sample");
+}
+
+/** How one micro-batch's loss and gradients are computed: plain or GradCache. */
+interface StepEngine {
+  step(texts: HeadText[], B: number, weights: Float32Array, rng: Rng | null): Promise<StepOut>;
+  release(): Promise<void>;
+}
+interface StepOut {
+  loss: number;
+  perSample: Float32Array;
+  grads: NamedArrays;
+}
+
+function paramFeeds(head: ModelHead): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
+  for (const [n, data] of Object.entries(head.params))
+    out[n] = { dtype: "float32", dims: head.dims[n], data };
+  return out;
+}
+
+async function plainEngine(
+  head: ModelHead,
+  spec: LossSpec,
+  k: number,
+  dropout: boolean,
+  threads?: number,
+): Promise<StepEngine> {
+  const g = head.graph(dropout).clone();
+  addLoss(g, g.value("embedding"), spec, k);
+  const names = Object.keys(head.params);
+  const session = await Session.create(grad(g, "loss", names, ["per_sample"]), { threads });
+  return {
+    async step(texts, B, weights, rng) {
+      const out = await session.run({
+        ...head.batch(texts, rng),
+        ...paramFeeds(head),
+        ...lossIndexFeeds(B, k, weights),
+      });
+      return {
+        loss: (out.loss.data as Float32Array)[0],
+        perSample: out.per_sample.data as Float32Array,
+        grads: Object.fromEntries(names.map((n) => [n, out[gradName(n)].data as Float32Array])),
+      };
+    },
+    release: () => session.release(),
+  };
+}
+
+async function gradCacheEngine(
+  head: ModelHead,
+  spec: LossSpec,
+  k: number,
+  dropout: boolean,
+  chunk: number,
+  threads?: number,
+): Promise<StepEngine> {
+  const names = Object.keys(head.params);
+  const d = head.dim;
+  const embed = await Session.create(head.graph(dropout), { threads });
+  // the loss on embeddings given as inputs, differentiated w.r.t. them
+  const lg = new Graph("contrastive-loss");
+  const rows = lg.input("embeddings", "float32", ["rows", d]);
+  addLoss(lg, rows, spec, k);
+  const loss = await Session.create(grad(lg, "loss", ["embeddings"], ["per_sample"]), { threads });
+  // a chunk again, with the upstream gradient G: d sum(E * G) / d params = J^T G
+  const bg = head.graph(dropout).clone();
+  const upstream = bg.input("embedding_grad", "float32", ["batch", d]);
+  bg.output(o.sumAll(o.mul(bg.value("embedding"), upstream)), "surrogate");
+  const back = await Session.create(grad(bg, "surrogate", names), { threads });
+  return {
+    async step(texts, B, weights, rng) {
+      const params = paramFeeds(head);
+      const chunks: { batch: HeadBatch; from: number; to: number }[] = [];
+      const emb = new Float32Array(texts.length * d);
+      for (let from = 0; from < texts.length; from += chunk) {
+        const to = Math.min(from + chunk, texts.length);
+        const batch = head.batch(texts.slice(from, to), rng);
+        chunks.push({ batch, from, to });
+        const e = (await embed.run({ ...batch, ...params }, ["embedding"])).embedding.data as Float32Array;
+        emb.set(e, from * d);
+      }
+      const l = await loss.run({
+        embeddings: { dtype: "float32", dims: [texts.length, d], data: emb },
+        ...lossIndexFeeds(B, k, weights),
+      });
+      const gEmb = l[gradName("embeddings")].data as Float32Array;
+      const grads: NamedArrays = Object.fromEntries(
+        names.map((n) => [n, new Float32Array(head.params[n].length)]),
+      );
+      for (const c of chunks) {
+        const out = await back.run({
+          ...c.batch,
+          ...params,
+          embedding_grad: {
+            dtype: "float32",
+            dims: [c.to - c.from, d],
+            data: gEmb.slice(c.from * d, c.to * d),
+          },
+        });
+        for (const n of names) {
+          const g = out[gradName(n)].data as Float32Array;
+          const acc = grads[n];
+          for (let i = 0; i < g.length; i++) acc[i] += g[i];
+        }
+      }
+      return { loss: (l.loss.data as Float32Array)[0], perSample: l.per_sample.data as Float32Array, grads };
+    },
+    release: async () => {
+      await embed.release();
+      await loss.release();
+      await back.release();
+    },
+  };
+}
+
+/** One micro-batch's loss and gradients, by either engine (exposed for the GradCache test and bench). */
+export async function contrastiveStepEngine(
+  head: ModelHead,
+  spec: LossSpec,
+  k: number,
+  o: { gradCache: number | null; dropout?: boolean; threads?: number },
+): Promise<StepEngine> {
+  return o.gradCache
+    ? gradCacheEngine(head, spec, k, !!o.dropout, o.gradCache, o.threads)
+    : plainEngine(head, spec, k, !!o.dropout, o.threads);
+}
+
+/** Embeds texts with the current trainable values, `size` at a time, no dropout. */
+async function embedAll(
+  session: Session,
+  head: ModelHead,
+  texts: HeadText[],
+  size: number,
+): Promise<Float32Array> {
+  const out = new Float32Array(texts.length * head.dim);
+  const params = paramFeeds(head);
+  for (let i = 0; i < texts.length; i += size) {
+    const batch = head.batch(texts.slice(i, i + size), null);
+    const e = (await session.run({ ...batch, ...params }, ["embedding"])).embedding.data as Float32Array;
+    out.set(e, i * head.dim);
+  }
+  return out;
+}
+
+export async function trainContrastive(
+  head: ModelHead,
+  cfg: ContrastiveConfig,
+  hooks: LoopHooks<ValFigures> = {},
+): Promise<ContrastiveResult> {
+  const k = cfg.negatives;
+  const dropout = head.dropout;
+  const engine = await contrastiveStepEngine(head, cfg.loss, k, {
+    gradCache: cfg.gradCache,
+    dropout,
+    threads: cfg.threads,
+  });
+  const evalSession = await Session.create(head.graph(false), { threads: cfg.threads });
+  try {
+    // validation set: each query against every distinct validation passage
+    const passages = [...new Set(cfg.val.map((e) => e.positive))];
+    const passageRow = new Map(passages.map((p, i) => [p, i]));
+    const cosine = cfg.loss.kind === "triplet" || cfg.loss.sim === "cos";
+    let best: NamedArrays = {};
+    let bestStep = 0;
+    let bestMrr = -1;
+    const keepBest = (step: number) => {
+      best = Object.fromEntries(Object.entries(head.params).map(([n, a]) => [n, a.slice()]));
+      bestStep = step;
+    };
+    let step = 0;
+    const evaluate = async (): Promise<ValFigures> => {
+      const size = cfg.gradCache ?? cfg.batchSize * 2;
+      const qv = await embedAll(
+        evalSession,
+        head,
+        cfg.val.map((e) => ({ text: e.query, role: "query", lang: e.lang })),
+        size,
+      );
+      const pv = await embedAll(
+        evalSession,
+        head,
+        passages.map((text) => ({ text, role: "passage" })),
+        size,
+      );
+      if (cosine) {
+        normalizeRows(qv, head.dim);
+        normalizeRows(pv, head.dim);
+      }
+      const figs = rankFigures(
+        qv,
+        pv,
+        head.dim,
+        cfg.val.map((e) => passageRow.get(e.positive)!),
+        cfg.val.map((e) => e.lang ?? UNKNOWN_LANG),
+      );
+      const flat: ValFigures = {};
+      for (const [lang, f] of Object.entries(figs))
+        for (const m of ["mrr", "r1", "r5", "r10"] as (keyof RankFigures)[])
+          flat[lang === "all" ? m : `${m}.${lang}`] = f[m];
+      if (flat.mrr > bestMrr) {
+        bestMrr = flat.mrr;
+        keepBest(step);
+      }
+      return flat;
+    };
+
+    const r = await trainLoop<ValFigures>(
+      {
+        steps: cfg.steps,
+        batchSize: cfg.batchSize,
+        gradAccum: cfg.gradAccum,
+        lr: cfg.lr,
+        warmupSteps: cfg.warmupSteps,
+        weightDecay: cfg.weightDecay,
+        maxGradNorm: cfg.maxGradNorm,
+        seed: cfg.seed,
+        evalEvery: cfg.evalEvery,
+        checkpointEvery: cfg.checkpointEvery,
+        dir: cfg.dir,
+        resume: cfg.resume,
+        fingerprint: cfg.fingerprint,
+        curve: { title: "contrastive loss", trainLabel: "train loss" },
+      },
+      {
+        params: head.params,
+        dims: head.dims,
+        trainSize: cfg.train.length,
+        async microStep(idx, rng) {
+          const examples = idx.map((i) => cfg.train[i]);
+          const langs = examples.map((e) => e.lang ?? UNKNOWN_LANG);
+          const w = Float32Array.from(langs, (l) => cfg.weights?.weight(l) ?? 1);
+          const out = await engine.step(batchTexts(examples, k), examples.length, w, dropout ? rng : null);
+          cfg.weights?.update(langs, out.perSample);
+          return { loss: out.loss, grads: out.grads };
+        },
+        evaluate: cfg.val.length ? evaluate : undefined,
+        saveState: () => ({
+          json: { bestStep, bestMrr, langWeights: cfg.weights?.state ?? null },
+          tensors: Object.fromEntries(Object.entries(best).map(([n, a]) => [`best.${n}`, a])),
+        }),
+        loadState(s) {
+          const j = s.json as {
+            bestStep: number;
+            bestMrr: number;
+            langWeights: Record<string, number> | null;
+          };
+          bestStep = j.bestStep;
+          bestMrr = j.bestMrr;
+          if (cfg.weights && j.langWeights) cfg.weights.state = j.langWeights;
+          best = Object.fromEntries(
+            Object.entries(s.tensors ?? {}).map(([n, a]) => [n.slice("best.".length), a]),
+          );
+        },
+      },
+      {
+        ...hooks,
+        onStep: (log) => {
+          step = log.step;
+          hooks.onStep?.(log);
+        },
+        onEval: (log: EvalLog<ValFigures>) => hooks.onEval?.(log),
+      },
+    );
+    if (cfg.weights)
+      writeFileSync(
+        join(cfg.dir, "lang_weights.json"),
+        JSON.stringify(
+          {
+            weighting: cfg.weights.weighting,
+            weights: cfg.weights.table(cfg.train.map((e) => e.lang ?? UNKNOWN_LANG)),
+          },
+          null,
+          2,
+        ) + "\n",
+      );
+    if (!cfg.val.length || !Object.keys(best).length) keepBest(r.steps);
+    return { ...r, best, bestStep };
+  } finally {
+    await engine.release();
+    await evalSession.release();
+  }
+}

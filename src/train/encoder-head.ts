@@ -1,0 +1,232 @@
+// The model head for plain encoder checkpoints (BERT / E5, XLM-R / multilingual-E5,
+// sentence-transformers folders): the Encoder's own conventions (prefixes, pooling, Dense layers,
+// max length) with the chosen weights as graph inputs. The trained model is written as a
+// sentence-transformers folder (so its pooling, normalisation and prefixes travel with it) that
+// `xlir embed`, `index` and `eval run` load like any model id; LoRA is merged into the weights and
+// also kept as a PEFT adapter in `adapter/`.
+
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { encoderFeeds, type EncoderOptions, prepareEncoder, tokenizeTexts } from "../encode/encoder.ts";
+import { tensorSource } from "../models/checkpoint.ts";
+import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
+import type { LoraSpec } from "../models/lora.ts";
+import { Rng } from "../models/random.ts";
+import type { Graph } from "../tensor/graph.ts";
+import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
+import { loraConfig, mergeLora, peftKey, writeLoraAdapter } from "../weights/peft.ts";
+import { type Tensor, writeSafetensors } from "../weights/safetensors.ts";
+import { dropoutMasks, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
+import type { NamedArrays } from "./params.ts";
+
+export interface EncoderHeadOptions {
+  trainable: TrainableSet;
+  /** Longest row in tokens (default: the model's max length). */
+  maxLength?: number;
+  /** Seed of the LoRA A initialisation. */
+  seed?: number;
+  hub?: ResolveOptions;
+  prompts?: EncoderOptions["prompts"];
+  warn?: (msg: string) => void;
+}
+
+export async function encoderHead(id: string, o: EncoderHeadOptions): Promise<ModelHead> {
+  const dir = await resolveModel(id, o.hub);
+  const m = prepareEncoder(id, dir, { prompts: o.prompts, warn: o.warn });
+  const { ck, tok, settings } = m;
+  const cfg = ck.config;
+  try {
+    if (cfg.family === "m2m100")
+      throw new Error(
+        `--model ${id} is an NLLB (m2m_100) encoder; fine-tune an NLLB-E5 folder from xlir distill, or a BERT / XLM-R retriever`,
+      );
+    const t = o.trainable;
+    if (t.kind === "last" && t.layers > cfg.layers)
+      throw new Error(`--trainable last:${t.layers}: ${id} has only ${cfg.layers} layers`);
+    const firstTrained = t.kind === "last" ? cfg.layers - t.layers : 0;
+    const trainable = (name: string) =>
+      t.kind === "full" ||
+      (t.kind === "last" && Number(/^encoder\.layer\.(\d+)\./.exec(name)?.[1] ?? -1) >= firstTrained);
+
+    // LoRA as PEFT initialises it: A kaiming-uniform (bound 1/sqrt(in)), B zero, so training starts at the base model
+    let lora: { spec: LoraSpec; source: ReturnType<typeof tensorSource> } | undefined;
+    const loraTensors = new Map<string, Tensor>();
+    if (t.kind === "lora") {
+      const rng = new Rng(o.seed ?? 42);
+      const d = cfg.hidden;
+      for (let i = 0; i < cfg.layers; i++)
+        for (const target of t.targets) {
+          const mod = `encoder.layer.${i}.attention.self.${target}`;
+          if (!["query", "key", "value"].includes(target))
+            throw new Error(`--lora-targets "${target}" is not one of query, key, value`);
+          const a = new Float32Array(t.r * d);
+          for (let k = 0; k < a.length; k++) a[k] = (2 * rng.next() - 1) / Math.sqrt(d);
+          loraTensors.set(peftKey(mod, "A"), { data: a, dims: [t.r, d] });
+          loraTensors.set(peftKey(mod, "B"), { data: new Float32Array(d * t.r), dims: [d, t.r] });
+        }
+      lora = {
+        spec: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets },
+        source: tensorSource(loraTensors, "lora"),
+      };
+    }
+    const withDropout = t.kind === "lora" && t.dropout > 0;
+    const build = (dropout: boolean) => {
+      const trainableData = new Map<string, Float32Array>();
+      const graph = encoderGraph(ck, {
+        pooling: settings.pooling,
+        normalize: false,
+        dense: settings.dense,
+        train: { trainable, trainableData, lora: lora && { ...lora, dropout } },
+      });
+      return { graph, trainableData };
+    };
+    const first = build(withDropout);
+    let plain: Graph | undefined;
+    const params: NamedArrays = Object.fromEntries(first.trainableData);
+    const dims = inputDims(first.graph, Object.keys(params));
+    const tokenTypes = takesTokenTypes(ck);
+    const maxLength = Math.min(o.maxLength ?? settings.maxLength, settings.maxLength);
+
+    return {
+      dim: m.dim,
+      params,
+      dims,
+      describe: t.kind === "last" ? `last:${t.layers}` : t.kind,
+      dropout: withDropout,
+      graph: (dropout) => (dropout === withDropout ? first.graph : (plain ??= build(false).graph)),
+      batch(texts, rng) {
+        const rows: number[][] = [];
+        for (const role of ["query", "passage"] as const) {
+          const idx = texts.flatMap((x, i) => (x.role === role ? [i] : []));
+          const r = tokenizeTexts(
+            tok,
+            settings,
+            false,
+            idx.map((i) => texts[i].text),
+            { role, maxLength },
+          ).rows;
+          idx.forEach((i, k) => (rows[i] = r[k]));
+        }
+        const feeds = encoderFeeds(rows, tok.padId, tokenTypes);
+        if (rng && t.kind === "lora") {
+          const [n, seq] = feeds.input_ids.dims;
+          Object.assign(feeds, dropoutMasks(first.graph, n, seq, t.dropout, rng));
+        }
+        return feeds;
+      },
+      save(out, values) {
+        saveEncoderFolder(out, { dir, modelDir: m.modelDir, id, settings, values, ck, lora, loraTensors });
+      },
+      close: () => ck.close(),
+    };
+  } catch (e) {
+    ck.close();
+    throw e;
+  }
+}
+
+function saveEncoderFolder(
+  out: string,
+  x: {
+    dir: string;
+    modelDir: string;
+    id: string;
+    settings: ReturnType<typeof prepareEncoder>["settings"];
+    values: NamedArrays;
+    ck: ReturnType<typeof prepareEncoder>["ck"];
+    lora?: { spec: LoraSpec };
+    loraTensors: Map<string, Tensor>;
+  },
+): void {
+  const tmp = join(out, `.export-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  // everything of the source folder but its weights (symlinks of a hub cache copied as files)
+  const sub = relative(x.dir, x.modelDir);
+  cpSync(x.dir, tmp, {
+    recursive: true,
+    dereference: true,
+    // not the weights we rewrite, nor a training run or export kept in the source folder
+    filter: (src) => {
+      const rel = relative(x.dir, src);
+      return rel !== join(sub, "model.safetensors") && rel !== "training" && !rel.startsWith(".export-");
+    },
+  });
+  const trained = (name: string) => x.values[name];
+  const weights = new Map<string, Tensor>();
+  const canonical = new Map<string, string>();
+  for (const name of Object.keys(x.values))
+    if (!name.includes(".lora_")) canonical.set(x.ck.key(name)!, name);
+  for (const stored of x.ck.storedNames()) {
+    const t = x.ck.readStored(stored);
+    const name = canonical.get(stored);
+    weights.set(stored, name ? { data: trained(name), dims: t.dims } : t);
+  }
+  if (x.lora) {
+    const { r, alpha, targets } = x.lora.spec;
+    const pairs = new Map<string, { A: Tensor; B: Tensor }>();
+    for (const k of x.loraTensors.keys())
+      if (k.endsWith(".lora_A.weight")) {
+        const mod = k.slice("base_model.model.".length, -".lora_A.weight".length);
+        const at = (w: "A" | "B") => ({
+          data: x.values[peftKey(mod, w)],
+          dims: x.loraTensors.get(peftKey(mod, w))!.dims,
+        });
+        pairs.set(mod, { A: at("A"), B: at("B") });
+      }
+    for (const [mod, { A, B }] of pairs) {
+      const key = x.ck.key(`${mod}.weight`)!;
+      weights.set(key, mergeLora(weights.get(key)!, A, B, alpha / r));
+    }
+    writeLoraAdapter(join(tmp, "adapter"), {
+      config: loraConfig({
+        r,
+        alpha,
+        dropout: x.lora.spec.dropout,
+        targetModules: targets,
+        baseModel: x.id,
+        taskType: "FEATURE_EXTRACTION",
+      }),
+      weights: pairs,
+    });
+  }
+  writeSafetensors(join(tmp, sub, "model.safetensors"), weights, { metadata: { format: "pt" } });
+  writeSentenceTransformersFiles(tmp, x.settings);
+  for (const entry of readdirSync(tmp)) {
+    rmSync(join(out, entry), { recursive: true, force: true });
+    renameSync(join(tmp, entry), join(out, entry));
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+/**
+ * A plain transformers folder becomes a sentence-transformers one (Transformer at the root, Pooling,
+ * Normalize), and the prefixes the model was trained with are recorded as its prompts, so the
+ * folder embeds the same way whatever it is called. A sentence-transformers source keeps its modules.
+ */
+function writeSentenceTransformersFiles(dir: string, s: ReturnType<typeof prepareEncoder>["settings"]): void {
+  const json = (f: string, v: unknown) => writeFileSync(join(dir, f), JSON.stringify(v, null, 2) + "\n");
+  if (!existsSync(join(dir, "modules.json"))) {
+    const modules = [
+      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+      ...(s.normalize
+        ? [{ idx: 2, name: "2", path: "2_Normalize", type: "sentence_transformers.models.Normalize" }]
+        : []),
+    ];
+    json("modules.json", modules);
+    mkdirSync(join(dir, "1_Pooling"), { recursive: true });
+    json(join("1_Pooling", "config.json"), {
+      pooling_mode_cls_token: s.pooling === "cls",
+      pooling_mode_mean_tokens: s.pooling === "mean",
+      pooling_mode_max_tokens: s.pooling === "max",
+    });
+    if (s.normalize) mkdirSync(join(dir, "2_Normalize"), { recursive: true });
+    json("sentence_bert_config.json", { max_seq_length: s.maxLength, do_lower_case: s.lowerCase });
+  }
+  json("config_sentence_transformers.json", {
+    prompts: { query: s.prompts.query, passage: s.prompts.passage },
+    default_prompt_name: null,
+    similarity_fn_name: "cosine",
+  });
+}

@@ -1,0 +1,95 @@
+// What a trainer needs of a model, whatever the model is: its trainable tensors, a graph from token
+// inputs (and those tensors, fed as inputs) to one vector per text, the feeds for a batch of
+// texts, and a way to write the trained model as a folder every xlir command loads. Contrastive
+// fine-tuning (contrastive.ts) runs on this interface; encoder-head.ts implements it for BERT /
+// XLM-R / sentence-transformers checkpoints, nllb-e5-head.ts for NLLB-E5 folders.
+
+import type { Role } from "../encode/conventions.ts";
+import type { Rng } from "../models/random.ts";
+import type { Graph, TensorData } from "../tensor/graph.ts";
+import type { NamedArrays } from "./params.ts";
+
+/** One text as the model reads it: its role (the model's prefix) and its language (NLLB code). */
+export interface HeadText {
+  text: string;
+  role: Role;
+  lang?: string;
+}
+
+/** A tokenized batch: feeds without the trainable tensors (they change every step). */
+export type HeadBatch = Record<string, TensorData>;
+
+export interface ModelHead {
+  /** Width of the vectors. */
+  readonly dim: number;
+  /** Trainable tensors by graph input name (updated in place by the optimizer) and their dims. */
+  readonly params: NamedArrays;
+  readonly dims: Record<string, number[]>;
+  /** What trains, for logs and the run's fingerprint. */
+  readonly describe: string;
+  /** Whether training draws dropout masks (LoRA dropout > 0). */
+  readonly dropout: boolean;
+  /**
+   * A graph with output `embedding` [rows, dim]: the model's pooled vector before any L2
+   * normalisation (the loss decides how to compare vectors). Trainable tensors are graph inputs;
+   * `dropout` adds the dropout-mask inputs.
+   */
+  graph(dropout: boolean): Graph;
+  /** Token inputs for `texts`; with `rng`, dropout masks drawn from it. */
+  batch(texts: readonly HeadText[], rng: Rng | null): HeadBatch;
+  /** Writes the model with the given trainable values into `dir` (model files only; other entries stay). */
+  save(dir: string, params: NamedArrays): void;
+  close(): void;
+}
+
+/** What trains: everything, the last N layers, or LoRA adapters (the base frozen). */
+export type TrainableSet =
+  | { kind: "full" }
+  | { kind: "last"; layers: number }
+  | { kind: "lora"; r: number; alpha: number; dropout: number; targets: string[] };
+
+/** `full`, `last:N` or `lora` (LoRA sizes from `lora`, defaults r 32 / alpha 64 / dropout 0.05 on query, key, value). */
+export function parseTrainable(
+  s: string,
+  lora: Partial<Omit<Extract<TrainableSet, { kind: "lora" }>, "kind">> = {},
+): TrainableSet {
+  if (s === "full") return { kind: "full" };
+  if (s === "lora")
+    return {
+      kind: "lora",
+      r: lora.r ?? 32,
+      alpha: lora.alpha ?? 64,
+      dropout: lora.dropout ?? 0.05,
+      targets: lora.targets ?? ["query", "key", "value"],
+    };
+  const m = /^last:(\d+)$/.exec(s);
+  if (m && Number(m[1]) >= 1) return { kind: "last", layers: Number(m[1]) };
+  throw new Error(`--trainable "${s}" is not one of full, last:N (N >= 1, e.g. last:1) or lora`);
+}
+
+/** Dims of a graph's trainable inputs, by name. */
+export function inputDims(graph: Graph, names: Iterable<string>): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const n of names) out[n] = graph.inputs.find((i) => i.name === n)!.shape as number[];
+  return out;
+}
+
+/** Dropout masks (kept values scaled by 1/(1-p)) for every `lora_dropout.*` input of `graph`, at `rows` x `seq`. */
+export function dropoutMasks(
+  graph: Graph,
+  rows: number,
+  seq: number,
+  p: number,
+  rng: Rng,
+): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
+  const keep = 1 - p;
+  for (const inp of graph.inputs) {
+    if (!inp.name.startsWith("lora_dropout.")) continue;
+    const d = inp.shape[inp.shape.length - 1] as number;
+    const mask = new Float32Array(rows * seq * d);
+    for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < keep ? 1 / keep : 0;
+    out[inp.name] = { dtype: "float32", dims: [rows, seq, d], data: mask };
+  }
+  return out;
+}
