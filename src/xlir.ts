@@ -83,6 +83,16 @@ export type { BenchmarkOptions, BenchmarkResult } from "./eval/benchmark.ts";
 export { distill, trainingDir } from "./train/distill.ts";
 export type { DistillConfig, DistillHooks, DistillResult, TrainableSet } from "./train/distill.ts";
 export { readTrainingTexts } from "./train/data.ts";
+export { fineTune, splitByLanguage } from "./train/fine-tune.ts";
+export type { FineTuneConfig, FineTuneResult, LossName } from "./train/fine-tune.ts";
+export { contrastiveLoss, lossSpec } from "./train/losses.ts";
+export type { LossSpec, Similarity as LossSimilarity } from "./train/losses.ts";
+export { LangWeights, lowResourceTable, parseLangWeights } from "./train/lang-weights.ts";
+export type { Weighting } from "./train/lang-weights.ts";
+export { loadPairs, readPairs } from "./train/pairs.ts";
+export type { PairExample, ReadPairsOptions } from "./train/pairs.ts";
+export { mineToFile, parseRanks } from "./index/mine.ts";
+export type { MineOptions, MineStats } from "./index/mine.ts";
 
 // weights/: safetensors, hub, configs
 export {

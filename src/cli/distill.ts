@@ -4,6 +4,7 @@
 import { Command, Option } from "commander";
 import { distill } from "../train/distill.ts";
 import { decimal, nonNegativeInt, positiveInt, threadsOption } from "./options.ts";
+import { stopOnCtrlC } from "./interrupt.ts";
 import { progressBar } from "./progress.ts";
 
 export function distillCommand(): Command {
@@ -53,15 +54,7 @@ export function distillCommand(): Command {
     .option("--no-merge", "keep LoRA as a PEFT adapter folder instead of merging it into E5")
     .option("--json", "print progress as JSON lines")
     .action(async (o) => {
-      let stop = false;
-      const onSigint = () => {
-        if (stop) process.exit(130);
-        stop = true;
-        process.stderr.write(
-          "\nxlir: finishing this step and saving a checkpoint (Ctrl-C again to quit now)\n",
-        );
-      };
-      process.on("SIGINT", onSigint);
+      const ctrlC = stopOnCtrlC();
       const bar = o.json ? () => {} : progressBar("training", o.steps);
       const teacherBar = o.json ? () => {} : progressBar("teacher vectors", 1);
       try {
@@ -102,7 +95,7 @@ export function distillCommand(): Command {
                     `\nstep ${e.step}: held-out MSE ${e.eval_mse.toExponential(3)}, cosine ${e.eval_cosine.toFixed(4)}\n`,
                   ),
             onTeacher: (done, total) => teacherBar(done, total),
-            shouldStop: () => stop,
+            shouldStop: ctrlC.stopped,
           },
         );
         if (r.interrupted) {
@@ -112,7 +105,7 @@ export function distillCommand(): Command {
           process.exitCode = 130;
         } else process.stderr.write(`xlir: model written to ${o.output}\n`);
       } finally {
-        process.off("SIGINT", onSigint);
+        ctrlC.dispose();
       }
     });
 }

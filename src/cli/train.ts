@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { fineTune } from "../train/fine-tune.ts";
 import { lowResourceTable, parseLangWeights, type Weighting } from "../train/lang-weights.ts";
 import { decimal, nonNegativeInt, positiveInt, threadsOption } from "./options.ts";
+import { stopOnCtrlC } from "./interrupt.ts";
 import { progressBar } from "./progress.ts";
 
 function weighting(o: Record<string, string | undefined>): Weighting | undefined {
@@ -113,15 +114,7 @@ export function trainCommand(): Command {
     .option("--resume", "continue the checkpoint in <output>/training", false)
     .option("--json", "print progress as JSON lines")
     .action(async (o) => {
-      let stop = false;
-      const onSigint = () => {
-        if (stop) process.exit(130);
-        stop = true;
-        process.stderr.write(
-          "\nxlir: finishing this step and saving a checkpoint (Ctrl-C again to quit now)\n",
-        );
-      };
-      process.on("SIGINT", onSigint);
+      const ctrlC = stopOnCtrlC();
       let bar: ReturnType<typeof progressBar> = () => {};
       const started = Date.now();
       try {
@@ -185,7 +178,7 @@ export function trainCommand(): Command {
             },
             onEval: (e) =>
               o.json ? console.log(JSON.stringify(e)) : process.stderr.write(`\n${valLine(e)}\n`),
-            shouldStop: () => stop,
+            shouldStop: ctrlC.stopped,
           },
         );
         if (r.interrupted) {
@@ -198,7 +191,7 @@ export function trainCommand(): Command {
             `xlir: model written to ${o.output}${r.evals.length ? ` (best validation MRR at step ${r.bestStep})` : ""}\n`,
           );
       } finally {
-        process.off("SIGINT", onSigint);
+        ctrlC.dispose();
       }
     });
 }

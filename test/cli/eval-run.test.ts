@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CommanderError } from "commander";
+import { inProcess } from "../helpers/cli.ts";
 import { evalRunCommand } from "../../src/cli/eval-run.ts";
 import { Encoder } from "../../src/encode/encoder.ts";
 import { readQrels } from "../../src/eval/qrels.ts";
@@ -33,21 +33,7 @@ const tmp = mkdtempSync(join(tmpdir(), "xlir-eval-run-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"];
 
-/** Runs the command in this process; stdout and stderr captured through commander's hooks. */
-async function cli(args: string[]): Promise<{ out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const cmd = evalRunCommand()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-  try {
-    await cmd.parseAsync(args, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) throw new Error(`${e.message}\n${err}`, { cause: e });
-    throw e;
-  }
-  return { out, err };
-}
+const cli = (args: string[]) => inProcess(evalRunCommand(), args);
 
 interface Metrics {
   settings: {

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CommanderError } from "commander";
+import { inProcess } from "../helpers/cli.ts";
 import { evalRunCommand } from "../../src/cli/eval-run.ts";
 import { Encoder } from "../../src/encode/encoder.ts";
 import { compareIds } from "../../src/eval/ranking.ts";
@@ -23,21 +23,7 @@ const xquad = join(sharedDir, "data", "xquad-r");
 const tmp = mkdtempSync(join(tmpdir(), "xlir-pairs-task-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs the command in this process; stdout and stderr captured through commander's hooks. */
-async function cli(args: string[]): Promise<{ out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const cmd = evalRunCommand()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-  try {
-    await cmd.parseAsync(args, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) throw new Error(`${e.message}\n${err}`, { cause: e });
-    throw e;
-  }
-  return { out, err };
-}
+const cli = (args: string[]) => inProcess(evalRunCommand(), args);
 
 // ---- the test's own XQuAD-R reader: questions in file order, each with its answer sentence.
 interface Question {

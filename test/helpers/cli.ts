@@ -1,6 +1,7 @@
 // Runs the xlir command as a user would: a child process through bin/xlir.js (the sources, via
 // tsx), output captured as text, bounded in time.
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { type Command, CommanderError } from "commander";
 import { join } from "node:path";
 import { repoRoot } from "./shared.ts";
 
@@ -43,4 +44,18 @@ export function runXlirKilled(args: readonly string[], killOn?: string): Promise
       resolve(code);
     });
   });
+}
+
+/** Runs a command object in this process; stdout and stderr captured through commander's hooks. */
+export async function inProcess(cmd: Command, args: string[]): Promise<{ out: string; err: string }> {
+  let out = "";
+  let err = "";
+  cmd.exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
+  try {
+    await cmd.parseAsync(args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) throw new Error(`${e.message}\n${err}`, { cause: e });
+    throw e;
+  }
+  return { out, err };
 }

@@ -16,7 +16,8 @@ import type { PairExample } from "../../src/train/pairs.ts";
 import { readSafetensors } from "../../src/weights/safetensors.ts";
 import { runXlir, runXlirKilled } from "../helpers/cli.ts";
 import { sharedDir } from "../helpers/shared.ts";
-import { tinyBertDir, wordE5Dir, wordsOf } from "../helpers/tiny-models.ts";
+import { distill } from "../../src/train/distill.ts";
+import { tinyBertDir, wordE5Dir, wordNllbDir, wordsOf } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-finetune-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -239,4 +240,46 @@ test("xlir train: a malformed line stops with file:line before anything is writt
   assert.ok(!existsSync(out));
   const r2 = runXlir(["train", "--model", "x", "--data", bad, "--output", out, "--loss", "weighted-infonce"]);
   assert.match(r2.stderr, /^xlir: --loss weighted-infonce needs weights/m);
+});
+
+test("an NLLB-E5 folder fine-tunes its projection and LoRA and stays an NLLB-E5 folder", async () => {
+  const words = wordsOf(allTexts, 2000);
+  const e5 = wordE5Dir(words, { parent: root, d: 16 });
+  const nllb = wordNllbDir(words, { parent: root, d: 16 });
+  const english = join(root, "english.txt");
+  writeFileSync(english, [...answers.values()].slice(0, 64).join("\n") + "\n");
+  const base = join(root, "nllb-e5");
+  const small = { batchSize: 8, projectionHidden: 32, lora: { r: 4, alpha: 8, dropout: 0 }, threads: 1 };
+  await distill({ ...small, studentEncoder: nllb, teacher: e5, data: [english], steps: 2, output: base });
+  const pairs = join(root, "de-hi.jsonl");
+  writeFileSync(
+    pairs,
+    train
+      .filter((l) => /"lang":"(de|hi)"/.test(l))
+      .slice(0, 48)
+      .join("\n") + "\n",
+  );
+  const out = join(root, "nllb-e5-tuned");
+  const r = await fineTune({
+    model: base,
+    data: [pairs],
+    output: out,
+    batchSize: 8,
+    steps: 3,
+    lr: 1e-2,
+    valSplit: 0.2,
+    threads: 1,
+  });
+  assert.equal(r.steps, 3);
+  assert.ok(existsSync(join(out, "nllb_e5.json")));
+  const before = readSafetensors(join(base, "projection.safetensors")).get("proj.0.weight")!.data;
+  const after = readSafetensors(join(out, "projection.safetensors")).get("proj.0.weight")!.data;
+  assert.ok(
+    after.some((v, i) => v !== before[i]),
+    "the projection trained",
+  );
+  const enc = await Encoder.load(out, { threads: 1, warn: () => {} });
+  const v = await enc.embed(["Wer gewann?"], { role: "query", lang: "deu_Latn" });
+  assert.ok(Math.abs(Math.hypot(...v.data) - 1) < 1e-5);
+  await enc.close();
 });
