@@ -5,9 +5,9 @@
 // Set-up (once per machine): apt-get install -y python3-torch libopenblas0-openmp
 // (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
 
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BASELINE = resolve(
@@ -62,8 +62,20 @@ export interface BaselineResult {
 export function runBaseline<T = BaselineResult>(args: string[]): Promise<T>;
 export function runBaseline<T = BaselineResult>(args: string[], timeoutS: number): Promise<T | "timeout">;
 export function runBaseline<T>(args: string[], timeoutS?: number): Promise<T | "timeout"> {
+  return runPythonJson<T>(BASELINE, args, timeoutS);
+}
+
+/** runBaseline for another Python script of ours (e.g. bench/train_step_torch.py); `onSpawn` is handed the process. */
+export function runPythonJson<T>(
+  script: string,
+  args: string[],
+  timeoutS?: number,
+  onSpawn?: (c: ChildProcess) => void,
+): Promise<T | "timeout"> {
+  const name = basename(script);
   return new Promise((res, rej) => {
-    const child = spawn(PYTHON, [BASELINE, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    onSpawn?.(child);
     let out = "";
     let err = "";
     let timedOut = false;
@@ -80,15 +92,17 @@ export function runBaseline<T>(args: string[], timeoutS?: number): Promise<T | "
       clearTimeout(timer);
       rej(e);
     });
-    child.on("close", (code) => {
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (timedOut) return res("timeout");
       if (code !== 0)
-        return rej(new Error(`torch_baseline.py ${args.join(" ")} failed (exit ${code}): ${lastLine(err)}`));
+        return rej(
+          new Error(`${name} ${args.join(" ")} failed (${signal ?? `exit ${code}`}): ${lastLine(err)}`),
+        );
       try {
         res(JSON.parse(lastLine(out)));
       } catch {
-        rej(new Error(`torch_baseline.py printed no JSON: ${out.slice(0, 200)}`));
+        rej(new Error(`${name} printed no JSON: ${out.slice(0, 200)}`));
       }
     });
   });

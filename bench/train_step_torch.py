@@ -53,9 +53,11 @@ def main():
     ap.add_argument("--batch", type=int, default=32, help="pairs (2 x batch rows)")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=1)
     a = ap.parse_args()
+    if a.warmup < 0 or a.steps < 1:
+        ap.error("--warmup must be >= 0 and --steps >= 1")
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(0)
@@ -86,19 +88,19 @@ def main():
         opt.step()
         return loss.item()
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(a.steps):
+    # every step timed; the peak RSS after each, since later steps hold gradients and AdamW state
+    times, peaks = [], []
+    for _ in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         loss = step()
         times.append(time.perf_counter() - t0)
+        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    measured = times[a.warmup:]
     print(json.dumps(dict(
         engine="pytorch-eager", torch=torch.__version__, threads=torch.get_num_threads(), shape=a.shape,
-        trainable=a.trainable, batch=a.batch, seq=a.seq, times_s=times,
-        median_ms=statistics.median(times) * 1e3 if times else None, loss=loss if times else None,
-        trainable_params=sum(p.numel() for p in params),
-        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        trainable=a.trainable, batch=a.batch, seq=a.seq, warmup_s=times[: a.warmup], times_s=measured,
+        median_ms=statistics.median(measured) * 1e3 if measured else None, loss=loss,
+        trainable_params=sum(p.numel() for p in params), peak_rss_after_step_mib=peaks, peak_rss_mib=peaks[-1],
     )))
 
 
