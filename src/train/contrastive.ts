@@ -22,15 +22,17 @@ import { grad, gradName } from "../tensor/autodiff.ts";
 import { Graph, type TensorData } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import { Session } from "../tensor/session.ts";
-import { type LangWeights, UNKNOWN_LANG } from "./lang-weights.ts";
-import { type EvalLog, type LoopHooks, type LoopResult, trainLoop } from "./loop.ts";
+import { UNDETERMINED } from "../text/langid.ts";
+import type { LangWeights } from "./lang-weights.ts";
+import { type LoopConfig, type LoopHooks, type LoopResult, trainLoop } from "./loop.ts";
 import { type LossSpec, contrastiveLoss } from "./losses.ts";
 import type { HeadBatch, HeadText, ModelHead } from "./model-head.ts";
 import type { PairExample } from "./pairs.ts";
 import type { NamedArrays } from "./params.ts";
 import { normalizeRows, rankFigures, type RankFigures } from "./validate.ts";
 
-export interface ContrastiveConfig {
+/** The loop's settings (steps, optimizer, evaluation and checkpoint intervals, folder) and the task's. */
+export interface ContrastiveConfig extends Omit<LoopConfig, "curve" | "noDecay"> {
   loss: LossSpec;
   /** Per-language weights (weighted InfoNCE); null: every sample weighs 1. */
   weights: LangWeights | null;
@@ -38,23 +40,9 @@ export interface ContrastiveConfig {
   val: PairExample[];
   /** Hard negatives per example (each example must have at least this many). */
   negatives: number;
-  steps: number;
-  batchSize: number;
-  gradAccum?: number;
-  lr: number;
-  warmupSteps?: number;
-  weightDecay?: number;
-  maxGradNorm?: number;
-  seed: number;
-  evalEvery: number;
-  checkpointEvery?: number;
   /** Rows per chunk for GradCache; null: one plain graph for the whole batch. */
   gradCache: number | null;
   threads?: number;
-  /** The training folder (log, checkpoint, loss.svg). */
-  dir: string;
-  resume?: boolean;
-  fingerprint: Record<string, unknown>;
 }
 
 /** Validation figures as logged: `mrr`, `r1`, ... over all queries and `mrr.<lang>` ... per language. */
@@ -273,8 +261,7 @@ export async function trainContrastive(
       best = Object.fromEntries(Object.entries(head.params).map(([n, a]) => [n, a.slice()]));
       bestStep = step;
     };
-    let step = 0;
-    const evaluate = async (): Promise<ValFigures> => {
+    const evaluate = async (step: number): Promise<ValFigures> => {
       const size = cfg.gradCache ?? cfg.batchSize * 2;
       const qv = await embedAll(
         evalSession,
@@ -297,7 +284,7 @@ export async function trainContrastive(
         pv,
         head.dim,
         cfg.val.map((e) => passageRow.get(e.positive)!),
-        cfg.val.map((e) => e.lang ?? UNKNOWN_LANG),
+        cfg.val.map((e) => e.lang ?? UNDETERMINED),
       );
       const flat: ValFigures = {};
       for (const [lang, f] of Object.entries(figs))
@@ -312,19 +299,7 @@ export async function trainContrastive(
 
     const r = await trainLoop<ValFigures>(
       {
-        steps: cfg.steps,
-        batchSize: cfg.batchSize,
-        gradAccum: cfg.gradAccum,
-        lr: cfg.lr,
-        warmupSteps: cfg.warmupSteps,
-        weightDecay: cfg.weightDecay,
-        maxGradNorm: cfg.maxGradNorm,
-        seed: cfg.seed,
-        evalEvery: cfg.evalEvery,
-        checkpointEvery: cfg.checkpointEvery,
-        dir: cfg.dir,
-        resume: cfg.resume,
-        fingerprint: cfg.fingerprint,
+        ...cfg,
         curve: { title: "contrastive loss", trainLabel: "train loss" },
       },
       {
@@ -333,7 +308,7 @@ export async function trainContrastive(
         trainSize: cfg.train.length,
         async microStep(idx, rng) {
           const examples = idx.map((i) => cfg.train[i]);
-          const langs = examples.map((e) => e.lang ?? UNKNOWN_LANG);
+          const langs = examples.map((e) => e.lang ?? UNDETERMINED);
           const w = Float32Array.from(langs, (l) => cfg.weights?.weight(l) ?? 1);
           const out = await engine.step(batchTexts(examples, k), examples.length, w, dropout ? rng : null);
           cfg.weights?.update(langs, out.perSample);
@@ -358,14 +333,7 @@ export async function trainContrastive(
           );
         },
       },
-      {
-        ...hooks,
-        onStep: (log) => {
-          step = log.step;
-          hooks.onStep?.(log);
-        },
-        onEval: (log: EvalLog<ValFigures>) => hooks.onEval?.(log),
-      },
+      hooks,
     );
     if (cfg.weights)
       writeFileSync(
@@ -373,7 +341,7 @@ export async function trainContrastive(
         JSON.stringify(
           {
             weighting: cfg.weights.weighting,
-            weights: cfg.weights.table(cfg.train.map((e) => e.lang ?? UNKNOWN_LANG)),
+            weights: cfg.weights.table(cfg.train.map((e) => e.lang ?? UNDETERMINED)),
           },
           null,
           2,

@@ -32,17 +32,17 @@ const METADATA_FIELDS = new Set([
   "source",
 ]);
 
-function readLines(path: string): string[] {
+/** The lines of a training file (BOM and final newline dropped); `what` names it in errors. */
+export function readLines(path: string, what = "training data"): string[] {
   let raw: string;
   try {
     raw = readFileSync(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`training data ${path}: ${code === "ENOENT" ? "file not found" : code}; check --data`, {
-      cause: e,
-    });
+    const why = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a folder, not a file" : code;
+    throw new Error(`${what} ${path}: ${why}; check --data`, { cause: e });
   }
-  const lines = raw.split(/\r?\n/);
+  const lines = raw.replace(/^\uFEFF/, "").split(/\r?\n/);
   if (lines.at(-1) === "") lines.pop();
   return lines;
 }

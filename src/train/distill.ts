@@ -28,13 +28,19 @@ import { loadTokenizer } from "../text/tokenizer.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { peftKey } from "../weights/peft.ts";
 import { type TrainingText, readTrainingTexts } from "./data.ts";
-import { type EvalLog as LoopEvalLog, type LoopHooks, type StepLog, trainLoop } from "./loop.ts";
+import {
+  type EvalLog as LoopEvalLog,
+  type LoopHooks,
+  type StepLog,
+  type TrainerOptions,
+  trainLoop,
+} from "./loop.ts";
 import type { NamedArrays } from "./params.ts";
 import { TeacherCache, textHash } from "./teacher-cache.ts";
 
 export type TrainableSet = "projection" | "projection+lora" | "full";
 
-export interface DistillConfig {
+export interface DistillConfig extends TrainerOptions {
   /** NLLB (M2M100) checkpoint: hub id or folder. */
   studentEncoder: string;
   /** E5 (BERT / XLM-R) checkpoint: hub id or folder; also the student's E5 base. */
@@ -43,29 +49,18 @@ export interface DistillConfig {
   steps: number;
   /** The model folder; training state lives in <output>/training. */
   output: string;
-  batchSize?: number;
-  gradAccum?: number;
-  lr?: number;
-  /** Default 10% of the steps. */
-  warmupSteps?: number;
-  weightDecay?: number;
-  maxGradNorm?: number;
   projectionHidden?: number;
   projectionActivation?: ProjectionActivation;
   trainable?: TrainableSet;
   lora?: Omit<LoraSpec, "targets"> & { targets?: string[] };
-  /** Held-out evaluation every N steps (default steps/10) on `evalSize` texts (default 10%, at most 256). */
-  evalEvery?: number;
+  /** Held-out texts evaluated every `evalEvery` steps (default steps/10): default 10%, at most 256. */
   evalSize?: number;
-  checkpointEvery?: number;
-  seed?: number;
   threads?: number;
   /** NLLB language of the training text. */
   lang?: string;
   maxNllbTokens?: number;
   /** Fold LoRA into E5 in the exported model (default true). */
   merge?: boolean;
-  resume?: boolean;
   hub?: ResolveOptions;
 }
 

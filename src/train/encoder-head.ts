@@ -8,7 +8,8 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { encoderFeeds, type EncoderOptions, prepareEncoder, tokenizeTexts } from "../encode/encoder.ts";
-import { tensorSource } from "../models/checkpoint.ts";
+import type { EncoderSettings } from "../encode/conventions.ts";
+import { type Checkpoint, tensorSource } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
 import type { LoraSpec } from "../models/lora.ts";
 import { Rng } from "../models/random.ts";
@@ -131,9 +132,9 @@ function saveEncoderFolder(
     dir: string;
     modelDir: string;
     id: string;
-    settings: ReturnType<typeof prepareEncoder>["settings"];
+    settings: EncoderSettings;
     values: NamedArrays;
-    ck: ReturnType<typeof prepareEncoder>["ck"];
+    ck: Checkpoint;
     lora?: { spec: LoraSpec };
     loraTensors: Map<string, Tensor>;
   },
@@ -152,7 +153,6 @@ function saveEncoderFolder(
       return rel !== join(sub, "model.safetensors") && rel !== "training" && !rel.startsWith(".export-");
     },
   });
-  const trained = (name: string) => x.values[name];
   const weights = new Map<string, Tensor>();
   const canonical = new Map<string, string>();
   for (const name of Object.keys(x.values))
@@ -160,7 +160,7 @@ function saveEncoderFolder(
   for (const stored of x.ck.storedNames()) {
     const t = x.ck.readStored(stored);
     const name = canonical.get(stored);
-    weights.set(stored, name ? { data: trained(name), dims: t.dims } : t);
+    weights.set(stored, name ? { data: x.values[name], dims: t.dims } : t);
   }
   if (x.lora) {
     const { r, alpha, targets } = x.lora.spec;
@@ -204,7 +204,7 @@ function saveEncoderFolder(
  * Normalize), and the prefixes the model was trained with are recorded as its prompts, so the
  * folder embeds the same way whatever it is called. A sentence-transformers source keeps its modules.
  */
-function writeSentenceTransformersFiles(dir: string, s: ReturnType<typeof prepareEncoder>["settings"]): void {
+function writeSentenceTransformersFiles(dir: string, s: EncoderSettings): void {
   const json = (f: string, v: unknown) => writeFileSync(join(dir, f), JSON.stringify(v, null, 2) + "\n");
   if (!existsSync(join(dir, "modules.json"))) {
     const modules = [

@@ -15,8 +15,9 @@ import { Rng } from "../models/random.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { trainContrastive, type ContrastiveResult, type ValFigures } from "./contrastive.ts";
 import { encoderHead } from "./encoder-head.ts";
-import { LangWeights, UNKNOWN_LANG, type Weighting } from "./lang-weights.ts";
-import type { LoopHooks } from "./loop.ts";
+import { UNDETERMINED } from "../text/langid.ts";
+import { LangWeights, type Weighting } from "./lang-weights.ts";
+import type { LoopHooks, TrainerOptions } from "./loop.ts";
 import { lossSpec, type Similarity } from "./losses.ts";
 import type { ModelHead } from "./model-head.ts";
 import { nllbE5Head } from "./nllb-e5-head.ts";
@@ -25,7 +26,7 @@ import { loadPairs, type PairExample } from "./pairs.ts";
 
 export type LossName = "infonce" | "weighted-infonce" | "triplet";
 
-export interface FineTuneConfig {
+export interface FineTuneConfig extends TrainerOptions {
   model: string;
   data: string[];
   output: string;
@@ -45,24 +46,14 @@ export interface FineTuneConfig {
   epochs?: number;
   /** Overrides epochs. */
   steps?: number;
-  batchSize?: number;
-  gradAccum?: number;
-  lr?: number;
-  warmupSteps?: number;
-  weightDecay?: number;
-  maxGradNorm?: number;
   maxLength?: number;
   /** Rows per GradCache chunk; omitted: the whole batch in one graph. */
   gradCache?: number;
   valSplit?: number;
   val?: string[];
-  evalEvery?: number;
-  checkpointEvery?: number;
-  seed?: number;
   threads?: number;
   /** Language of rows that carry none ("auto": detected). */
   lang?: string;
-  resume?: boolean;
   hub?: ResolveOptions;
   warn?: (msg: string) => void;
 }
@@ -83,7 +74,7 @@ export function splitByLanguage(
   if (!(fraction >= 0 && fraction < 1)) throw new Error(`--val-split must be in [0, 1), got ${fraction}`);
   const byLang = new Map<string, number[]>();
   examples.forEach((e, i) => {
-    const l = e.lang ?? UNKNOWN_LANG;
+    const l = e.lang ?? UNDETERMINED;
     byLang.set(l, [...(byLang.get(l) ?? []), i]);
   });
   const isVal = new Set<number>();
@@ -170,7 +161,7 @@ export async function fineTune(
     );
   const stepsPerEpoch = Math.floor(train.length / (batchSize * (cfg.gradAccum ?? 1)));
   const steps = cfg.steps ?? Math.max(1, stepsPerEpoch * (cfg.epochs ?? 3));
-  const trainLangs = train.map((e) => e.lang ?? UNKNOWN_LANG);
+  const trainLangs = train.map((e) => e.lang ?? UNDETERMINED);
   const weights = cfg.weighting ? new LangWeights(cfg.weighting, trainLangs) : null;
   const head = await openHead(cfg, seed);
   try {

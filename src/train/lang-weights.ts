@@ -18,8 +18,6 @@ export type Weighting =
   | { kind: "inverse-frequency" }
   | { kind: "loss-based"; maxRatio?: number };
 
-export const UNKNOWN_LANG = "und";
-
 /** `sw=2,te=2` -> {swh_Latn: 2, tel_Telu: 2}; each weight a number > 0. */
 export function parseLangWeights(s: string): Record<string, number> {
   const out: Record<string, number> = {};

@@ -61,6 +61,23 @@ export interface LoopConfig {
   curve?: { evalKey?: string; title: string; trainLabel: string; evalLabel?: string };
 }
 
+/** What a trainer's caller sets of the loop (each trainer has its own defaults). */
+export type TrainerOptions = Partial<
+  Pick<
+    LoopConfig,
+    | "batchSize"
+    | "gradAccum"
+    | "lr"
+    | "warmupSteps"
+    | "weightDecay"
+    | "maxGradNorm"
+    | "evalEvery"
+    | "checkpointEvery"
+    | "seed"
+    | "resume"
+  >
+>;
+
 export interface LoopModel<E extends Figures = Figures> {
   /** Trainable tensors (updated in place) and their dims. */
   params: NamedArrays;
@@ -69,7 +86,8 @@ export interface LoopModel<E extends Figures = Figures> {
   trainSize: number;
   /** Loss and gradients (same names as params) of one micro-batch of example indices. */
   microStep(batch: number[], rng: Rng): Promise<{ loss: number; grads: NamedArrays }>;
-  evaluate?(): Promise<E>;
+  /** Figures of the model as it is after `step` steps. */
+  evaluate?(step: number): Promise<E>;
   /** The trainer's own state, saved with every checkpoint (tensor names "<kind>.<param>") and given back on resume. */
   saveState?(): TrainerState;
   loadState?(state: TrainerState): void;
@@ -117,7 +135,7 @@ export async function trainLoop<E extends Figures>(
   mkdirSync(cfg.dir, { recursive: true });
   const ckDir = checkpointDir(cfg.dir);
   const logPath = logFile(cfg.dir);
-  let params = model.params;
+  const params = model.params;
   let optimizer: AdamWState = createAdamWState(params);
   let pos: TrainPosition = { step: 0, epoch: 0, index: 0, rng: new Rng(cfg.seed + 1).state };
   if (existsSync(join(ckDir, "state.json"))) {
@@ -133,7 +151,6 @@ export async function trainLoop<E extends Figures>(
     if (ck.extra) model.loadState?.(ck.extra);
     truncateLog(logPath, pos.step);
   } else writeFileSync(logPath, "");
-  params = model.params;
 
   const schedule = linearWithWarmup(cfg.warmupSteps ?? Math.floor(cfg.steps / 10), cfg.steps);
   const acc = createGradAccumulator(params);
@@ -155,7 +172,7 @@ export async function trainLoop<E extends Figures>(
   const evals = readTrainLog(cfg.dir).filter((l) => !("loss" in l)) as EvalLog<E>[];
   const evaluate = async () => {
     if (!model.evaluate) return;
-    const log = { step: pos.step, ...(await model.evaluate()) } as EvalLog<E>;
+    const log = { step: pos.step, ...(await model.evaluate(pos.step)) } as EvalLog<E>;
     appendFileSync(logPath, JSON.stringify(log) + "\n");
     evals.push(log);
     hooks.onEval?.(log);

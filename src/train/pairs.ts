@@ -21,9 +21,9 @@
 // The whole read is synchronous and happens before any training: the first malformed line stops
 // it with `file:line: what is wrong` and what to do.
 
-import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { NLLB_LANGS, resolveNllbLang } from "../text/nllb-langs.ts";
+import { readLines } from "./data.ts";
 
 export interface Passage {
   title?: string;
@@ -78,7 +78,7 @@ export function readPairRecords(paths: readonly string[], opts: ReadPairsOptions
   const defaultLang = opts.defaultLang === undefined ? undefined : checkedDefault(opts.defaultLang);
   const all: PairRecord[] = [];
   for (const path of paths) {
-    const lines = readLines(path);
+    const lines = readLines(path, "training pairs");
     const jsonl = isJsonl(path, lines);
     const records: PairRecord[] = [];
     let header = !jsonl; // a TSV's first non-blank row may name its columns
@@ -136,20 +136,6 @@ async function withDetector<T>(opts: ReadPairsOptions, read: (o: ReadPairsOption
 class NeedsDetector extends Error {}
 
 // --- files -------------------------------------------------------------------------------------
-
-function readLines(path: string): string[] {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a folder, not a file" : code;
-    throw new Error(`training pairs ${path}: ${why}; check --data`, { cause: e });
-  }
-  const lines = raw.replace(/^\uFEFF/, "").split(/\r?\n/);
-  if (lines.at(-1) === "") lines.pop();
-  return lines;
-}
 
 function isJsonl(path: string, lines: readonly string[]): boolean {
   const ext = extname(path).toLowerCase();

@@ -9,6 +9,7 @@
 // them, so a reader can map a run line back to its line of the file.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
+import { UNDETERMINED } from "../../text/langid.ts";
 import { loadPairs, resolveLanguage, type PairExample } from "../../train/pairs.ts";
 import type { Qrels } from "../qrels.ts";
 import type { ReportBody, Row } from "../report.ts";
@@ -20,9 +21,6 @@ import {
   type SettingMetrics,
   type TextSet,
 } from "./task.ts";
-
-/** The query language of an example that names none. */
-export const UNDETERMINED_LANG = "und";
 
 export interface PairsTaskOptions {
   /** Query languages to run: NLLB-200 codes, aliases or English names (as the pair files take
@@ -71,7 +69,7 @@ export async function pairsTask(paths: readonly string[], opts: PairsTaskOptions
   // Queries by language, in file order; languages sorted (--langs: the order given).
   const byLang = new Map<string, { id: string; x: PairExample }[]>();
   examples.forEach((x, i) => {
-    const lang = x.lang ?? UNDETERMINED_LANG;
+    const lang = x.lang ?? UNDETERMINED;
     if (!byLang.has(lang)) byLang.set(lang, []);
     byLang.get(lang)!.push({ id: `q${i + 1}`, x });
   });
@@ -92,7 +90,7 @@ export async function pairsTask(paths: readonly string[], opts: PairsTaskOptions
       queries: [
         {
           source: `${fileTag(paths)}#queries.${lang}`,
-          lang: lang === UNDETERMINED_LANG ? undefined : lang,
+          lang: lang === UNDETERMINED ? undefined : lang,
           ids: qs.map((q) => q.id),
           texts: qs.map((q) => q.x.query),
         },
@@ -118,9 +116,9 @@ export async function pairsTask(paths: readonly string[], opts: PairsTaskOptions
     "Passages carry no language in a pair file: BM25 analyses them generically (no stemming or stop words) and an encoder reads them in its default language (eng_Latn for NLLB-E5).",
     `"all" is the mean over every query run (languages weighted by their number of queries).`,
   );
-  if (byLang.has(UNDETERMINED_LANG) && langs.includes(UNDETERMINED_LANG))
+  if (byLang.has(UNDETERMINED) && langs.includes(UNDETERMINED))
     notes.push(
-      `"${UNDETERMINED_LANG}": the queries whose line names no language (or whose "auto" language could not be told).`,
+      `"${UNDETERMINED}": the queries whose line names no language (or whose "auto" language could not be told).`,
     );
   return {
     name,
