@@ -8,6 +8,8 @@ import { Checkpoint } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
 import { studentBatch, studentFeeds, studentGraph } from "../models/nllb-e5.ts";
 import { isNllbE5Folder, type LoadedNllbE5, readNllbE5Folder } from "../models/nllb-e5-folder.ts";
+import type { AggMode } from "../models/aggretriever.ts";
+import { isAggretrieverFolder, readAggretrieverFolder } from "../models/aggretriever-folder.ts";
 import type { Graph, TensorData } from "../tensor/graph.ts";
 import { quantizeLinears } from "../tensor/quantize.ts";
 import { Session } from "../tensor/session.ts";
@@ -24,6 +26,7 @@ import {
 import { modelFingerprint } from "../weights/fingerprint.ts";
 import { hubRepoOf, type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { readPromptConfig, readSentenceTransformers } from "../weights/sentence-transformers.ts";
+import { type AggOptions, AggRunner, aggSettings } from "./aggretriever.ts";
 import {
   decidePrompts,
   type EncoderSettings,
@@ -58,10 +61,15 @@ export interface EncoderOptions {
   prompts?: Partial<Record<Role, string>>;
   /** Override the family conventions (e.g. a distillation teacher wants the raw mean). */
   override?: Partial<Pick<EncoderSettings, "pooling" | "normalize" | "prompts">>;
+  /** Aggretriever folders: lexical mode, lowercasing, target token sets (encode/aggretriever.ts). */
+  agg?: AggOptions;
 }
 
-/** What the Encoder runs: a plain encoder checkpoint, or an NLLB-E5 folder. */
-type Model = { kind: "encoder"; ck: Checkpoint } | { kind: "nllb-e5"; nllbE5: LoadedNllbE5 };
+/** What the Encoder runs: a plain encoder checkpoint, an NLLB-E5 folder or an Aggretriever folder. */
+type Model =
+  | { kind: "encoder"; ck: Checkpoint }
+  | { kind: "nllb-e5"; nllbE5: LoadedNllbE5 }
+  | { kind: "agg"; runner: AggRunner; close(): void };
 
 export interface EmbedOptions {
   role?: Role;
@@ -210,7 +218,8 @@ export class Encoder {
     readonly dim: number,
     private readonly model: Model,
     private readonly tok: TextTokenizer,
-    private readonly session: Session,
+    /** null for Aggretriever folders: their runner holds the sessions. */
+    private readonly session: Session | null,
     private readonly opts: EncoderOptions,
     /** weights/fingerprint.ts of the files the model was built from (config and weights). */
     readonly fingerprint: string,
@@ -220,6 +229,7 @@ export class Encoder {
     checkDtype(opts);
     const dir = await resolveModel(idOrDir, opts.hub);
     if (isNllbE5Folder(dir)) return Encoder.loadNllbE5(idOrDir, dir, opts);
+    if (isAggretrieverFolder(dir)) return Encoder.loadAggretriever(idOrDir, dir, opts);
     const m = prepareEncoder(idOrDir, dir, opts);
     try {
       const graph = encoderGraph(m.ck, {
@@ -285,6 +295,35 @@ export class Encoder {
     }
   }
 
+  /** An Aggretriever folder: [CLS] projection ++ agg* of the lexical vector, dot product, no prefixes. */
+  private static async loadAggretriever(id: string, dir: string, opts: EncoderOptions): Promise<Encoder> {
+    const folder = readAggretrieverFolder(dir);
+    try {
+      const tok = loadTokenizer(dir);
+      checkTokenizerFits(tok, folder.ck.config.vocabSize, dir);
+      const settings = aggSettings(folder, tok, opts.agg?.lowercase);
+      const runner = await AggRunner.create(folder, opts.agg ?? {}, (g) => openSession(g, opts));
+      return new Encoder(
+        id,
+        settings,
+        runner.dim,
+        { kind: "agg", runner, close: () => folder.close() },
+        tok,
+        null,
+        opts,
+        modelFingerprint(dir, folder.files),
+      );
+    } catch (e) {
+      folder.close();
+      throw e;
+    }
+  }
+
+  /** The lexical mode of an Aggretriever folder; null for other models. */
+  get aggMode(): AggMode | null {
+    return this.model.kind === "agg" ? this.model.runner.mode : null;
+  }
+
   get dtype(): EncoderDType {
     return this.opts.dtype ?? "float32";
   }
@@ -298,7 +337,9 @@ export class Encoder {
    * one-time warning — or whole, silently, with `truncate: false` (for measuring, e.g. chunking).
    */
   tokenize(texts: readonly string[], opts: EmbedOptions & { truncate?: boolean } = {}): number[][] {
-    const nllb = this.model.kind === "nllb-e5" || this.model.ck.config.family === "m2m100";
+    const nllb =
+      this.model.kind === "nllb-e5" ||
+      (this.model.kind === "encoder" && this.model.ck.config.family === "m2m100");
     const { rows, truncated } = tokenizeTexts(this.tok, this.settings, nllb, texts, {
       ...opts,
       maxLength: opts.truncate === false ? Number.MAX_SAFE_INTEGER : this.maxLength,
@@ -314,10 +355,9 @@ export class Encoder {
   }
 
   async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Embeddings> {
-    const rows = this.tokenize(
-      texts,
-      opts.lang === "auto" ? { ...opts, lang: await this.detect(texts) } : opts,
-    );
+    const lang = opts.lang === "auto" ? await this.detect(texts) : opts.lang;
+    const rows = this.tokenize(texts, { ...opts, lang });
+    const langOf = (i: number) => (typeof lang === "string" ? lang : (lang?.[i] ?? DEFAULT_NLLB_LANG));
     const out = new Float32Array(rows.length * this.dim);
     // longest first, so the first batch shows the peak memory and the rest only get cheaper
     const order = rows.map((_, i) => i).sort((a, b) => rows[b].length - rows[a].length);
@@ -328,7 +368,10 @@ export class Encoder {
         idx.map((i) => rows[i]),
         opts.role ?? "passage",
       );
-      const emb = (await this.session.run(feeds, ["embedding"])).embedding.data as Float32Array;
+      const emb =
+        this.model.kind === "agg"
+          ? await this.model.runner.embed(feeds, idx.map(langOf))
+          : ((await this.session!.run(feeds, ["embedding"])).embedding.data as Float32Array);
       idx.forEach((i, k) => out.set(emb.subarray(k * this.dim, (k + 1) * this.dim), i * this.dim));
       opts.onProgress?.(Math.min(start + size, order.length), order.length);
     }
@@ -356,12 +399,19 @@ export class Encoder {
         ),
       );
     }
-    return encoderFeeds(rows, this.tok.padId, takesTokenTypes(this.model.ck));
+    return encoderFeeds(
+      rows,
+      this.tok.padId,
+      this.model.kind === "encoder" && takesTokenTypes(this.model.ck),
+    );
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.session?.release();
     if (this.model.kind === "nllb-e5") this.model.nllbE5.close();
-    else this.model.ck.close();
+    else if (this.model.kind === "agg") {
+      await this.model.runner.release();
+      this.model.close();
+    } else this.model.ck.close();
   }
 }

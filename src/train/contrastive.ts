@@ -253,7 +253,7 @@ export async function trainContrastive(
     // validation set: each query against every distinct validation passage
     const passages = [...new Set(cfg.val.map((e) => e.positive))];
     const passageRow = new Map(passages.map((p, i) => [p, i]));
-    const cosine = cfg.loss.kind === "triplet" || cfg.loss.sim === "cos";
+    const cosine = cfg.loss.kind === "triplet" || (cfg.loss.kind === "infonce" && cfg.loss.sim === "cos");
     let best: NamedArrays = {};
     let bestStep = 0;
     let bestMrr = -1;

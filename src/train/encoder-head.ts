@@ -12,12 +12,11 @@ import type { EncoderSettings } from "../encode/conventions.ts";
 import { type Checkpoint, tensorSource } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
 import type { LoraSpec } from "../models/lora.ts";
-import { Rng } from "../models/random.ts";
 import type { Graph } from "../tensor/graph.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { loraConfig, mergeLora, peftKey, writeLoraAdapter } from "../weights/peft.ts";
 import { type Tensor, writeSafetensors } from "../weights/safetensors.ts";
-import { dropoutMasks, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
+import { dropoutMasks, freshLora, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
 import type { NamedArrays } from "./params.ts";
 
 export interface EncoderHeadOptions {
@@ -42,6 +41,8 @@ export async function encoderHead(id: string, o: EncoderHeadOptions): Promise<Mo
         `--model ${id} is an NLLB (m2m_100) encoder; fine-tune an NLLB-E5 folder from xlir distill, or a BERT / XLM-R retriever`,
       );
     const t = o.trainable;
+    if (t.kind === "heads")
+      throw new Error(`--trainable heads: ${id} has no heads of its own to train; use full, last:N or lora`);
     if (t.kind === "last" && t.layers > cfg.layers)
       throw new Error(`--trainable last:${t.layers}: ${id} has only ${cfg.layers} layers`);
     const firstTrained = t.kind === "last" ? cfg.layers - t.layers : 0;
@@ -49,27 +50,17 @@ export async function encoderHead(id: string, o: EncoderHeadOptions): Promise<Mo
       t.kind === "full" ||
       (t.kind === "last" && Number(/^encoder\.layer\.(\d+)\./.exec(name)?.[1] ?? -1) >= firstTrained);
 
-    // LoRA as PEFT initialises it: A kaiming-uniform (bound 1/sqrt(in)), B zero, so training starts at the base model
-    let lora: { spec: LoraSpec; source: ReturnType<typeof tensorSource> } | undefined;
-    const loraTensors = new Map<string, Tensor>();
-    if (t.kind === "lora") {
-      const rng = new Rng(o.seed ?? 42);
-      const d = cfg.hidden;
-      for (let i = 0; i < cfg.layers; i++)
-        for (const target of t.targets) {
-          const mod = `encoder.layer.${i}.attention.self.${target}`;
-          if (!["query", "key", "value"].includes(target))
-            throw new Error(`--lora-targets "${target}" is not one of query, key, value`);
-          const a = new Float32Array(t.r * d);
-          for (let k = 0; k < a.length; k++) a[k] = (2 * rng.next() - 1) / Math.sqrt(d);
-          loraTensors.set(peftKey(mod, "A"), { data: a, dims: [t.r, d] });
-          loraTensors.set(peftKey(mod, "B"), { data: new Float32Array(d * t.r), dims: [d, t.r] });
-        }
-      lora = {
-        spec: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets },
-        source: tensorSource(loraTensors, "lora"),
-      };
-    }
+    const loraTensors =
+      t.kind === "lora"
+        ? freshLora(cfg.layers, cfg.hidden, t.r, t.targets, o.seed ?? 42)
+        : new Map<string, Tensor>();
+    const lora =
+      t.kind === "lora"
+        ? {
+            spec: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets },
+            source: tensorSource(loraTensors, "lora"),
+          }
+        : undefined;
     const withDropout = t.kind === "lora" && t.dropout > 0;
     const build = (dropout: boolean) => {
       const trainableData = new Map<string, Float32Array>();
@@ -116,7 +107,16 @@ export async function encoderHead(id: string, o: EncoderHeadOptions): Promise<Mo
         return feeds;
       },
       save(out, values) {
-        saveEncoderFolder(out, { dir, modelDir: m.modelDir, id, settings, values, ck, lora, loraTensors });
+        saveModelFolder(out, {
+          dir,
+          modelDir: m.modelDir,
+          id,
+          values,
+          ck,
+          lora,
+          loraTensors,
+          finish: (tmp) => writeSentenceTransformersFiles(tmp, settings),
+        });
       },
       close: () => ck.close(),
     };
@@ -126,17 +126,23 @@ export async function encoderHead(id: string, o: EncoderHeadOptions): Promise<Mo
   }
 }
 
-function saveEncoderFolder(
+/**
+ * Writes a trained checkpoint folder into `out`: everything of the source folder `dir`, its
+ * model.safetensors (in `modelDir`) with the trained values (LoRA merged, and kept as a PEFT adapter
+ * in `adapter/`), then `finish` adds the model's own files. Built in a temp folder and moved in, so
+ * a crash leaves `out` as it was.
+ */
+export function saveModelFolder(
   out: string,
   x: {
     dir: string;
     modelDir: string;
     id: string;
-    settings: EncoderSettings;
     values: NamedArrays;
     ck: Checkpoint;
     lora?: { spec: LoraSpec };
     loraTensors: Map<string, Tensor>;
+    finish: (tmp: string) => void;
   },
 ): void {
   const tmp = join(out, `.export-${process.pid}`);
@@ -155,8 +161,10 @@ function saveEncoderFolder(
   });
   const weights = new Map<string, Tensor>();
   const canonical = new Map<string, string>();
-  for (const name of Object.keys(x.values))
-    if (!name.includes(".lora_")) canonical.set(x.ck.key(name)!, name);
+  for (const name of Object.keys(x.values)) {
+    const key = name.includes(".lora_") ? undefined : x.ck.key(name);
+    if (key) canonical.set(key, name);
+  }
   for (const stored of x.ck.storedNames()) {
     const t = x.ck.readStored(stored);
     const name = canonical.get(stored);
@@ -191,7 +199,7 @@ function saveEncoderFolder(
     });
   }
   writeSafetensors(join(tmp, sub, "model.safetensors"), weights, { metadata: { format: "pt" } });
-  writeSentenceTransformersFiles(tmp, x.settings);
+  x.finish(tmp);
   for (const entry of readdirSync(tmp)) {
     rmSync(join(out, entry), { recursive: true, force: true });
     renameSync(join(tmp, entry), join(out, entry));

@@ -10,7 +10,12 @@ import * as o from "../tensor/ops.ts";
 export type Similarity = "cos" | "dot";
 export type LossSpec =
   | { kind: "infonce"; sim: Similarity; scale: number; symmetric?: boolean }
-  | { kind: "triplet"; distance: "euclidean" | "cosine"; margin: number };
+  | { kind: "triplet"; distance: "euclidean" | "cosine"; margin: number }
+  /**
+   * Aggretriever's: CE(q·p) + 0.5 CE(lexical part) + 0.5 CE(semantic part), dot products at
+   * temperature 1, vectors [semantic (semanticDim) ; agg*] (shared/fixtures/aggretriever, step 7).
+   */
+  | { kind: "aggretriever"; semanticDim: number };
 export interface LossInputs {
   /** [B, d] queries (anchors) */ q: Value;
   /** [B, d] their positives */ p: Value;
@@ -51,7 +56,35 @@ export function lossSpec(
 export function contrastiveLoss(spec: LossSpec, inputs: LossInputs): LossGraph {
   // a static k = 0 is the same as no hard negatives
   const n = inputs.n && inputs.n.shape[1] !== 0 ? inputs.n : null;
-  return spec.kind === "infonce" ? infonce(spec, { ...inputs, n }) : triplet(spec, { ...inputs, n });
+  if (spec.kind === "infonce") return infonce(spec, { ...inputs, n });
+  if (spec.kind === "triplet") return triplet(spec, { ...inputs, n });
+  return aggretrieverLoss(spec, { ...inputs, n });
+}
+
+function aggretrieverLoss(spec: Extract<LossSpec, { kind: "aggretriever" }>, x: LossInputs): LossGraph {
+  const ce = (part: (v: Value) => Value) =>
+    infonce(
+      { kind: "infonce", sim: "dot", scale: 1 },
+      { ...x, q: part(x.q), p: part(x.p), n: x.n && part(x.n) },
+    );
+  const cut = (from: number, to: number) => (v: Value) => o.slice(v, [from], [to], [v.rank - 1]);
+  const fused = ce((v) => v);
+  const lexical = ce(cut(spec.semanticDim, 2 ** 31 - 1));
+  const semantic = ce(cut(0, spec.semanticDim));
+  const half = (l: LossGraph) => o.mul(l.loss, 0.5);
+  const perSample = o.add(
+    fused.intermediates.per_sample,
+    o.mul(o.add(lexical.intermediates.per_sample, semantic.intermediates.per_sample), 0.5),
+  );
+  return {
+    loss: o.add(fused.loss, o.add(half(lexical), half(semantic))),
+    intermediates: {
+      per_sample: perSample,
+      fused_loss: fused.loss,
+      lexical_loss: lexical.loss,
+      semantic_loss: semantic.loss,
+    },
+  };
 }
 
 /** sum_i w_i x_i / sum_j w_j, or the plain mean without weights. */

@@ -5,8 +5,10 @@
 // XLM-R / sentence-transformers checkpoints, nllb-e5-head.ts for NLLB-E5 folders.
 
 import type { Role } from "../encode/conventions.ts";
-import type { Rng } from "../models/random.ts";
+import { Rng } from "../models/random.ts";
 import type { Graph, TensorData } from "../tensor/graph.ts";
+import { peftKey } from "../weights/peft.ts";
+import type { Tensor } from "../weights/safetensors.ts";
 import type { NamedArrays } from "./params.ts";
 
 /** One text as the model reads it: its role (the model's prefix) and its language (NLLB code). */
@@ -42,18 +44,20 @@ export interface ModelHead {
   close(): void;
 }
 
-/** What trains: everything, the last N layers, or LoRA adapters (the base frozen). */
+/** What trains: everything, the last N layers, LoRA adapters (the base frozen), or a model's heads only. */
 export type TrainableSet =
   | { kind: "full" }
+  | { kind: "heads" }
   | { kind: "last"; layers: number }
   | { kind: "lora"; r: number; alpha: number; dropout: number; targets: string[] };
 
-/** `full`, `last:N` or `lora` (LoRA sizes from `lora`, defaults r 32 / alpha 64 / dropout 0.05 on query, key, value). */
+/** `full`, `heads`, `last:N` or `lora` (LoRA sizes from `lora`, defaults r 32 / alpha 64 / dropout 0.05 on query, key, value). */
 export function parseTrainable(
   s: string,
   lora: Partial<Omit<Extract<TrainableSet, { kind: "lora" }>, "kind">> = {},
 ): TrainableSet {
   if (s === "full") return { kind: "full" };
+  if (s === "heads") return { kind: "heads" };
   if (s === "lora")
     return {
       kind: "lora",
@@ -64,7 +68,7 @@ export function parseTrainable(
     };
   const m = /^last:(\d+)$/.exec(s);
   if (m && Number(m[1]) >= 1) return { kind: "last", layers: Number(m[1]) };
-  throw new Error(`--trainable "${s}" is not one of full, last:N (N >= 1, e.g. last:1) or lora`);
+  throw new Error(`--trainable "${s}" is not one of full, heads, last:N (N >= 1, e.g. last:1) or lora`);
 }
 
 /** Dims of a graph's trainable inputs, by name. */
@@ -91,5 +95,31 @@ export function dropoutMasks(
     for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < keep ? 1 / keep : 0;
     out[inp.name] = { dtype: "float32", dims: [rows, seq, d], data: mask };
   }
+  return out;
+}
+
+/**
+ * LoRA tensors as PEFT initialises them, for the self-attention `targets` of `layers` BERT layers
+ * of width `d`: A kaiming-uniform (bound 1/sqrt(d)), B zero, so training starts at the base model.
+ */
+export function freshLora(
+  layers: number,
+  d: number,
+  r: number,
+  targets: readonly string[],
+  seed: number,
+): Map<string, Tensor> {
+  const rng = new Rng(seed);
+  const out = new Map<string, Tensor>();
+  for (let i = 0; i < layers; i++)
+    for (const target of targets) {
+      if (!["query", "key", "value"].includes(target))
+        throw new Error(`--lora-targets "${target}" is not one of query, key, value`);
+      const mod = `encoder.layer.${i}.attention.self.${target}`;
+      const a = new Float32Array(r * d);
+      for (let k = 0; k < a.length; k++) a[k] = (2 * rng.next() - 1) / Math.sqrt(d);
+      out.set(peftKey(mod, "A"), { data: a, dims: [r, d] });
+      out.set(peftKey(mod, "B"), { data: new Float32Array(d * r), dims: [d, r] });
+    }
   return out;
 }

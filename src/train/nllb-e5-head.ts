@@ -8,14 +8,11 @@ import { tensorSource } from "../models/checkpoint.ts";
 import type { LoraSpec } from "../models/lora.ts";
 import { studentBatch, studentFeeds, studentGraph } from "../models/nllb-e5.ts";
 import { readNllbE5Folder, writeNllbE5Folder } from "../models/nllb-e5-folder.ts";
-import { Rng } from "../models/random.ts";
 import type { Graph } from "../tensor/graph.ts";
 import { nllbRow } from "../text/nllb-input.ts";
 import { nllbLangTokenId } from "../text/nllb-langs.ts";
 import { loadTokenizer } from "../text/tokenizer.ts";
-import { peftKey } from "../weights/peft.ts";
-import type { Tensor } from "../weights/safetensors.ts";
-import { dropoutMasks, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
+import { dropoutMasks, freshLora, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
 import type { NamedArrays } from "./params.ts";
 
 export async function nllbE5Head(
@@ -35,19 +32,10 @@ export async function nllbE5Head(
     const { r, alpha, dropout, targets } = o.trainable;
     const lora: LoraSpec = config.spec.lora ?? { r, alpha, dropout, targets };
     const spec = { ...config.spec, lora };
-    if (!parts.lora) {
-      const rng = new Rng(o.seed ?? 42);
-      const fresh = new Map<string, Tensor>();
-      for (let i = 0; i < parts.e5Config.layers; i++)
-        for (const t of lora.targets) {
-          const m = `encoder.layer.${i}.attention.self.${t}`;
-          const a = new Float32Array(lora.r * dE);
-          for (let k = 0; k < a.length; k++) a[k] = (2 * rng.next() - 1) / Math.sqrt(dE);
-          fresh.set(peftKey(m, "A"), { data: a, dims: [lora.r, dE] });
-          fresh.set(peftKey(m, "B"), { data: new Float32Array(dE * lora.r), dims: [dE, lora.r] });
-        }
-      parts.lora = tensorSource(fresh, "lora");
-    }
+    parts.lora ??= tensorSource(
+      freshLora(parts.e5Config.layers, dE, lora.r, lora.targets, o.seed ?? 42),
+      "lora",
+    );
     const trainable = (name: string) => name.startsWith("proj.") || name.includes(".lora_");
     const withDropout = lora.dropout > 0;
     const graphs = new Map<boolean, Graph>();

@@ -1,0 +1,236 @@
+// Aggretriever inference: token batches in, [s ; agg*(v)] rows out (models/aggretriever.ts has the
+// formulas). One session gives the [CLS] projection, the term weights and (mlm / target) the MLM
+// head's hidden states; the lexical vector is then built per row in chunks of positions, so the
+// largest tensor is [positions, vocabulary] for a bounded number of positions, never
+// [batch, seq, 250k]; the max over positions is taken chunk by chunk, which is exact.
+//
+// One choice differs from the reference code, so that a text's vector does not depend on the batch
+// it is encoded in: the max over positions always includes a 0 (`floor`), as it does in the
+// reference for every row that has padding (all rows but the longest), and self prediction skips
+// padding positions (the fixture's `self_masked`). Both are options, for parity checks.
+
+import { aggregate } from "../models/agg-star.ts";
+import { type AggMode, aggGraph, lexicalGraph, vocabProjection } from "../models/aggretriever.ts";
+import { headSource, type LoadedAggretriever } from "../models/aggretriever-folder.ts";
+import type { Graph, TensorData } from "../tensor/graph.ts";
+import type { Session } from "../tensor/session.ts";
+import type { TextTokenizer } from "../text/tokenizer.ts";
+import type { EncoderSettings } from "./conventions.ts";
+
+export interface AggOptions {
+  /** Lexical prediction (default: the folder's agg_mode). */
+  mode?: AggMode;
+  /** Lowercase every text first (default: the folder's, true when it says nothing). */
+  lowercase?: boolean;
+  /** target mode: the token ids of a language's set, by the language the text is read in. */
+  vocab?: (lang: string) => readonly number[] | undefined;
+  /** Include 0 in the max over positions (default true; false = the reference's exact behaviour). */
+  floor?: boolean;
+  /** self mode: let padding write into v[<pad>] as the reference does (default false). */
+  selfPadding?: boolean;
+}
+
+/** The conventions of an Aggretriever folder: no prefixes, raw dot-product vectors, lowercased text by default. */
+export function aggSettings(
+  folder: LoadedAggretriever,
+  tok: TextTokenizer,
+  lowercase?: boolean,
+): EncoderSettings {
+  return {
+    pooling: "cls",
+    normalize: false,
+    dense: [],
+    prompts: { query: "", passage: "" },
+    promptSource: "none",
+    maxLength: Math.min(folder.ck.config.maxTokens, tok.modelMaxLength ?? Infinity),
+    lowerCase: lowercase ?? folder.defaults.lowercase,
+  };
+}
+
+/** Elements of the largest [positions, vocabulary] block one lexical run may hold. */
+const BLOCK = 4 << 20;
+
+/** What one batch gives (rows of each, row-major). */
+export interface AggOutputs {
+  semantic: Float32Array;
+  termWeights: Float32Array;
+  lexical: Float32Array;
+  agg: Float32Array;
+  final: Float32Array;
+}
+
+export class AggRunner {
+  private readonly subsets = new Map<
+    string,
+    { weight: Float32Array; bias: Float32Array; ids: readonly number[] }
+  >();
+
+  private constructor(
+    private readonly folder: LoadedAggretriever,
+    readonly mode: AggMode,
+    private readonly opts: AggOptions,
+    private readonly parts: Session,
+    private readonly lexical: Session | null,
+    private readonly words: Float32Array,
+    private readonly wordsName: string,
+    private readonly bias: Float32Array,
+  ) {}
+
+  /** `open` makes a session of a graph (the Encoder's threads, device and dtype). */
+  static async create(
+    folder: LoadedAggretriever,
+    opts: AggOptions,
+    open: (g: Graph) => Promise<Session>,
+  ): Promise<AggRunner> {
+    const mode = opts.mode ?? folder.defaults.mode;
+    const { ck } = folder;
+    const names = vocabProjection(ck);
+    // the word embeddings enter as an input fed from this one array: the lexical runs read the
+    // same array as their vocabulary, and ONNX Runtime keeps no second copy of it
+    const trainableData = new Map<string, Float32Array>();
+    const graph = aggGraph(ck, headSource(folder.heads), {
+      spec: folder.spec,
+      lmHidden: mode !== "self",
+      train: { trainable: (n) => n === names.weight, trainableData },
+    });
+    const parts = await open(graph);
+    const lexical = mode === "self" ? null : await open(lexicalGraph(ck.config.hidden));
+    const bias = ck.read(names.bias, [ck.config.vocabSize]).data;
+    return new AggRunner(
+      folder,
+      mode,
+      opts,
+      parts,
+      lexical,
+      trainableData.get(names.weight)!,
+      names.weight,
+      bias,
+    );
+  }
+
+  get dim(): number {
+    return this.folder.spec.semanticDim + this.folder.spec.aggDim;
+  }
+
+  /** Final vectors [rows, dim] for a batch's feeds; `langs` (one per row) pick target token sets. */
+  async embed(feeds: Record<string, TensorData>, langs: readonly string[]): Promise<Float32Array> {
+    return (await this.forward(feeds, langs)).final;
+  }
+
+  async forward(feeds: Record<string, TensorData>, langs: readonly string[]): Promise<AggOutputs> {
+    const { spec, ck } = this.folder;
+    const V = ck.config.vocabSize;
+    const H = ck.config.hidden;
+    const [B, L] = feeds.input_ids.dims;
+    const out = await this.parts.run(
+      {
+        input_ids: feeds.input_ids,
+        attention_mask: feeds.attention_mask,
+        [this.wordsName]: tensor(this.words, [V, H]),
+      },
+      ["semantic", "term_weights", ...(this.lexical ? ["lm_hidden"] : [])],
+    );
+    const w = out.term_weights.data as Float32Array;
+    const ids = feeds.input_ids.data as BigInt64Array;
+    const mask = feeds.attention_mask.data as BigInt64Array;
+    const floor = this.opts.floor ?? true;
+    const lexical = new Float32Array(B * V);
+    for (let b = 0; b < B; b++) {
+      const v = lexical.subarray(b * V, (b + 1) * V);
+      const wm = new Float32Array(L - 1);
+      for (let i = 1; i < L; i++) wm[i - 1] = mask[b * L + i] ? w[b * (L - 1) + i - 1] : 0;
+      if (!this.lexical) {
+        // self prediction: v[t] = max(0, max w_i over positions holding t)
+        for (let i = 1; i < L; i++) {
+          if (!mask[b * L + i] && !this.opts.selfPadding) continue;
+          const t = Number(ids[b * L + i]);
+          const x = w[b * (L - 1) + i - 1];
+          if (x > v[t]) v[t] = x;
+        }
+        continue;
+      }
+      const vocab = this.mode === "target" ? this.subset(langs[b]) : null;
+      const n = vocab ? vocab.ids.length : V;
+      const rowV = await this.lexicalRow(
+        (out.lm_hidden.data as Float32Array).subarray(b * (L - 1) * H, (b + 1) * (L - 1) * H),
+        wm,
+        vocab ?? { weight: this.words, bias: this.bias },
+        n,
+        floor,
+      );
+      if (vocab) vocab.ids.forEach((t, k) => (v[t] = rowV[k]));
+      else v.set(rowV);
+    }
+    const d = spec.aggDim;
+    const Ds = spec.semanticDim;
+    const agg = new Float32Array(B * d);
+    const final = new Float32Array(B * (Ds + d));
+    const s = out.semantic.data as Float32Array;
+    for (let b = 0; b < B; b++) {
+      const a = aggregate(lexical.subarray(b * V, (b + 1) * V), d, spec.algorithm);
+      agg.set(a, b * d);
+      final.set(s.subarray(b * Ds, (b + 1) * Ds), b * (Ds + d));
+      final.set(a, b * (Ds + d) + Ds);
+    }
+    return { semantic: s, termWeights: w, lexical, agg, final };
+  }
+
+  /** max over the row's positions of softmax(logits) × weight, in blocks of positions. */
+  private async lexicalRow(
+    hidden: Float32Array,
+    wm: Float32Array,
+    vocab: { weight: Float32Array; bias: Float32Array },
+    n: number,
+    floor: boolean,
+  ): Promise<Float32Array> {
+    const H = this.folder.ck.config.hidden;
+    const step = Math.max(1, Math.floor(BLOCK / n));
+    const acc = new Float32Array(n).fill(floor ? 0 : -Infinity);
+    for (let start = 0; start < wm.length; start += step) {
+      const end = Math.min(wm.length, start + step);
+      const r = await this.lexical!.run({
+        lm_hidden: tensor(hidden.subarray(start * H, end * H), [end - start, H]),
+        weights: tensor(wm.subarray(start, end), [end - start]),
+        vocab_weight: tensor(vocab.weight, [n, H]),
+        vocab_bias: tensor(vocab.bias, [n]),
+      });
+      const x = r.lexical.data as Float32Array;
+      for (let t = 0; t < n; t++) if (x[t] > acc[t]) acc[t] = x[t];
+    }
+    return acc;
+  }
+
+  /** A language's token subset of the vocabulary projection (gathered once per language). */
+  private subset(lang: string) {
+    let s = this.subsets.get(lang);
+    if (s) return s;
+    const ids = this.opts.vocab?.(lang);
+    if (!ids?.length)
+      throw new Error(
+        `--agg-mode target: no token set for language ${lang}; make one with xlir agg-vocab --lang ${lang} and give it to the collection (or use --agg-mode mlm or self)`,
+      );
+    const { ck } = this.folder;
+    const H = ck.config.hidden;
+    const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= ck.config.vocabSize);
+    if (bad !== undefined)
+      throw new Error(
+        `the token set of ${lang} holds ${bad}, not a token id of this model (0..${ck.config.vocabSize - 1}); make it again with xlir agg-vocab --model for this model`,
+      );
+    const weight = new Float32Array(ids.length * H);
+    const b = new Float32Array(ids.length);
+    ids.forEach((t, k) => {
+      weight.set(this.words.subarray(t * H, (t + 1) * H), k * H);
+      b[k] = this.bias[t];
+    });
+    s = { weight, bias: b, ids };
+    this.subsets.set(lang, s);
+    return s;
+  }
+
+  async release(): Promise<void> {
+    await this.parts.release();
+    await this.lexical?.release();
+  }
+}
+
+const tensor = (data: Float32Array, dims: number[]): TensorData => ({ dtype: "float32", dims, data });
