@@ -319,6 +319,17 @@ export class Encoder {
     }
   }
 
+  /**
+   * The token set of `texts` for Aggretriever's target mode: the sorted distinct ids of their
+   * tokens as this model reads them (lowercased when it lowercases), special tokens left out.
+   */
+  tokenSet(texts: Iterable<string>): number[] {
+    const seen = new Set<number>();
+    for (const t of texts)
+      for (const id of this.tok.encodeText(this.settings.lowerCase ? t.toLowerCase() : t)) seen.add(id);
+    return [...seen].sort((a, b) => a - b);
+  }
+
   /** The lexical mode of an Aggretriever folder; null for other models. */
   get aggMode(): AggMode | null {
     return this.model.kind === "agg" ? this.model.runner.mode : null;
