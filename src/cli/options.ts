@@ -70,3 +70,26 @@ export const nonNegativeInt = integer({ min: 0 });
 /** --threads: 1 .. 1024 (ONNX Runtime's own message for 0 or a huge value is not one a user reads). */
 export const threadsOption = () =>
   new Option("--threads <n>", "CPU threads (default: all cores)").argParser(integer({ min: 1, max: 1024 }));
+
+/** --agg-mode: how an Aggretriever folder predicts its lexical vector (see encode/aggretriever.ts). */
+export const aggModeOption = () =>
+  new Option(
+    "--agg-mode <mode>",
+    "Aggretriever models: lexical prediction over the whole vocabulary (mlm), the text language's token set (target: see xlir agg-vocab) or each token's own id (self, as cheap as plain dense) (default: the model folder's)",
+  ).choices(["mlm", "target", "self"]);
+
+/** --lowercase / --no-lowercase: Aggretriever folders lowercase text by default, as the paper does. */
+export const lowercaseOptions = () => [
+  new Option(
+    "--lowercase",
+    "Aggretriever models: lowercase all text (default: the model folder's, true when unset)",
+  ),
+  new Option("--no-lowercase", "Aggretriever models: keep the text's case"),
+];
+
+/** --agg-target: whose token set encodes a query in target mode (the mAggretriever paper's cross-lingual rows). */
+export const aggTargetOption = () =>
+  new Option(
+    "--agg-target <whose>",
+    "target mode, query in one language against documents in another: the token set of the query's language (query), the documents' (corpus) or English (en) (default: query)",
+  ).choices(["query", "corpus", "en"]);
