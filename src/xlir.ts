@@ -3,7 +3,9 @@
  * `xlir` command calls (the CLI itself lives in cli/main.ts and is not exported), one group per
  * folder:
  *
- * - encode/   `Encoder.load(idOrDir)` then `embed(texts, { role, lang })`: any supported checkpoint.
+ * - encode/   `Encoder.load(idOrDir)` then `embed(texts, { role, lang })`: any supported checkpoint,
+ *             Aggretriever folders included (`agg` options).
+ * - models/   Aggretriever folders (read, write heads) and agg* itself.
  * - index/    collections: `Collection.openOrCreate` / `open` / `exists`, `deleteCollection`,
  *             `listCollections`; `addDocuments` / `deleteDocuments` / `buildAnnIndex` (indexer),
  *             `readDocuments` (JSONL, BEIR, TSV, folders), `search` (dense, BM25, hybrid).
@@ -22,6 +24,18 @@
 export { Encoder } from "./encode/encoder.ts";
 export type { EmbedOptions, Embeddings, EncoderDType, EncoderOptions } from "./encode/encoder.ts";
 export { npyBytes } from "./encode/npy.ts";
+export type { AggOptions } from "./encode/aggretriever.ts";
+
+// models/: Aggretriever
+export { aggAlgorithm, aggregate } from "./models/agg-star.ts";
+export type { AggAlgorithm } from "./models/agg-star.ts";
+export { AGG_MODES } from "./models/aggretriever.ts";
+export type { AggMode, AggSpec } from "./models/aggretriever.ts";
+export {
+  isAggretrieverFolder,
+  readAggretrieverFolder,
+  writeAggretrieverHeads,
+} from "./models/aggretriever-folder.ts";
 
 // index/: collections, indexing, search
 export { Collection, deleteCollection, encoderSpec, DEFAULT_ANN_THRESHOLD } from "./index/collection.ts";
@@ -86,6 +100,7 @@ export { readTrainingTexts } from "./train/data.ts";
 export { fineTune, splitByLanguage } from "./train/fine-tune.ts";
 export type { FineTuneConfig, FineTuneResult, LossName } from "./train/fine-tune.ts";
 export { contrastiveLoss, lossSpec } from "./train/losses.ts";
+export { aggretrieverHead } from "./train/aggretriever-head.ts";
 export type { LossSpec, Similarity as LossSimilarity } from "./train/losses.ts";
 export { LangWeights, lowResourceTable, parseLangWeights } from "./train/lang-weights.ts";
 export type { Weighting } from "./train/lang-weights.ts";

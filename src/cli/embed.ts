@@ -4,12 +4,17 @@ import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
 import { npyBytes } from "../encode/npy.ts";
+import type { AggVocab } from "../index/agg-vocab.ts";
+import type { AggMode } from "../models/aggretriever.ts";
+import { resolveNllbLang } from "../text/nllb-langs.ts";
+import { aggVocabOption, checkAggApplies, givenAgg, givenAggVocabs } from "./agg-options.ts";
 import { readTexts } from "./input.ts";
 import { givenPrompts, passagePrefixOption, queryPrefixOption } from "./prefix-options.ts";
-import { dtypeOption, positiveInt, threadsOption } from "./options.ts";
+import { aggModeOption, dtypeOption, lowercaseOptions, positiveInt, threadsOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
 
 export function embedCommand(): Command {
+  const [lowercase, noLowercase] = lowercaseOptions();
   return new Command("embed")
     .description("embed texts with a Hugging Face encoder (hub id or local folder)")
     .requiredOption("--model <id-or-dir>", "hub id (e.g. intfloat/multilingual-e5-small) or model folder")
@@ -32,22 +37,31 @@ export function embedCommand(): Command {
     .addOption(dtypeOption("float32"))
     .addOption(queryPrefixOption())
     .addOption(passagePrefixOption())
+    .addOption(aggModeOption())
+    .addOption(lowercase)
+    .addOption(noLowercase)
+    .addOption(aggVocabOption("one per language (--lang picks the one used)"))
     .action(async (o) => {
       if (o.format === "npy" && !o.output)
         throw new Error("--format npy writes binary data: give --output FILE.npy");
       const texts = readTexts(o.input, o.field);
+      let sets = new Map<string, { vocab: AggVocab }>();
       const enc = await Encoder.load(o.model, {
         batchSize: o.batchSize,
         threads: o.threads,
         dtype: o.dtype,
         hub: { revision: o.revision },
         prompts: givenPrompts(o),
+        agg: { ...givenAgg(o), vocab: (lang) => sets.get(nllbOr(lang))?.vocab.ids },
       });
       try {
+        checkAggApplies(enc.aggMode !== null, o, o.model);
+        const model = { id: o.model, fingerprint: enc.fingerprint, lowercase: enc.settings.lowerCase };
+        sets = givenAggVocabs(o, enc.aggMode, model);
         const bar = progressBar("embedding", texts.length);
         const emb = await enc.embed(
           texts.map((t) => t.text),
-          { role: o.role, lang: o.lang, onProgress: bar },
+          { role: o.role, lang: textsLang(o.lang, enc.aggMode, [...sets.keys()]), onProgress: bar },
         );
         const [n, d] = emb.dims;
         if (o.format === "npy") writeFileSync(o.output, npyBytes(emb.data, emb.dims));
@@ -64,4 +78,27 @@ export function embedCommand(): Command {
         await enc.close();
       }
     });
+}
+
+/** A language code as NLLB spells it, or the code itself when it is none (the set lookup then fails). */
+function nllbOr(lang: string): string {
+  try {
+    return resolveNllbLang(lang);
+  } catch {
+    return lang;
+  }
+}
+
+/** --lang, or in target mode with a single token set given, that set's language. */
+function textsLang(lang: string | undefined, mode: AggMode | null, setLangs: string[]): string | undefined {
+  if (mode !== "target" || lang !== undefined) return lang;
+  if (setLangs.length === 0)
+    throw new Error(
+      "--agg-mode target predicts over a language's token set: give --agg-vocab FILE (made by xlir agg-vocab --model M --corpus C --lang L)",
+    );
+  if (setLangs.length > 1)
+    throw new Error(
+      `--agg-vocab gives token sets of ${setLangs.join(", ")}: pick the texts' language with --lang`,
+    );
+  return setLangs[0];
 }

@@ -8,7 +8,14 @@ import { BM25, runBenchmark } from "../eval/benchmark.ts";
 import { defaultCacheDir } from "../eval/embed-cache.ts";
 import { TASK_HELP } from "../eval/tasks/registry.ts";
 import { xlirHome } from "../index/home.ts";
-import { dtypeOption, positiveInt, threadsOption } from "./options.ts";
+import {
+  aggModeOption,
+  aggTargetOption,
+  dtypeOption,
+  lowercaseOptions,
+  positiveInt,
+  threadsOption,
+} from "./options.ts";
 import { givenPrompts, passagePrefixOption, queryPrefixOption } from "./prefix-options.ts";
 import { progressBar } from "./progress.ts";
 
@@ -21,6 +28,7 @@ const langList = (value: string, previous: string[] = []) => [
 ];
 
 export function evalRunCommand(): Command {
+  const [lowercase, noLowercase] = lowercaseOptions();
   return new Command("run")
     .description(
       "Run a benchmark: rank with a model (or BM25), evaluate like trec_eval, write runs, metrics and a report",
@@ -79,14 +87,31 @@ export function evalRunCommand(): Command {
     .addOption(dtypeOption("float32"))
     .addOption(queryPrefixOption())
     .addOption(passagePrefixOption())
+    .addOption(aggModeOption())
+    .addOption(lowercase)
+    .addOption(noLowercase)
+    .addOption(aggTargetOption())
     .option("--home <dir>", "xlir home for the default --output (default: $XLIR_HOME or ~/.xlir)")
     .option("--json", "progress as JSON lines on standard error", false)
+    .addHelpText(
+      "after",
+      "\nAggretriever target mode builds each language's token set from the task's own documents in that language.",
+    )
     .action(async function (this: Command, task: string, o) {
       const out = this.configureOutput();
       const mode = o.mode ?? (o.model === BM25 ? "bm25" : "dense");
+      const agg = { mode: o.aggMode, lowercase: o.lowercase, target: o.aggTarget };
       // Never into the current folder unasked: a default under the xlir home, like collections.
+      // Aggretriever modes and targets are other runs of the same model: other folders.
+      const variant = [mode, agg.mode, agg.target && `to-${agg.target}`, caseTag(agg.lowercase)];
       const output =
-        o.output ?? join(xlirHome(o.home), "eval", slug(task), `${slug(basename(o.model))}-${mode}`);
+        o.output ??
+        join(
+          xlirHome(o.home),
+          "eval",
+          slug(task),
+          `${slug(basename(o.model))}-${variant.filter(Boolean).join("-")}`,
+        );
       const result = await runBenchmark({
         task,
         model: o.model,
@@ -110,6 +135,7 @@ export function evalRunCommand(): Command {
           prompts: givenPrompts(o),
         },
         onProgress: o.json ? jsonProgress : barProgress(),
+        agg,
         warn: (m) => out.writeErr!(`xlir eval run: ${m}\n`),
       });
       out.writeOut!(result.files.includes("report.md") ? readReport(output) : "");
@@ -118,6 +144,9 @@ export function evalRunCommand(): Command {
       out.writeErr!(`xlir eval run: wrote ${output} (${result.files.length} files${cache})\n`);
     });
 }
+
+const caseTag = (lowercase: boolean | undefined) =>
+  lowercase === undefined ? undefined : lowercase ? "lowercase" : "cased";
 
 const slug = (s: string) => s.replace(/[^\w.@-]+/g, "_");
 

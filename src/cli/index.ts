@@ -5,6 +5,13 @@
 
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
+import {
+  type AggVocab,
+  langsWithoutVocab,
+  newAggVocabs,
+  storeAggVocabs,
+  storedAggVocab,
+} from "../index/agg-vocab.ts";
 import { Collection, deleteCollection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import {
@@ -22,12 +29,24 @@ import {
   deleteDocuments,
   DUPLICATE_POLICIES,
 } from "../index/indexer.ts";
+import { collectionPath } from "../index/home.ts";
+import { checkSameAgg } from "../index/manifest.ts";
+import { type LanguageDetector, loadLanguageDetector } from "../text/langid.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
-import { dtypeOption, positiveInt, nonNegativeInt, threadsOption } from "./options.ts";
+import { aggVocabOption, checkAggApplies, givenAgg, givenAggVocabs } from "./agg-options.ts";
+import {
+  aggModeOption,
+  dtypeOption,
+  lowercaseOptions,
+  positiveInt,
+  nonNegativeInt,
+  threadsOption,
+} from "./options.ts";
 import { givenPrompts, passagePrefixOption, queryPrefixOption, recordedPrompts } from "./prefix-options.ts";
 import { progressBar } from "./progress.ts";
 
 export function indexCommand(): Command {
+  const [lowercase, noLowercase] = lowercaseOptions();
   return new Command("index")
     .description("add documents to a collection (created on first use), or delete documents from it")
     .argument("<collection>", "collection name (a folder under $XLIR_HOME/collections)")
@@ -75,6 +94,14 @@ export function indexCommand(): Command {
     .addOption(dtypeOption("float32; an existing collection: the one it was built with"))
     .addOption(queryPrefixOption("; recorded in the collection, and used by every later search"))
     .addOption(passagePrefixOption("; recorded in the collection"))
+    .addOption(aggModeOption())
+    .addOption(lowercase)
+    .addOption(noLowercase)
+    .addOption(
+      aggVocabOption(
+        "one per language, stored in the collection (a language's set cannot be replaced once stored)",
+      ),
+    )
     .option("--allow-model-change", "extend a collection even though its model's weights changed since")
     .option("--skip-empty", "skip documents with empty text instead of stopping", false)
     .addOption(
@@ -93,9 +120,9 @@ export function indexCommand(): Command {
     .option("--json", "print progress and the summary as JSON lines")
     .action(async (name: string, o) => {
       if (o.delete) return runDelete(name, o);
-      if (!o.input && !o.buildAnn)
+      if (!o.input && !o.buildAnn && !o.aggVocab)
         throw new Error(
-          "give --input FILE_OR_DIR with the documents to index (or --delete IDS, or --build-ann)",
+          "give --input FILE_OR_DIR with the documents to index (or --delete IDS, --build-ann, or --agg-vocab FILES)",
         );
       const exists = Collection.exists(name, { home: o.home });
       if (!exists && !o.model)
@@ -116,31 +143,45 @@ export function indexCommand(): Command {
       }
       const format: InputFormat | undefined = o.input ? (o.format ?? detectFormat(o.input)) : undefined;
       const total = o.input ? await countDocuments(o.input, format!) : 0;
+      const input: DocSource = {
+        docs: () => readDocuments(o.input, format!, { skipEmpty: Boolean(o.skipEmpty) }),
+        detect: async () => (input.detector ??= await loadLanguageDetector()),
+      };
       let enc: Encoder | null = null;
       let col: Collection;
+      let vocabs: GivenVocab[] = [];
       if (exists && !o.model) {
         // extending a collection: its own encoder, from collection.json
         col = await Collection.open(name, { home: o.home });
-        const c = col.manifest.chunking;
-        if (
-          (o.chunkTokens !== undefined && o.chunkTokens !== c?.tokens) ||
-          (o.overlap !== undefined && o.overlap !== c?.overlap)
-        ) {
+        try {
+          const c = col.manifest.chunking;
+          if (
+            (o.chunkTokens !== undefined && o.chunkTokens !== c?.tokens) ||
+            (o.overlap !== undefined && o.overlap !== c?.overlap)
+          ) {
+            throw new Error(
+              `collection "${name}" is chunked ${c ? `at ${c.tokens} tokens with overlap ${c.overlap}` : "one chunk per document"}: leave --chunk-tokens/--overlap out`,
+            );
+          }
+          checkAggApplies(col.agg !== undefined, o, `the model of collection "${name}"`);
+          if (col.agg) checkSameAgg(name, col.agg, givenAgg(o), "index into");
+          const own = col.dense
+            ? await col.encoder({
+                batchSize: o.encodeBatch,
+                threads: o.threads,
+                dtype: o.dtype,
+                prompts: givenPrompts(o),
+                allowModelChange: o.allowModelChange,
+              })
+            : null;
+          vocabs = await checkAggInput(name, own, input, o);
+        } catch (e) {
           await col.close();
-          throw new Error(
-            `collection "${name}" is chunked ${c ? `at ${c.tokens} tokens with overlap ${c.overlap}` : "one chunk per document"}: leave --chunk-tokens/--overlap out`,
-          );
+          throw e;
         }
-        if (col.dense)
-          await col.encoder({
-            batchSize: o.encodeBatch,
-            threads: o.threads,
-            dtype: o.dtype,
-            prompts: givenPrompts(o),
-            allowModelChange: o.allowModelChange,
-          });
       } else {
         if (o.model !== "bm25") {
+          const stored = collectionPath(name, o.home);
           enc = await Encoder.load(o.model, {
             batchSize: o.encodeBatch,
             threads: o.threads,
@@ -148,9 +189,16 @@ export function indexCommand(): Command {
             hub: { revision: o.revision },
             // an existing collection's prefixes, unless given: what its documents were embedded with
             prompts: { ...(exists ? recordedPrompts(name, o.home) : {}), ...givenPrompts(o) },
+            agg: {
+              ...givenAgg(o),
+              vocab: (l) =>
+                vocabs.find((v) => v.vocab.lang === l)?.vocab.ids ?? storedAggVocab(stored, l)?.ids,
+            },
           });
         }
         try {
+          checkAggApplies(enc !== null && enc.aggMode !== null, o, o.model);
+          vocabs = await checkAggInput(name, enc, input, o);
           col = await Collection.openOrCreate(name, {
             home: o.home,
             model: enc ?? "bm25",
@@ -172,7 +220,8 @@ export function indexCommand(): Command {
       let discard = false;
       try {
         try {
-          if (o.input) await runAdd(col, o.input, format!, total, o);
+          if (vocabs.length) storeVocabs(col, vocabs, o);
+          if (o.input) await runAdd(col, input, total, o);
         } catch (e) {
           // a first run that failed before its first document was committed leaves no collection
           discard = !exists && (await col.store.countDocs()) === 0;
@@ -203,10 +252,71 @@ export function indexCommand(): Command {
     });
 }
 
+/** The documents to index, read anew by each call (target mode reads them once before indexing). */
+interface DocSource {
+  docs: () => AsyncIterable<InputDoc> | Iterable<InputDoc>;
+  detect: () => Promise<LanguageDetector>;
+  /** The language detector, once loaded: the indexer reuses it. */
+  detector?: LanguageDetector;
+}
+
+type GivenVocab = { vocab: AggVocab; path: string };
+
+/**
+ * Target mode, before anything is written: the --agg-vocab sets are for this model and replace no
+ * stored set, and every input document's language has a set (given or stored). Returns the sets
+ * to store. Standard input is read into memory here, since it cannot be read twice.
+ */
+async function checkAggInput(
+  name: string,
+  enc: Encoder | null,
+  input: DocSource,
+  o: Record<string, unknown>,
+): Promise<GivenVocab[]> {
+  if (enc === null || enc.aggMode === null) return [];
+  const model = { id: enc.id, fingerprint: enc.fingerprint, lowercase: enc.settings.lowerCase };
+  const given = givenAggVocabs(o, enc.aggMode, model);
+  const dir = collectionPath(name, o.home as string | undefined);
+  newAggVocabs(dir, name, given.values());
+  if (enc.aggMode !== "target" || !o.input) return [...given.values()];
+  if (o.input === "-") {
+    const all: InputDoc[] = [];
+    for await (const d of input.docs()) all.push(d);
+    input.docs = () => all;
+  }
+  const has = (lang: string) => given.has(lang) || storedAggVocab(dir, lang) !== undefined;
+  const missing = await langsWithoutVocab(input.docs(), o.lang as string, has, input.detect);
+  if (missing.length) {
+    const [first] = missing;
+    throw new Error(
+      `--agg-mode target: no token set for ${missing.map((m) => m.lang).join(", ")} (a document at ${first.source}); ` +
+        `make one per language with xlir agg-vocab --model ${enc.id} --corpus ${o.input} --lang ${first.lang} ` +
+        `--out ${first.lang}.json and give it with --agg-vocab; nothing was indexed`,
+    );
+  }
+  return [...given.values()];
+}
+
+/** Stores the token sets new to the collection, under its lock, and says which. */
+function storeVocabs(col: Collection, vocabs: GivenVocab[], o: Record<string, unknown>): void {
+  const unlock = col.lock();
+  let langs: string[];
+  try {
+    langs = storeAggVocabs(col.dir, col.name, vocabs);
+  } finally {
+    unlock();
+  }
+  if (langs.length)
+    say(
+      o,
+      { event: "agg-vocab", collection: col.name, langs },
+      `stored the token sets of ${langs.join(", ")} in "${col.name}"`,
+    );
+}
+
 async function runAdd(
   col: Collection,
-  input: string,
-  format: InputFormat,
+  input: DocSource,
   total: number,
   o: Record<string, unknown>,
 ): Promise<void> {
@@ -220,7 +330,7 @@ async function runAdd(
     );
   };
   process.on("SIGINT", onSigint);
-  async function* until(docs: AsyncIterable<InputDoc>) {
+  async function* until(docs: AsyncIterable<InputDoc> | Iterable<InputDoc>) {
     for await (const d of docs) {
       if (stop) return;
       yield d;
@@ -228,23 +338,20 @@ async function runAdd(
   }
   const t0 = Date.now();
   try {
-    const p = await addDocuments(
-      col,
-      until(readDocuments(input, format, { skipEmpty: Boolean(o.skipEmpty) })),
-      {
-        lang: o.lang as string,
-        batchSize: o.batchSize as number,
-        onDuplicate: o.onDuplicate as "last" | "first" | "error",
-        ann: o.buildAnn ? false : "auto",
-        onProgress: (x) => {
-          if (o.json)
-            process.stdout.write(
-              JSON.stringify({ event: "progress", collection: col.name, total, ...x }) + "\n",
-            );
-          else bar(x.read, Math.max(total, x.read));
-        },
+    const p = await addDocuments(col, until(input.docs()), {
+      lang: o.lang as string,
+      detector: input.detector,
+      batchSize: o.batchSize as number,
+      onDuplicate: o.onDuplicate as "last" | "first" | "error",
+      ann: o.buildAnn ? false : "auto",
+      onProgress: (x) => {
+        if (o.json)
+          process.stdout.write(
+            JSON.stringify({ event: "progress", collection: col.name, total, ...x }) + "\n",
+          );
+        else bar(x.read, Math.max(total, x.read));
       },
-    );
+    });
     const secs = (Date.now() - t0) / 1000;
     say(
       o,

@@ -3,6 +3,7 @@
 // failure starts with "xlir:", commander's own usage errors included (they say "error:" by default).
 
 import { Command } from "commander";
+import { aggVocabCommand } from "./agg-vocab.ts";
 import { distillCommand } from "./distill.ts";
 import { embedCommand } from "./embed.ts";
 import { evalRunCommand } from "./eval-run.ts";
@@ -25,6 +26,7 @@ export function program(): Command {
       .addCommand(mineCommand())
       .addCommand(trainCommand())
       .addCommand(collectionsCommand())
+      .addCommand(aggVocabCommand())
       .addCommand(
         new Command("eval")
           .description("evaluate retrieval runs and models")

@@ -6,17 +6,27 @@ import { Command, Option } from "commander";
 import { Collection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import { encoderSpec } from "../index/collection.ts";
-import { checkSameEncoder } from "../index/manifest.ts";
 import { parseFilters, unknownFields } from "../index/filter.ts";
 import { search, searchDetailed, type SearchHit, type SearchOptions } from "../index/search.ts";
 import { appendRun, finishRun, readTopics, resumeRun, runLines, type Topic } from "../eval/topics.ts";
 import { progressBar } from "./progress.ts";
 import { Encoder } from "../encode/encoder.ts";
-import { decimal, dtypeOption, positiveInt, threadsOption } from "./options.ts";
+import { checkSameAgg, checkSameEncoder } from "../index/manifest.ts";
+import { checkAggApplies, givenAgg } from "./agg-options.ts";
+import {
+  aggModeOption,
+  aggTargetOption,
+  decimal,
+  dtypeOption,
+  lowercaseOptions,
+  positiveInt,
+  threadsOption,
+} from "./options.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function searchCommand(): Command {
+  const [lowercase, noLowercase] = lowercaseOptions();
   return new Command("search")
     .description("search a collection with a query in any language")
     .argument("<collection>", "collection name")
@@ -58,6 +68,10 @@ export function searchCommand(): Command {
     .option("--nprobes <n>", "ANN: IVF partitions to probe", positiveInt)
     .option("--refine-factor <n>", "ANN: candidates re-ranked exactly, as a multiple of k", positiveInt)
     .option("--model <id-or-dir>", "check the query encoder (default: the collection's own)")
+    .addOption(aggModeOption())
+    .addOption(lowercase)
+    .addOption(noLowercase)
+    .addOption(aggTargetOption())
     .addOption(threadsOption())
     .addOption(dtypeOption("the one the collection was built with"))
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
@@ -75,6 +89,7 @@ export function searchCommand(): Command {
       const col = await Collection.open(name, { home: o.home });
       let enc: Encoder | null = null;
       try {
+        checkAggOptions(col, o);
         const mode = o.mode ?? (col.dense ? "dense" : "bm25");
         if (o.model) {
           if (o.model === "bm25") checkSameEncoder(name, col.manifest.encoder, { kind: "bm25" }, "search");
@@ -83,7 +98,8 @@ export function searchCommand(): Command {
             const dtype = o.dtype ?? (built.kind === "dense" ? built.dtype : undefined);
             // queries get the prefixes the documents were embedded with
             const prompts = built.kind === "dense" ? built.prompts : undefined;
-            enc = await Encoder.load(o.model, { threads: o.threads, dtype, prompts });
+            const agg = col.aggOptions();
+            enc = await Encoder.load(o.model, { threads: o.threads, dtype, prompts, agg });
             const spec = encoderSpec(enc, built.kind === "dense" ? built.revision : null);
             const check = { allowModelChange: o.allowModelChange };
             checkSameEncoder(name, built, spec, "search", check);
@@ -104,6 +120,7 @@ export function searchCommand(): Command {
           ann: o.exact ? false : o.ann ? true : "auto",
           nprobes: o.nprobes,
           refineFactor: o.refineFactor,
+          aggTarget: o.aggTarget,
         };
         if (topics) return await searchTopics(col, topics, opts, o);
         const { hits, warning } = await searchDetailed(col, query!, opts);
@@ -115,6 +132,18 @@ export function searchCommand(): Command {
         await enc?.close();
       }
     });
+}
+
+/** The Aggretriever options must fit the collection: one of its model, as it was built. */
+function checkAggOptions(col: Collection, o: Record<string, unknown>): void {
+  const agg = col.agg;
+  checkAggApplies(agg !== undefined, o, `the model of collection "${col.name}"`);
+  if (agg === undefined) return;
+  checkSameAgg(col.name, agg, givenAgg(o), "search");
+  if (o.aggTarget !== undefined && agg.mode !== "target")
+    throw new Error(
+      `--agg-target picks a token set for --agg-mode target, and collection "${col.name}" was built with --agg-mode ${agg.mode}; leave --agg-target out`,
+    );
 }
 
 /** Every topic in turn, appended to the run as it goes (a rerun resumes after the queries done). */

@@ -4,7 +4,14 @@
 import { Command, Option } from "commander";
 import { fineTune } from "../train/fine-tune.ts";
 import { lowResourceTable, parseLangWeights, type Weighting } from "../train/lang-weights.ts";
-import { decimal, nonNegativeInt, positiveInt, threadsOption } from "./options.ts";
+import {
+  aggModeOption,
+  decimal,
+  lowercaseOptions,
+  nonNegativeInt,
+  positiveInt,
+  threadsOption,
+} from "./options.ts";
 import { stopOnCtrlC } from "./interrupt.ts";
 import { progressBar } from "./progress.ts";
 
@@ -33,21 +40,46 @@ function valLine(e: Record<string, number>): string {
 }
 
 export function trainCommand(): Command {
+  const [lowercase, noLowercase] = lowercaseOptions();
   return new Command("train")
-    .description("fine-tune a retriever on query/passage pairs (InfoNCE, weighted InfoNCE, triplet)")
+    .description(
+      "fine-tune a retriever on query/passage pairs (InfoNCE, weighted InfoNCE, triplet; Aggretriever loss for Aggretriever models)",
+    )
     .requiredOption(
       "--model <id-or-dir>",
-      "BERT / XLM-R / sentence-transformers checkpoint, or an NLLB-E5 folder",
+      "BERT / XLM-R / sentence-transformers checkpoint, an NLLB-E5 folder, an Aggretriever folder, or a masked LM with --head agg",
     )
+    .addOption(
+      new Option(
+        "--head <kind>",
+        "what the model is trained as: auto (by the folder; an Aggretriever folder trains as one) or agg (Aggretriever; a masked LM such as xlm-roberta-base gets fresh heads)",
+      )
+        .choices(["auto", "agg"])
+        .default("auto"),
+    )
+    .addOption(aggModeOption())
+    .option(
+      "--agg-vocab <file>",
+      "Aggretriever, --agg-mode target: the training language's token set (JSON with an ids array, from xlir agg-vocab)",
+    )
+    .addOption(lowercase)
+    .addOption(noLowercase)
+    .option(
+      "--semantic-dim <n>",
+      "Aggretriever from a masked LM: [CLS] projection width (default 128)",
+      positiveInt,
+    )
+    .option("--agg-dim <n>", "Aggretriever from a masked LM: agg* width (default 640)", positiveInt)
     .requiredOption(
       "--data <files...>",
       "pairs: JSONL (query, positive, negatives, lang; SWIM-IR rows) or TSV",
     )
     .requiredOption("--output <dir>", "model folder to write (training state goes to <dir>/training)")
     .addOption(
-      new Option("--loss <loss>", "training loss")
-        .choices(["infonce", "weighted-infonce", "triplet"])
-        .default("infonce"),
+      new Option(
+        "--loss <loss>",
+        "training loss (default infonce; Aggretriever models: aggretriever, the only one they take)",
+      ).choices(["infonce", "weighted-infonce", "triplet", "aggretriever"]),
     )
     .option("--lang-weights <list>", "weighted-infonce: per-language weights, e.g. sw=2,te=2 (others 1)")
     .option(
@@ -61,37 +93,49 @@ export function trainCommand(): Command {
         "loss-based",
       ]),
     )
-    .addOption(new Option("--similarity <s>", "InfoNCE similarity").choices(["cos", "dot"]).default("cos"))
-    .option("--temperature <x>", "InfoNCE temperature (scale = 1/temperature)", decimal({ above: 0 }), 0.05)
-    .option("--symmetric", "InfoNCE: also rank queries for each positive (mean of both directions)", false)
+    .addOption(new Option("--similarity <s>", "InfoNCE similarity (default cos)").choices(["cos", "dot"]))
+    .option(
+      "--temperature <x>",
+      "InfoNCE temperature (scale = 1/temperature; default 0.05)",
+      decimal({ above: 0 }),
+    )
+    .option("--symmetric", "InfoNCE: also rank queries for each positive (mean of both directions)")
     .addOption(
-      new Option("--distance <d>", "triplet distance").choices(["euclidean", "cosine"]).default("euclidean"),
+      new Option("--distance <d>", "triplet distance (default euclidean)").choices(["euclidean", "cosine"]),
     )
     .option("--margin <x>", "triplet margin (default 5 euclidean, 0.1 cosine)", decimal({ min: 0 }))
     .option(
       "--trainable <set>",
-      "full, last:N (default last:1) or lora; NLLB-E5 folders: lora (projection + LoRA)",
+      "full, last:N (default last:1) or lora; NLLB-E5 folders: lora (projection + LoRA); Aggretriever: full (default), heads, last:N or lora, the heads always train",
     )
     .option("--lora-r <n>", "LoRA rank", positiveInt, 32)
     .option("--lora-alpha <n>", "LoRA alpha", decimal({ above: 0 }), 64)
     .option("--lora-dropout <x>", "LoRA dropout", decimal({ min: 0, max: 0.99 }), 0.05)
     .option(
       "--negatives <n>",
-      "hard negatives per example (default: as many as every example has)",
+      "hard negatives per example (default: as many as every example has; Aggretriever: at most 7, the paper's)",
       nonNegativeInt,
     )
     .option("--epochs <n>", "passes over the training pairs", positiveInt, 3)
     .option("--steps <n>", "optimizer steps (overrides --epochs)", positiveInt)
-    .option("--batch-size <n>", "pairs per micro-batch (in-batch negatives)", positiveInt, 128)
+    .option(
+      "--batch-size <n>",
+      "pairs per micro-batch (in-batch negatives; default 128, Aggretriever 8)",
+      positiveInt,
+    )
     .option("--grad-accum <n>", "micro-batches per optimizer step", positiveInt, 1)
     .option(
       "--grad-cache <rows>",
       "GradCache: embed the batch in chunks of this many texts (bounded memory)",
       positiveInt,
     )
-    .option("--lr <x>", "peak learning rate (default 3e-5, triplet 1e-5)", decimal({ above: 0 }))
+    .option(
+      "--lr <x>",
+      "peak learning rate (default 3e-5, triplet 1e-5, Aggretriever 5e-6)",
+      decimal({ above: 0 }),
+    )
     .option("--warmup-steps <n>", "linear warmup steps (default 10% of the steps)", nonNegativeInt)
-    .option("--weight-decay <x>", "AdamW weight decay", decimal({ min: 0 }), 0.01)
+    .option("--weight-decay <x>", "AdamW weight decay (default 0.01, Aggretriever 0)", decimal({ min: 0 }))
     .option(
       "--max-grad-norm <x>",
       "clip gradients to this global norm (0: no clipping)",
@@ -116,6 +160,7 @@ export function trainCommand(): Command {
     .action(async (o) => {
       const ctrlC = stopOnCtrlC();
       let bar: ReturnType<typeof progressBar> = () => {};
+      let batchSize = 0;
       const started = Date.now();
       try {
         const r = await fineTune(
@@ -123,6 +168,14 @@ export function trainCommand(): Command {
             model: o.model,
             data: o.data,
             output: o.output,
+            head: o.head,
+            agg: {
+              mode: o.aggMode,
+              vocab: o.aggVocab,
+              lowercase: o.lowercase,
+              semanticDim: o.semanticDim,
+              aggDim: o.aggDim,
+            },
             loss: o.loss,
             weighting: weighting(o),
             similarity: o.similarity,
@@ -154,6 +207,7 @@ export function trainCommand(): Command {
           },
           {
             onStart: (s) => {
+              batchSize = s.batchSize;
               const line = `xlir: ${s.train} training pairs, ${s.val} validation, ${s.steps} steps, training ${s.trainable}`;
               if (o.json) console.log(JSON.stringify({ start: s }));
               else {
@@ -169,7 +223,7 @@ export function trainCommand(): Command {
             },
             onStep: (s) => {
               if (o.json) return console.log(JSON.stringify(s));
-              const rate = (s.step * o.batchSize * o.gradAccum) / ((Date.now() - started) / 1000);
+              const rate = (s.step * batchSize * o.gradAccum) / ((Date.now() - started) / 1000);
               bar(
                 s.step,
                 undefined,

@@ -327,6 +327,8 @@ export class Encoder {
     const seen = new Set<number>();
     for (const t of texts)
       for (const id of this.tok.encodeText(this.settings.lowerCase ? t.toLowerCase() : t)) seen.add(id);
+    // <unk> too: it stands for no word of the language
+    for (const id of Object.values(this.tok.specialIds)) seen.delete(id);
     return [...seen].sort((a, b) => a - b);
   }
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { resolveModel } from "../weights/hub.ts";
+import { aggEval, type AggEval, type AggEvalOptions, refuseAggOptions } from "./agg-eval.ts";
 import { DenseScorer } from "./dense-search.ts";
 import { cachedEmbedder, modelFingerprint, type EmbedStats, type Embedder } from "./embed-cache.ts";
 import type { Reference, Report } from "./report.ts";
@@ -51,6 +52,8 @@ export interface BenchmarkOptions {
   encoder?: Pick<EncoderOptions, "batchSize" | "threads" | "device" | "dtype" | "prompts"> & {
     revision?: string;
   };
+  /** Aggretriever models: --agg-mode, --lowercase, --agg-target (agg-eval.ts); an error for others. */
+  agg?: AggEvalOptions;
   onProgress?: (label: string, done: number, total: number) => void;
   /** Things worth saying as they happen (reference cells that match nothing). */
   warn?: (msg: string) => void;
@@ -70,6 +73,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   const depth = o.depth ?? 100;
   if (o.margin && mode !== "dense")
     throw new Error(`--margin rescores dense neighbours; it needs --mode dense`);
+  if (mode === "bm25") refuseAggOptions(o.model, o.agg);
   const refs: Reference[] = (o.references ?? []).map(readReference);
   const task = await loadTask(o.task, { data: o.data, langs: o.langs, limit: o.limit, split: o.split });
   if (o.margin && !task.settings.some((s) => s.bitext))
@@ -78,6 +82,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   let embedder: Embedder | undefined;
   let scorer: DenseScorer | undefined;
   let modelKey: string | undefined;
+  let agg: AggEval | undefined;
   const files: string[] = [];
   try {
     if (mode !== "bm25") {
@@ -86,23 +91,32 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       const dtype = o.encoder?.dtype ?? "float32";
       // so are embeddings with prefixes given by hand (none given: the keys caches already have)
       const prompts = o.encoder?.prompts ?? {};
+      const dir = await resolveModel(o.model, hub);
+      agg = aggEval(o.model, dir, task, o.agg);
       modelKey =
-        modelFingerprint(o.model, await resolveModel(o.model, hub)) +
+        modelFingerprint(o.model, dir) +
         (dtype === "float32" ? "" : `|${dtype}`) +
-        (Object.keys(prompts).length ? `|prompts:${JSON.stringify([prompts.query, prompts.passage])}` : "");
+        (Object.keys(prompts).length ? `|prompts:${JSON.stringify([prompts.query, prompts.passage])}` : "") +
+        (agg?.keySuffix ?? "");
+      const aggRun = agg;
       embedder = cachedEmbedder({
         modelKey,
         dir: o.cacheDir ?? undefined,
-        load: () =>
-          Encoder.load(o.model, {
+        load: async () => {
+          const enc = await Encoder.load(o.model, {
             batchSize: o.encoder?.batchSize,
             threads: o.encoder?.threads,
             device: o.encoder?.device,
             dtype,
             hub,
             prompts,
-          }),
-        encoderLang: nllbCode,
+            agg: aggRun?.encoder,
+          });
+          aggRun?.bind(enc);
+          return enc;
+        },
+        // Aggretriever reads the language only to pick a token set, keyed by the task's own codes.
+        encoderLang: agg ? (lang) => lang : nllbCode,
         onProgress: o.onProgress,
       });
       scorer = await DenseScorer.create({ threads: o.encoder?.threads, device: o.encoder?.device });
@@ -117,6 +131,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       scorer,
       depth,
       margin: o.margin,
+      queryLang: agg?.queryLang,
       onProgress: o.onProgress,
       onSetting: (s, run) => {
         if (o.writeRuns === false) return;
@@ -138,6 +153,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     ];
     if (mode !== "bm25")
       facts.push(["similarity", task.settings[0].cosine ? "cosine" : "dot product of the model's vectors"]);
+    if (agg) facts.push(...agg.facts);
     if (o.margin) facts.push(["margin", `xSIM ${o.margin.kind} margin, k ${o.margin.k}`]);
     facts.push(["run depth", String(depth)]);
     const report: Report = {
@@ -162,6 +178,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
           model: o.model,
           modelKey,
           mode,
+          agg: agg ? { mode: agg.mode, lowercase: agg.lowercase, target: agg.target } : null,
           depth,
           margin: o.margin ?? null,
           langs: o.langs ?? null,

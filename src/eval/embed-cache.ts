@@ -135,8 +135,13 @@ export interface EmbedderOptions {
 }
 
 export interface Embedder {
-  embed(set: TextSet, role: Role): Promise<Embeddings>;
-  /** Frees a set's vectors when no later setting needs them. */
+  /**
+   * The set's vectors, read in `lang` when given (default the set's own language): Aggretriever's
+   * target mode reads a query with another language's token set (--agg-target), and those vectors
+   * are other vectors, kept apart in memory and on disk by the language.
+   */
+  embed(set: TextSet, role: Role, lang?: string): Promise<Embeddings>;
+  /** Frees a set's vectors (in every language it was read in) when no later setting needs them. */
   drop(set: TextSet, role: Role): void;
   readonly stats: EmbedStats;
   close(): Promise<void>;
@@ -144,12 +149,12 @@ export interface Embedder {
 
 export function cachedEmbedder(opts: EmbedderOptions): Embedder {
   // By set object: tasks share one object per set between the settings that use it.
-  const memo = new WeakMap<TextSet, Map<Role, Promise<Embeddings>>>();
+  const memo = new WeakMap<TextSet, Map<Role, Map<string, Promise<Embeddings>>>>();
   const stats: EmbedStats = { hits: 0, misses: 0, textsEncoded: 0, modelLoaded: false };
   let encoder: Promise<EmbeddingModel> | undefined;
 
-  const compute = async (set: TextSet, role: Role): Promise<Embeddings> => {
-    const lang = opts.encoderLang(set.lang) ?? "";
+  const compute = async (set: TextSet, role: Role, readAs: string | undefined): Promise<Embeddings> => {
+    const lang = opts.encoderLang(readAs) ?? "";
     const entry: CacheEntry = { source: set.source, role, lang, texts: set.texts };
     const path = opts.dir === undefined ? undefined : entryPath(opts.dir, opts.modelKey, entry);
     const cached = path === undefined ? undefined : readNpy(path);
@@ -163,7 +168,7 @@ export function cachedEmbedder(opts: EmbedderOptions): Embedder {
       encoder = opts.load();
     }
     const enc = await encoder;
-    const label = `embedding ${set.source} (${role})`;
+    const label = `embedding ${set.source} (${role}${readAs === set.lang ? "" : ` as ${readAs}`})`;
     const e = await enc.embed(set.texts, {
       role,
       ...(lang ? { lang } : {}),
@@ -175,11 +180,14 @@ export function cachedEmbedder(opts: EmbedderOptions): Embedder {
   };
 
   return {
-    embed(set, role) {
+    embed(set, role, lang) {
+      const readAs = lang ?? set.lang;
       let byRole = memo.get(set);
       if (!byRole) memo.set(set, (byRole = new Map()));
-      let p = byRole.get(role);
-      if (!p) byRole.set(role, (p = compute(set, role)));
+      let byLang = byRole.get(role);
+      if (!byLang) byRole.set(role, (byLang = new Map()));
+      let p = byLang.get(readAs ?? "");
+      if (!p) byLang.set(readAs ?? "", (p = compute(set, role, readAs)));
       return p;
     },
     drop(set, role) {

@@ -29,6 +29,8 @@ export interface RunTaskOptions {
   depth: number;
   /** xSIM margin scoring for bitext settings (dense mode only). */
   margin?: Margin;
+  /** The language each query set is read in, when not its own (Aggretriever's --agg-target). */
+  queryLang?: (queries: TextSet, setting: Setting) => string | undefined;
   /** Called with each setting's run and result, in order (to write the run file). */
   onSetting?: (setting: Setting, run: Run, result: EvalResult, index: number) => void;
   onProgress?: (label: string, done: number, total: number) => void;
@@ -99,14 +101,18 @@ interface Ranked {
 }
 
 async function denseRun(s: Setting, depth: number, o: RunTaskOptions): Promise<Ranked> {
-  const embed = async (sets: readonly TextSet[], role: Setting["queryRole"]) => {
+  const embed = async (
+    sets: readonly TextSet[],
+    role: Setting["queryRole"],
+    lang: (set: TextSet) => string | undefined = () => undefined,
+  ) => {
     const parts = [];
     // One set at a time: one progress bar each, and the encoder's threads stay on one batch.
-    for (const set of sets) parts.push(await o.embedder!.embed(set, role));
+    for (const set of sets) parts.push(await o.embedder!.embed(set, role, lang(set)));
     const e = concatRows(parts);
     return s.cosine ? normalizeRows(e) : e;
   };
-  const q = await embed(s.queries, s.queryRole);
+  const q = await embed(s.queries, s.queryRole, (set) => o.queryLang?.(set, s));
   const d = await embed(s.docs, s.docRole);
   const qIds = s.queries.flatMap((set) => set.ids);
   const docIds = s.docs.flatMap((set) => set.ids);

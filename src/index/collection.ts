@@ -4,8 +4,10 @@
 // memory; indexer.ts adds and removes documents, search.ts searches.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { AggOptions } from "../encode/aggretriever.ts";
 import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
 import { analyzerConfig, type AnalyzerOptions } from "../text/analyzer.ts";
+import { type AggVocab, storedAggVocab } from "./agg-vocab.ts";
 import type { Bm25Index } from "./bm25.ts";
 import { bm25Params, type Bm25Params } from "./bm25-similarity.ts";
 import { loadCollectionBm25 } from "./bm25-sync.ts";
@@ -16,6 +18,8 @@ import { collectionPath, unknownCollection } from "./home.ts";
 import { type DocColumns, LanceStore } from "./lance-store.ts";
 import { lockCollection } from "./lock.ts";
 import {
+  type AggSettings,
+  checkSameAgg,
   checkSameEncoder,
   COLLECTION_FORMAT_VERSION,
   type EncoderCheckOptions,
@@ -82,6 +86,7 @@ export function encoderSpec(
     dtype: enc.dtype,
     prompts: { ...enc.settings.prompts },
     fingerprint: enc.fingerprint,
+    ...(enc.aggMode === null ? {} : { agg: { mode: enc.aggMode, lowercase: enc.settings.lowerCase } }),
   };
 }
 
@@ -90,6 +95,7 @@ export class Collection {
   private bm25Cache: Bm25Index | null = null;
   private encoderCache: Encoder | null = null;
   private ownsEncoder = false;
+  private readonly aggVocabs = new Map<string, AggVocab>();
 
   private constructor(
     readonly name: string,
@@ -187,6 +193,7 @@ export class Collection {
       dtype: opts.dtype ?? spec.dtype,
       hub: { ...opts.hub, revision: spec.revision ?? undefined },
       prompts: { ...spec.prompts, ...opts.prompts },
+      agg: this.aggOptions(opts.agg) ?? opts.agg,
     });
     try {
       checkSameEncoder(this.name, spec, encoderSpec(enc, spec.revision, spec.similarity), "use", opts);
@@ -197,6 +204,30 @@ export class Collection {
     this.encoderCache = enc;
     this.ownsEncoder = true;
     return enc;
+  }
+
+  /** The Aggretriever settings the collection was built with; undefined for other models. */
+  get agg(): AggSettings | undefined {
+    return this.manifest.encoder.kind === "dense" ? this.manifest.encoder.agg : undefined;
+  }
+
+  /**
+   * How to load this collection's Aggretriever encoder: its recorded mode and lowercasing, and its
+   * stored token sets (`given` settings that differ are refused); undefined for other models.
+   */
+  aggOptions(given: Partial<AggSettings> = {}): AggOptions | undefined {
+    const agg = this.agg;
+    if (agg === undefined) return undefined;
+    checkSameAgg(this.name, agg, given, "use");
+    return { mode: agg.mode, lowercase: agg.lowercase, vocab: (lang) => this.aggVocab(lang)?.ids };
+  }
+
+  /** The token set stored for `lang` (agg-vocab/<lang>.json), read once; undefined when there is none. */
+  aggVocab(lang: string): AggVocab | undefined {
+    // a language without a set may get one later (xlir index --agg-vocab): remember found sets only
+    let v = this.aggVocabs.get(lang);
+    if (v === undefined && (v = storedAggVocab(this.dir, lang)) !== undefined) this.aggVocabs.set(lang, v);
+    return v;
   }
 
   /** BM25 over the chunks, as committed. */

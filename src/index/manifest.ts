@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EncoderDType } from "../encode/encoder.ts";
+import { AGG_MODES, type AggMode } from "../models/aggretriever.ts";
 import { type AnalyzerConfig, checkAnalyzerConfig } from "../text/analyzer.ts";
 import { type Bm25Params, bm25Params } from "./bm25-similarity.ts";
 import { type DocScore, formatDocScore, parseDocScore } from "./doc-score.ts";
@@ -44,6 +45,17 @@ export interface DenseEncoderSpec {
    * with other weights is refused. Absent in older collections: not checked.
    */
   fingerprint?: string;
+  /**
+   * Aggretriever models: how the documents' lexical vectors were predicted and whether their text
+   * was lowercased; queries must be encoded the same way. Absent for other models.
+   */
+  agg?: AggSettings;
+}
+
+/** The Aggretriever settings a collection records (encode/aggretriever.ts AggOptions, as decided). */
+export interface AggSettings {
+  mode: AggMode;
+  lowercase: boolean;
 }
 
 export type EncoderSpec = DenseEncoderSpec | { kind: "bm25" };
@@ -122,6 +134,9 @@ export function readManifest(dir: string): Manifest {
       throw bad("the encoder's prompts need string query and passage prefixes");
     if (enc.fingerprint !== undefined && typeof enc.fingerprint !== "string")
       throw bad("the encoder's fingerprint is not a string");
+    const a = enc.agg;
+    if (a !== undefined && !(AGG_MODES.includes(a?.mode) && typeof a?.lowercase === "boolean"))
+      throw bad(`the encoder's agg settings need a mode (${AGG_MODES.join(", ")}) and a boolean lowercase`);
   }
   const ann = raw.ann as AnnSpec | undefined;
   if (!ann || !Number.isInteger(ann.threshold)) throw bad("no ANN settings");
@@ -147,7 +162,8 @@ function toJson(m: Manifest): Record<string, unknown> {
 export function describeEncoder(e: EncoderSpec): string {
   if (e.kind === "bm25") return "bm25 (lexical only)";
   const rev = e.revision ? `@${e.revision}` : "";
-  return `${e.model}${rev} (${e.dims} dims, ${e.similarity}, max ${e.maxLength} tokens)`;
+  const agg = e.agg ? `, --agg-mode ${e.agg.mode}${e.agg.lowercase ? ", lowercased" : ""}` : "";
+  return `${e.model}${rev} (${e.dims} dims, ${e.similarity}, max ${e.maxLength} tokens${agg})`;
 }
 
 export interface EncoderCheckOptions {
@@ -189,6 +205,7 @@ export function checkSameEncoder(
       `cannot ${what} collection "${name}" with prefixes ${prefixes(b)}: it was built with ${prefixes(a)}; ` +
         `leave --query-prefix/--passage-prefix out (or give those), or create a new collection`,
     );
+  if (built.agg && given.agg) checkSameAgg(name, built.agg, given.agg, what);
   if (
     built.fingerprint &&
     given.fingerprint &&
@@ -203,3 +220,27 @@ export function checkSameEncoder(
 
 const prefixes = (p: { query: string; passage: string }) =>
   `query ${JSON.stringify(p.query)} / passage ${JSON.stringify(p.passage)}`;
+
+/**
+ * Throws when Aggretriever settings asked for (`given`: only those named) differ from the ones a
+ * collection was built with: its vectors would not be comparable with the new ones.
+ */
+export function checkSameAgg(
+  name: string,
+  built: AggSettings,
+  given: Partial<AggSettings>,
+  what: string,
+): void {
+  if (given.mode !== undefined && given.mode !== built.mode)
+    throw new Error(
+      `cannot ${what} collection "${name}" with --agg-mode ${given.mode}: its documents were encoded with ` +
+        `--agg-mode ${built.mode}; leave --agg-mode out (or give ${built.mode}), or create a new collection`,
+    );
+  if (given.lowercase !== undefined && given.lowercase !== built.lowercase)
+    throw new Error(
+      `cannot ${what} collection "${name}" with ${caseFlag(given.lowercase)}: its documents were encoded ` +
+        `with ${caseFlag(built.lowercase)}; leave it out, or create a new collection`,
+    );
+}
+
+const caseFlag = (lowercase: boolean) => (lowercase ? "--lowercase" : "--no-lowercase");

@@ -26,6 +26,7 @@ import {
   loadLanguageGuesser,
   UNDETERMINED,
 } from "../text/langid.ts";
+import { encodedLang } from "./agg-vocab.ts";
 import { type Bm25QueryPart, searchParts } from "./bm25.ts";
 import type { Collection, CollectionView } from "./collection.ts";
 import { type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
@@ -65,7 +66,14 @@ export interface SearchOptions {
    * LanguageDetector is trusted from MIN_CONFIDENT_WORDS words up.
    */
   detector?: LanguageGuesser | LanguageDetector;
+  /**
+   * Aggretriever collections in target mode: whose token set encodes the query: its own language's
+   * (default), the documents' searched (they must be in one language), or English's.
+   */
+  aggTarget?: AggTarget;
 }
+
+export type AggTarget = "query" | "corpus" | "en";
 
 export interface SearchHit {
   rank: number;
@@ -227,13 +235,16 @@ async function denseDocs(
   opts: SearchOptions,
 ): Promise<{ view: CollectionView; hits: DocHit[] }> {
   const enc = await col.encoder();
-  const q = (
-    await enc.embed([query], { role: "query", lang: lang === UNDETERMINED ? DEFAULT_NLLB_LANG : lang })
-  ).data;
+  let view = await col.view(false);
+  const allowed = allowedDocs(filter, view.docs.langs, view.docs.metadata);
+  const encLang =
+    enc.aggMode === "target"
+      ? aggQueryLang(col, lang, opts.aggTarget ?? "query", documentLanguages(view.docs.langs, allowed))
+      : encodedLang(lang);
+  const q = (await enc.embed([query], { role: "query", lang: encLang })).data;
   if (col.cosine) normalizeRows(q, q.length);
   const m = col.manifest;
   const annAuto = (opts.ann ?? "auto") === "auto";
-  let view = await col.view(false);
   const useAnn =
     opts.ann === true || (annAuto && m.ann.index !== null && view.chunkIds.length >= m.ann.threshold);
   if (opts.ann === true && m.ann.index === null) {
@@ -241,7 +252,6 @@ async function denseDocs(
       `collection "${col.name}" has no ANN index: build one with xlir index ${col.name} --build-ann, or search exactly`,
     );
   }
-  const allowed = allowedDocs(filter, view.docs.langs, view.docs.metadata);
   if (!useAnn) {
     view = await col.view(true);
     const scores = dotAll(view.vectors!, q.length, q);
@@ -266,6 +276,34 @@ async function denseDocs(
     return d >= 0 && (allowed === null || allowed[d]) ? d : -1;
   };
   return { view, hits: docsFromChunks(chunks, docOf, agg, depth) };
+}
+
+/**
+ * Target mode: the language whose token set encodes the query (`docLangs`: the languages of the
+ * documents searched), refused with the ways out when the collection holds no set for it.
+ */
+function aggQueryLang(col: Collection, lang: string, target: AggTarget, docLangs: string[]): string {
+  let chosen = encodedLang(lang);
+  if (target === "en") chosen = DEFAULT_NLLB_LANG;
+  else if (target === "corpus") {
+    const langs = [...new Set(docLangs.map(encodedLang))];
+    if (langs.length !== 1)
+      throw new Error(
+        langs.length
+          ? `--agg-target corpus: the documents searched are in ${langs.join(", ")}; pick one language with --filter lang=CODE, or use --agg-target query|en`
+          : `--agg-target corpus: no documents are searched to take the language from; check --filter, or use --agg-target query|en`,
+      );
+    chosen = langs[0];
+  }
+  if (col.aggVocab(chosen) === undefined) {
+    const whose = target === "query" ? "the query's language " : "";
+    throw new Error(
+      `collection "${col.name}" has no token set for ${whose}${chosen}: give the query's language with --lang, ` +
+        `encode it with another set (--agg-target query|corpus|en), or add one with ` +
+        `xlir index ${col.name} --agg-vocab FILE (made by xlir agg-vocab --lang ${chosen})`,
+    );
+  }
+  return chosen;
 }
 
 async function bm25Docs(

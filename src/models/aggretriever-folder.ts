@@ -7,13 +7,19 @@
 //                                         lowercase (default true: the paper lowercases all text)
 // Only tied heads are read (one tower for queries and passages, the papers' setting); the
 // reference code's `linear_p` copy of a tied head is ignored.
+//
+// A plain masked LM (xlm-roberta-base, bert-base-multilingual-cased) becomes an Aggretriever with
+// fresh heads, initialised as the reference code's nn.Linear layers are: in memory when training
+// starts from it (`xlir train --head agg --model xlm-roberta-base`), or as a folder (initAggretriever)
+// to evaluate the untrained starting point.
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Tensor, readSafetensors, writeSafetensors } from "../weights/safetensors.ts";
 import { aggAlgorithm } from "./agg-star.ts";
 import { AGG_MODES, type AggMode, type AggSpec, POOLER, TERM_WEIGHT } from "./aggretriever.ts";
 import { Checkpoint, tensorSource, type WeightSource } from "./checkpoint.ts";
+import { Rng } from "./random.ts";
 
 export const AGG_CONFIG = "aggretriever_config.json";
 const HEAD_FILES = { [POOLER]: "pooler", [TERM_WEIGHT]: "TermWeightTrans" } as const;
@@ -95,15 +101,130 @@ export function readAggretrieverFolder(dir: string): LoadedAggretriever {
       `${dir}: the heads' input width does not match the model's hidden size ${ck.config.hidden}; the heads belong to another model`,
     );
   }
+  return loaded(
+    dir,
+    ck,
+    heads,
+    aggDim,
+    { mode, lowercase: extra.lowercase === undefined ? true : Boolean(extra.lowercase) },
+    { configs, weights },
+  );
+}
+
+function loaded(
+  dir: string,
+  ck: Checkpoint,
+  heads: Map<string, Tensor>,
+  aggDim: number,
+  defaults: AggDefaults,
+  files = { configs: [join(dir, "config.json")], weights: [join(dir, "model.safetensors")] },
+): LoadedAggretriever {
+  const semanticDim = heads.get(`${POOLER}.weight`)!.dims[0];
   return {
     dir,
     ck,
     heads,
-    spec: { semanticDim: pooler.dims[0], aggDim, algorithm: aggAlgorithm(ck.config.vocabSize) },
-    defaults: { mode, lowercase: extra.lowercase === undefined ? true : Boolean(extra.lowercase) },
-    files: { configs, weights },
+    spec: { semanticDim, aggDim, algorithm: aggAlgorithm(ck.config.vocabSize) },
+    defaults,
+    files,
     close: () => ck.close(),
   };
+}
+
+/** How a plain masked LM becomes an Aggretriever: the papers' sizes and settings unless told. */
+export interface AggInit {
+  /** Width of the [CLS] projection (default 128). */
+  semanticDim?: number;
+  /** Width of agg* (default 640). */
+  aggDim?: number;
+  /** Lexical mode recorded as the folder's default (default mlm). */
+  mode?: AggMode;
+  /** Lowercase all text (default true, as the paper). */
+  lowercase?: boolean;
+  /** Seed of the heads' initialisation (default 42). */
+  seed?: number;
+}
+
+/**
+ * The two heads as PyTorch initialises nn.Linear (the reference code's LinearPooler): weight
+ * kaiming-uniform with a = sqrt(5) and bias uniform, both in ±1/sqrt(in_features).
+ */
+export function freshAggretrieverHeads(
+  hidden: number,
+  semanticDim: number,
+  seed: number,
+): Map<string, Tensor> {
+  const rng = new Rng(seed);
+  const bound = 1 / Math.sqrt(hidden);
+  const uniform = (n: number) => Float32Array.from({ length: n }, () => (2 * rng.next() - 1) * bound);
+  const heads = new Map<string, Tensor>();
+  for (const [name, out] of [
+    [POOLER, semanticDim],
+    [TERM_WEIGHT, 1],
+  ] as const) {
+    heads.set(`${name}.weight`, { data: uniform(out * hidden), dims: [out, hidden] });
+    heads.set(`${name}.bias`, { data: uniform(out), dims: [out] });
+  }
+  return heads;
+}
+
+function positiveInt(x: number, what: string): number {
+  if (!Number.isInteger(x) || x < 1) throw new Error(`${what} must be a positive integer, got ${x}`);
+  return x;
+}
+
+/**
+ * An Aggretriever folder as it is; any other folder must be a masked LM, which gets fresh heads
+ * from `init` (refused without it: the folder is not an Aggretriever).
+ */
+export function openAggretriever(dir: string, init?: AggInit): LoadedAggretriever {
+  if (isAggretrieverFolder(dir)) return readAggretrieverFolder(dir);
+  if (!init)
+    throw new Error(
+      `${dir} is not an Aggretriever folder (no pooler_config.json / TermWeightTrans_config.json); train one from a masked LM with xlir train --head agg`,
+    );
+  const semanticDim = positiveInt(init.semanticDim ?? 128, "--semantic-dim");
+  const aggDim = positiveInt(init.aggDim ?? 640, "--agg-dim");
+  const ck = Checkpoint.open(dir);
+  try {
+    const cfg = ck.config;
+    const head = cfg.family === "bert" ? "cls.predictions" : "lm_head";
+    const hasMlm =
+      cfg.family !== "m2m100" &&
+      ck.has(`${head}${cfg.family === "bert" ? ".transform" : ""}.dense.weight`) &&
+      ck.has(`${head}.bias`);
+    if (!hasMlm)
+      throw new Error(
+        `${dir}: no masked-LM head (${cfg.family === "m2m100" ? "an m2m_100 encoder" : `${head}.* missing`}); Aggretriever starts from a …ForMaskedLM checkpoint such as xlm-roberta-base or bert-base-multilingual-cased`,
+      );
+    return loaded(dir, ck, freshAggretrieverHeads(cfg.hidden, semanticDim, init.seed ?? 42), aggDim, {
+      mode: init.mode ?? "mlm",
+      lowercase: init.lowercase ?? true,
+    });
+  } catch (e) {
+    ck.close();
+    throw e;
+  }
+}
+
+/**
+ * Writes `outDir` as an Aggretriever folder: the masked LM's files (copied) and fresh heads, the
+ * untrained starting point of `xlir train --head agg` with the same seed.
+ */
+export function initAggretriever(mlmDir: string, outDir: string, init: AggInit = {}): void {
+  if (isAggretrieverFolder(mlmDir))
+    throw new Error(`${mlmDir} is already an Aggretriever folder; train or embed with it as it is`);
+  if (existsSync(outDir) && readdirSync(outDir).length)
+    throw new Error(`${outDir} exists and is not empty; give a new folder`);
+  const fresh = openAggretriever(mlmDir, init);
+  try {
+    mkdirSync(outDir, { recursive: true });
+    // a hub cache holds symlinks: copy what they point to
+    cpSync(mlmDir, outDir, { recursive: true, dereference: true });
+    writeAggretrieverHeads(outDir, fresh.heads, fresh.spec, fresh.defaults);
+  } finally {
+    fresh.close();
+  }
 }
 
 export const headSource = (heads: Map<string, Tensor>): WeightSource =>

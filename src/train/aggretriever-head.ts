@@ -2,7 +2,9 @@
 // the term-weight head always train; the masked LM trains fully, in its last N layers, through LoRA
 // on query/key/value, or not at all (`heads`). The graph builds the lexical vector and agg* inside
 // it (models/aggretriever.ts) so gradients reach everything that trains. The trained model is
-// written in the same folder layout (LoRA merged, and kept as a PEFT adapter in `adapter/`).
+// written in the same folder layout (LoRA merged, and kept as a PEFT adapter in `adapter/`), with
+// the lexical mode it was trained in as its default. A plain masked LM starts with fresh heads
+// (`init`, models/aggretriever-folder.ts).
 //
 // Memory: in mlm mode the graph holds [rows, seq, vocabulary] softmax probabilities and their
 // gradients (250k wide for XLM-R); bound it with GradCache (--grad-cache ROWS), or train in self
@@ -12,7 +14,13 @@ import { encoderFeeds, tokenizeTexts } from "../encode/encoder.ts";
 import { aggSettings } from "../encode/aggretriever.ts";
 import { tensorSource } from "../models/checkpoint.ts";
 import { type AggMode, aggGraph, POOLER, selfSlots, TERM_WEIGHT } from "../models/aggretriever.ts";
-import { headSource, readAggretrieverFolder, writeAggretrieverHeads } from "../models/aggretriever-folder.ts";
+import {
+  type AggInit,
+  headSource,
+  isAggretrieverFolder,
+  openAggretriever,
+  writeAggretrieverHeads,
+} from "../models/aggretriever-folder.ts";
 import type { Graph } from "../tensor/graph.ts";
 import { loadTokenizer } from "../text/tokenizer.ts";
 import type { Tensor } from "../weights/safetensors.ts";
@@ -33,10 +41,17 @@ export interface AggHeadOptions {
   seed?: number;
   /** self mode: padding writes into v[<pad>] as in the reference code (parity checks only). */
   selfPadding?: boolean;
+  /** A plain masked LM: the fresh heads' sizes (ignored for an Aggretriever folder). */
+  init?: AggInit;
 }
 
-export function aggretrieverHead(dir: string, o: AggHeadOptions): ModelHead {
-  const folder = readAggretrieverFolder(dir);
+/** The head, the width of the vectors' semantic part (where the loss splits them) and the mode it trains in. */
+export function aggretrieverHead(
+  dir: string,
+  o: AggHeadOptions,
+): ModelHead & { semanticDim: number; mode: AggMode } {
+  const fresh = !isAggretrieverFolder(dir);
+  const folder = openAggretriever(dir, o.init ?? {});
   try {
     const { ck, spec } = folder;
     const cfg = ck.config;
@@ -44,6 +59,11 @@ export function aggretrieverHead(dir: string, o: AggHeadOptions): ModelHead {
     if (mode === "target" && !o.vocabIds?.length)
       throw new Error(
         "--agg-mode target: training needs the training language's token set (--agg-vocab FILE from xlir agg-vocab)",
+      );
+    const outside = o.vocabIds?.find((id) => !Number.isInteger(id) || id < 0 || id >= cfg.vocabSize);
+    if (outside !== undefined)
+      throw new Error(
+        `--agg-vocab: token id ${outside} is not one of this model's (0..${cfg.vocabSize - 1}); make the token set with xlir agg-vocab --model for this model`,
       );
     const t = o.trainable;
     if (t.kind === "last" && t.layers > cfg.layers)
@@ -85,9 +105,11 @@ export function aggretrieverHead(dir: string, o: AggHeadOptions): ModelHead {
 
     return {
       dim: spec.semanticDim + spec.aggDim,
+      semanticDim: spec.semanticDim,
+      mode,
       params,
       dims: inputDims(first.graph, Object.keys(params)),
-      describe: `aggretriever ${mode}, ${t.kind === "last" ? `last:${t.layers}` : t.kind}`,
+      describe: `aggretriever ${mode}, ${t.kind === "last" ? `last:${t.layers}` : t.kind}${fresh ? ", fresh heads" : ""}`,
       dropout: withDropout,
       graph: (dropout) => (dropout === withDropout ? first.graph : (plain ??= build(false).graph)),
       batch(texts, rng) {
@@ -121,10 +143,8 @@ export function aggretrieverHead(dir: string, o: AggHeadOptions): ModelHead {
             const heads = new Map<string, Tensor>();
             for (const [name, x] of folder.heads)
               heads.set(name, { data: values[name] ?? x.data, dims: x.dims });
-            writeAggretrieverHeads(tmp, heads, spec, {
-              mode: folder.defaults.mode,
-              lowercase: settings.lowerCase,
-            });
+            // the mode it was trained in is the mode it is meant to run in
+            writeAggretrieverHeads(tmp, heads, spec, { mode, lowercase: settings.lowerCase });
           },
         });
       },

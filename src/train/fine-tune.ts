@@ -4,32 +4,62 @@
 // AdamW weight decay 0.01, lr 3e-5 for InfoNCE / 1e-5 for triplet, batch 128, 3 epochs, 128 tokens,
 // temperature 0.05 (sentence-transformers' scale 20), last layer trained.
 //
+// Aggretriever models (an Aggretriever folder, or a masked LM with head "agg", which starts with
+// fresh heads) train with the mAggretriever loss only. Their defaults are those of the reference
+// code, since the paper gives no others: the Aggretriever training script (castorini/dhr,
+// docs/aggretriever) trains the whole LM and the heads at lr 5e-6, 8 queries a batch, each with 7
+// hard negatives (train_n_passages 8; fewer when the data has fewer), passages of 128 tokens, 3
+// epochs; its arguments (kept by the mAggretriever fork) warm up over 10% of the steps; weight
+// decay is transformers' default 0, which the script leaves. Queries are cut at 32 tokens there;
+// here one --max-length serves both.
+//
 // The exported model holds the best weights by validation MRR (over all validation queries), as
 // transformers' load_best_model_at_end; without validation, the last ones. `<output>/training`
 // keeps the log, loss.svg, the checkpoint, the language weights and the run's settings.
 
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { AggMode } from "../models/aggretriever.ts";
+import { isAggretrieverFolder } from "../models/aggretriever-folder.ts";
 import { isNllbE5Folder } from "../models/nllb-e5-folder.ts";
 import { Rng } from "../models/random.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
+import { aggretrieverHead } from "./aggretriever-head.ts";
 import { trainContrastive, type ContrastiveResult, type ValFigures } from "./contrastive.ts";
 import { encoderHead } from "./encoder-head.ts";
 import { UNDETERMINED } from "../text/langid.ts";
 import { LangWeights, type Weighting } from "./lang-weights.ts";
 import type { LoopHooks, TrainerOptions } from "./loop.ts";
-import { lossSpec, type Similarity } from "./losses.ts";
+import { type LossSpec, lossSpec, type Similarity } from "./losses.ts";
 import type { ModelHead } from "./model-head.ts";
 import { nllbE5Head } from "./nllb-e5-head.ts";
 import { parseTrainable } from "./model-head.ts";
 import { loadPairs, type PairExample } from "./pairs.ts";
 
-export type LossName = "infonce" | "weighted-infonce" | "triplet";
+export type LossName = "infonce" | "weighted-infonce" | "triplet" | "aggretriever";
+
+/** Aggretriever settings (head "agg", or an Aggretriever folder). */
+export interface AggTrainOptions {
+  /** Lexical prediction while training, recorded as the trained folder's default (default: the folder's; mlm for a masked LM). */
+  mode?: AggMode;
+  /** target mode: a JSON file with an "ids" array (xlir agg-vocab) of the training language's tokens. */
+  vocab?: string;
+  /** Lowercase all text (default: the folder's; true for a masked LM, as the paper). */
+  lowercase?: boolean;
+  /** A masked LM's fresh heads: [CLS] projection width (default 128). */
+  semanticDim?: number;
+  /** A masked LM's fresh heads: agg* width (default 640). */
+  aggDim?: number;
+}
 
 export interface FineTuneConfig extends TrainerOptions {
   model: string;
   data: string[];
   output: string;
+  /** "auto" (default): by the folder; "agg": Aggretriever, a masked LM getting fresh heads. */
+  head?: "auto" | "agg";
+  agg?: AggTrainOptions;
+  /** Default infonce; aggretriever for Aggretriever models (the only loss they take). */
   loss?: LossName;
   /** Weights for weighted-infonce (required there; refused with the other losses). */
   weighting?: Weighting;
@@ -38,10 +68,10 @@ export interface FineTuneConfig extends TrainerOptions {
   symmetric?: boolean;
   distance?: "euclidean" | "cosine";
   margin?: number;
-  /** "full", "last:N" (default last:1, the paper's) or "lora". */
+  /** "full", "last:N" (default last:1, the paper's), "lora", or for Aggretriever "heads" (default full). */
   trainable?: string;
   lora?: { r?: number; alpha?: number; dropout?: number };
-  /** Hard negatives per example (default: as many as every example has). */
+  /** Hard negatives per example (default: as many as every example has; Aggretriever: at most 7). */
   negatives?: number;
   epochs?: number;
   /** Overrides epochs. */
@@ -93,12 +123,116 @@ export function splitByLanguage(
   };
 }
 
-/** NLLB-E5 folders train their projection + LoRA; other encoders what --trainable says (default last:1). */
-async function openHead(cfg: FineTuneConfig, seed: number): Promise<ModelHead> {
-  const dir = await resolveModel(cfg.model, cfg.hub);
+type HeadKind = "encoder" | "nllb-e5" | "agg";
+
+function headKind(cfg: FineTuneConfig, dir: string): HeadKind {
   const nllbE5 = isNllbE5Folder(dir);
-  const trainable = parseTrainable(cfg.trainable ?? (nllbE5 ? "lora" : "last:1"), cfg.lora);
-  if (nllbE5) return nllbE5Head(dir, { trainable, seed, maxLength: cfg.maxLength });
+  if (cfg.head === "agg" && nllbE5)
+    throw new Error(
+      `--head agg: ${cfg.model} is an NLLB-E5 folder; Aggretriever starts from a masked LM (e.g. xlm-roberta-base)`,
+    );
+  if (cfg.head === "agg" || isAggretrieverFolder(dir)) return "agg";
+  return nllbE5 ? "nllb-e5" : "encoder";
+}
+
+/** The token ids of an `xlir agg-vocab` file, sorted and distinct. */
+export function readAggVocab(file: string): number[] {
+  let ids: unknown;
+  try {
+    ids = (JSON.parse(readFileSync(file, "utf8")) as { ids?: unknown }).ids;
+  } catch (e) {
+    throw new Error(
+      `--agg-vocab ${file}: not readable JSON (${(e as Error).message}); make it with xlir agg-vocab`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (!Array.isArray(ids) || !ids.length || !ids.every((t) => Number.isInteger(t) && t >= 0))
+    throw new Error(
+      `--agg-vocab ${file}: no "ids" array of token ids; make the token set with xlir agg-vocab`,
+    );
+  return [...new Set(ids as number[])].sort((a, b) => a - b);
+}
+
+/** Options that belong to other heads or losses, refused rather than silently ignored. */
+function checkOptions(cfg: FineTuneConfig, kind: HeadKind, dir: string, lossName: LossName): void {
+  const a = cfg.agg ?? {};
+  const aggGiven = (
+    [
+      ["--agg-mode", a.mode],
+      ["--agg-vocab", a.vocab],
+      ["--lowercase / --no-lowercase", a.lowercase],
+      ["--semantic-dim", a.semanticDim],
+      ["--agg-dim", a.aggDim],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  if (kind !== "agg") {
+    if (aggGiven.length)
+      throw new Error(
+        `${aggGiven[0][0]} applies to Aggretriever models; ${cfg.model} is not one (train a masked LM as one with --head agg)`,
+      );
+    if (lossName === "aggretriever")
+      throw new Error(
+        `--loss aggretriever needs an Aggretriever model: an Aggretriever folder, or a masked LM with --head agg`,
+      );
+    return;
+  }
+  if (lossName !== "aggretriever")
+    throw new Error(
+      `--loss ${lossName}: Aggretriever models train with the Aggretriever loss (--loss aggretriever, their default); leave --loss out`,
+    );
+  const lossOpts = (
+    [
+      ["--similarity", cfg.similarity],
+      ["--temperature", cfg.temperature],
+      ["--symmetric", cfg.symmetric || undefined],
+      ["--distance", cfg.distance],
+      ["--margin", cfg.margin],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  if (lossOpts.length)
+    throw new Error(
+      `${lossOpts[0][0]} does not apply to the Aggretriever loss (dot products at temperature 1, as the paper); leave it out`,
+    );
+  if (isAggretrieverFolder(dir)) {
+    const dims = aggGiven.find(([flag]) => flag === "--semantic-dim" || flag === "--agg-dim");
+    if (dims)
+      throw new Error(
+        `${dims[0]}: ${cfg.model} is an Aggretriever folder whose heads fix the sizes; leave it out (it sizes the fresh heads of a masked LM)`,
+      );
+  }
+}
+
+/** NLLB-E5 folders train their projection + LoRA, Aggretriever models everything (full), other encoders what --trainable says (default last:1). */
+async function openHead(
+  cfg: FineTuneConfig,
+  dir: string,
+  kind: HeadKind,
+  seed: number,
+): Promise<ModelHead & { semanticDim?: number }> {
+  const defaultTrainable = { "nllb-e5": "lora", agg: "full", encoder: "last:1" }[kind];
+  const trainable = parseTrainable(cfg.trainable ?? defaultTrainable, cfg.lora);
+  if (kind === "nllb-e5") return nllbE5Head(dir, { trainable, seed, maxLength: cfg.maxLength });
+  if (kind === "agg") {
+    const a = cfg.agg ?? {};
+    const head = aggretrieverHead(dir, {
+      trainable,
+      seed,
+      mode: a.mode,
+      vocabIds: a.vocab === undefined ? undefined : readAggVocab(a.vocab),
+      lowercase: a.lowercase,
+      maxLength: cfg.maxLength ?? 128,
+      init: { semanticDim: a.semanticDim, aggDim: a.aggDim, mode: a.mode, lowercase: a.lowercase, seed },
+    });
+    if (a.vocab !== undefined && head.mode !== "target") {
+      head.close();
+      throw new Error(
+        `--agg-vocab is the token set of target mode, and this run trains in ${head.mode} mode; give --agg-mode target or leave --agg-vocab out`,
+      );
+    }
+    return head;
+  }
   return encoderHead(cfg.model, {
     trainable,
     seed,
@@ -115,27 +249,17 @@ export async function fineTune(
       train: number;
       val: number;
       steps: number;
+      batchSize: number;
       langWeights: Record<string, number> | null;
       trainable: string;
     }) => void;
   } = {},
 ): Promise<FineTuneResult> {
-  const lossName = cfg.loss ?? "infonce";
   const seed = cfg.seed ?? 42;
-  const batchSize = cfg.batchSize ?? 128;
-  if (lossName === "weighted-infonce" && !cfg.weighting)
+  if (cfg.loss === "weighted-infonce" && !cfg.weighting)
     throw new Error(
       "--loss weighted-infonce needs weights: --lang-weights sw=2,..., --low-resource bn,sw [--low-resource-weight 2], or --lang-weighting inverse-frequency|loss-based",
     );
-  if (lossName !== "weighted-infonce" && cfg.weighting)
-    throw new Error(`language weights apply to --loss weighted-infonce only, not ${lossName}`);
-  const spec = lossSpec(lossName, {
-    sim: cfg.similarity,
-    temperature: cfg.temperature,
-    symmetric: cfg.symmetric,
-    distance: cfg.distance,
-    margin: cfg.margin,
-  });
 
   // data, all read and checked before anything is created
   const readOpts = cfg.lang ? { defaultLang: cfg.lang } : {};
@@ -143,15 +267,34 @@ export async function fineTune(
   const { train, val } = cfg.val?.length
     ? { train: all, val: await loadPairs(cfg.val, readOpts) }
     : splitByLanguage(all, cfg.valSplit ?? 0.1, seed);
+
+  const modelDir = await resolveModel(cfg.model, cfg.hub);
+  const kind = headKind(cfg, modelDir);
+  const agg = kind === "agg";
+  const lossName = cfg.loss ?? (agg ? "aggretriever" : "infonce");
+  checkOptions(cfg, kind, modelDir, lossName);
+  if (lossName !== "weighted-infonce" && cfg.weighting)
+    throw new Error(`language weights apply to --loss weighted-infonce only, not ${lossName}`);
+  const plainSpec =
+    lossName === "aggretriever"
+      ? null
+      : lossSpec(lossName, {
+          sim: cfg.similarity,
+          temperature: cfg.temperature,
+          symmetric: cfg.symmetric,
+          distance: cfg.distance,
+          margin: cfg.margin,
+        });
+  const batchSize = cfg.batchSize ?? (agg ? 8 : 128);
   const fewest = Math.min(...train.map((e) => e.negatives.length));
-  const k = cfg.negatives ?? fewest;
+  const k = cfg.negatives ?? (agg ? Math.min(7, fewest) : fewest);
   if (k > fewest) {
     const short = train.find((e) => e.negatives.length < k)!;
     throw new Error(
       `${short.where}: ${short.negatives.length} hard negative(s), fewer than --negatives ${k}; mine more with xlir mine or lower --negatives`,
     );
   }
-  if (spec.kind === "triplet" && k < 1)
+  if (lossName === "triplet" && k < 1)
     throw new Error(
       `--loss triplet needs a hard negative for every example (${train.find((e) => !e.negatives.length)!.where} has none); add "negatives" or run xlir mine`,
     );
@@ -163,8 +306,9 @@ export async function fineTune(
   const steps = cfg.steps ?? Math.max(1, stepsPerEpoch * (cfg.epochs ?? 3));
   const trainLangs = train.map((e) => e.lang ?? UNDETERMINED);
   const weights = cfg.weighting ? new LangWeights(cfg.weighting, trainLangs) : null;
-  const head = await openHead(cfg, seed);
+  const head = await openHead(cfg, modelDir, kind, seed);
   try {
+    const spec: LossSpec = plainSpec ?? { kind: "aggretriever", semanticDim: head.semanticDim! };
     const dir = join(cfg.output, "training");
     mkdirSync(dir, { recursive: true });
     const settings = {
@@ -175,19 +319,27 @@ export async function fineTune(
       weighting: cfg.weighting ?? null,
       trainable: head.describe,
       lora: cfg.lora ?? null,
+      ...(agg ? { agg: { ...cfg.agg, dim: head.dim } } : {}),
       negatives: k,
       steps,
       batchSize,
       gradAccum: cfg.gradAccum ?? 1,
-      lr: cfg.lr ?? (spec.kind === "triplet" ? 1e-5 : 3e-5),
+      lr: cfg.lr ?? (agg ? 5e-6 : spec.kind === "triplet" ? 1e-5 : 3e-5),
       warmupSteps: cfg.warmupSteps ?? null,
-      weightDecay: cfg.weightDecay ?? 0.01,
+      weightDecay: cfg.weightDecay ?? (agg ? 0 : 0.01),
       maxGradNorm: cfg.maxGradNorm ?? 1,
       maxLength: cfg.maxLength ?? null,
       seed,
     };
     const langWeights = weights?.table(trainLangs) ?? null;
-    hooks.onStart?.({ train: train.length, val: val.length, steps, langWeights, trainable: head.describe });
+    hooks.onStart?.({
+      train: train.length,
+      val: val.length,
+      steps,
+      batchSize,
+      langWeights,
+      trainable: head.describe,
+    });
     writeFileSync(join(dir, "run.json"), JSON.stringify({ ...settings, langWeights }, null, 2) + "\n");
     const r = await trainContrastive(
       head,

@@ -48,8 +48,9 @@ export interface ResolveOptions {
 }
 
 /**
- * What an encoder checkpoint needs: config, tokenizer, sentence-transformers modules, and the
- * weights, safetensors first (one file, or an index whose shards come with it), torch .bin last.
+ * What an encoder checkpoint needs: config, tokenizer, sentence-transformers modules, Aggretriever
+ * heads, and the weights, safetensors first (one file, or an index whose shards come with it),
+ * torch .bin last (a head's .pt only so that the error can say how to convert it).
  */
 export const DEFAULT_ENCODER_FILES: readonly string[] = [
   "config.json",
@@ -62,6 +63,11 @@ export const DEFAULT_ENCODER_FILES: readonly string[] = [
   "1_Pooling/config.json",
   "2_Dense/config.json",
   "2_Dense/model.safetensors|2_Dense/pytorch_model.bin",
+  "aggretriever_config.json",
+  "pooler_config.json",
+  "pooler.safetensors|pooler.pt",
+  "TermWeightTrans_config.json",
+  "TermWeightTrans.safetensors|TermWeightTrans.pt",
   "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json",
 ];
 

@@ -1,10 +1,13 @@
 // Aggretriever fixture sets (shared/fixtures/aggretriever*) as model folders the tests can load:
 // the fixture's weights, its agg_dim, and a tokenizer.json whose word "w<id>" is token <id>, so a
-// fixture row of ids is the text of those words.
+// fixture row of ids is the text of those words. Also a plain masked LM over a given word list,
+// what training an Aggretriever starts from.
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomWeights } from "../../src/models/random.ts";
 import { wordPieceJson } from "../../src/text/wordpiece-json.ts";
+import { type Tensor, writeSafetensors } from "../../src/weights/safetensors.ts";
 import { fixturesRoot } from "./shared.ts";
 
 /** Every aggretriever* folder with a cases.json under the fixtures root; none is an error, not a pass. */
@@ -68,3 +71,100 @@ export const textOfIds = (ids: readonly number[], pad = 1) =>
     .slice(0, -1)
     .map((t) => `w${t}`)
     .join(" ");
+
+/**
+ * A plain XLM-R masked LM (XLMRobertaForMaskedLM: `roberta.` keys and `lm_head.*`, as the hub's
+ * checkpoints) whose whole-word WordPiece vocabulary is `words`, without Aggretriever heads: what a
+ * user starts training from. Specials <s> <pad> </s> <unk> at 0..3, <mask> last.
+ *
+ * At unmasked positions a pretrained masked LM mostly predicts the token that is there, and
+ * Aggretriever's lexical vector is built on that; a random one predicts noise, which no short
+ * training undoes. So the residual path dominates the layers (sublayer outputs scaled down), the
+ * MLM transform is the identity in GELU's linear range, and word embeddings (std 0.7, the tied
+ * decoder) set how sharp the prediction is: the own token gets most, not all, of the probability.
+ */
+export function wordMlmDir(
+  words: readonly string[],
+  o: { d?: number; layers?: number; seed?: number; parent?: string } = {},
+): string {
+  const dir = mkdtempSync(join(o.parent ?? tmpdir(), "xlir-mlm-"));
+  const specials = ["<s>", "<pad>", "</s>", "<unk>"];
+  const post = {
+    type: "RobertaProcessing",
+    sep: ["</s>", 2],
+    cls: ["<s>", 0],
+    trim_offsets: true,
+    add_prefix_space: false,
+  };
+  const tokenizer = wordPieceJson(specials, [...words, "<mask>"], "<unk>", post) as {
+    model: { vocab: Record<string, number> };
+  };
+  const vocab = Object.keys(tokenizer.model.vocab).length;
+  const d = o.d ?? 32;
+  const config = {
+    architectures: ["XLMRobertaForMaskedLM"],
+    model_type: "xlm-roberta",
+    vocab_size: vocab,
+    hidden_size: d,
+    num_hidden_layers: o.layers ?? 2,
+    num_attention_heads: 4,
+    intermediate_size: 2 * d,
+    max_position_embeddings: 130,
+    type_vocab_size: 1,
+    layer_norm_eps: 1e-5,
+    hidden_act: "gelu",
+    pad_token_id: 1,
+    bos_token_id: 0,
+    eos_token_id: 2,
+  };
+  const seed = o.seed ?? 3;
+  const scale = (t: Tensor, by: number) => t.data.forEach((x, i) => (t.data[i] = x * by));
+  const weights = new Map<string, Tensor>();
+  for (const [k, t] of randomWeights(config, seed)) {
+    if (k.startsWith("pooler.")) continue; // a masked LM has none
+    if (/output\.dense\.weight$/.test(k)) scale(t, 0.5);
+    if (k === "embeddings.word_embeddings.weight") scale(t, 0.7 / 0.3);
+    weights.set(`roberta.${k}`, t);
+  }
+  const fill = (dims: number[], f: (i: number) => number): Tensor => ({
+    data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => f(i)),
+    dims,
+  });
+  weights.set(
+    "lm_head.dense.weight",
+    fill([d, d], (i) => (i % (d + 1) === 0 ? 1 : 0)),
+  );
+  // GELU(x + 4) ~ x + 4 over the range LayerNorm leaves, and the next LayerNorm takes the 4 off
+  weights.set(
+    "lm_head.dense.bias",
+    fill([d], () => 4),
+  );
+  weights.set(
+    "lm_head.layer_norm.weight",
+    fill([d], () => 1),
+  );
+  weights.set(
+    "lm_head.layer_norm.bias",
+    fill([d], () => 0),
+  );
+  // the decoder is tied to the word embeddings; only its bias is stored
+  weights.set(
+    "lm_head.bias",
+    fill([vocab], () => 0),
+  );
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
+  writeSafetensors(join(dir, "model.safetensors"), weights, { metadata: { format: "pt" } });
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
+  writeFileSync(
+    join(dir, "tokenizer_config.json"),
+    JSON.stringify({
+      model_max_length: 128,
+      bos_token: "<s>",
+      eos_token: "</s>",
+      pad_token: "<pad>",
+      unk_token: "<unk>",
+      mask_token: "<mask>",
+    }),
+  );
+  return dir;
+}
