@@ -45,7 +45,10 @@ export function gaussian(seed: number): () => number {
   return () => r.normal();
 }
 
-/** The tensors of a BertModel / XLMRobertaModel / M2M100 encoder for `config` (raw config.json). */
+/**
+ * The tensors of a BertModel / XLMRobertaModel / M2M100 encoder for `config` (raw config.json);
+ * with a …ForMaskedLM architecture, the MLM head instead of the pooler.
+ */
 export function randomWeights(config: Record<string, unknown>, seed = 0): Map<string, Tensor> {
   const cfg = parseConfig(config, "random config");
   const rand = gaussian(seed);
@@ -97,7 +100,17 @@ export function randomWeights(config: Record<string, unknown>, seed = 0): Map<st
     linear(`${l}.output.dense`, ffn, d);
     norm(`${l}.output.LayerNorm`, d);
   }
-  linear("pooler.dense", d, d);
+  const archs = (config.architectures as string[] | undefined) ?? [];
+  if (!archs.some((a) => a.endsWith("ForMaskedLM"))) {
+    linear("pooler.dense", d, d);
+    return out;
+  }
+  // a masked LM has no pooler but an MLM head, its decoder tied to the word embeddings
+  const head = cfg.family === "bert" ? "cls.predictions" : "lm_head";
+  const transform = cfg.family === "bert" ? `${head}.transform` : head;
+  linear(`${transform}.dense`, d, d);
+  norm(cfg.family === "bert" ? `${transform}.LayerNorm` : `${transform}.layer_norm`, d);
+  fill(`${head}.bias`, [vocabSize], normal(0.02));
   return out;
 }
 

@@ -12,7 +12,6 @@
 
 import { encoderFeeds, tokenizeTexts } from "../encode/encoder.ts";
 import { aggSettings } from "../encode/aggretriever.ts";
-import { tensorSource } from "../models/checkpoint.ts";
 import { type AggMode, aggGraph, POOLER, selfSlots, TERM_WEIGHT } from "../models/aggretriever.ts";
 import {
   type AggInit,
@@ -25,7 +24,7 @@ import type { Graph } from "../tensor/graph.ts";
 import { loadTokenizer } from "../text/tokenizer.ts";
 import type { Tensor } from "../weights/safetensors.ts";
 import { saveModelFolder } from "./encoder-head.ts";
-import { dropoutMasks, freshLora, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
+import { dropoutMasks, inputDims, type ModelHead, selectTrainable, type TrainableSet } from "./model-head.ts";
 import type { NamedArrays } from "./params.ts";
 
 export interface AggHeadOptions {
@@ -66,26 +65,10 @@ export function aggretrieverHead(
         `--agg-vocab: token id ${outside} is not one of this model's (0..${cfg.vocabSize - 1}); make the token set with xlir agg-vocab --model for this model`,
       );
     const t = o.trainable;
-    if (t.kind === "last" && t.layers > cfg.layers)
-      throw new Error(`--trainable last:${t.layers}: ${dir} has only ${cfg.layers} layers`);
-    const firstTrained = t.kind === "last" ? cfg.layers - t.layers : 0;
+    const sel = selectTrainable(t, cfg, dir, o.seed);
+    const { lora, loraTensors, dropout: withDropout } = sel;
     const isHead = (name: string) => name.startsWith(`${POOLER}.`) || name.startsWith(`${TERM_WEIGHT}.`);
-    const trainable = (name: string) =>
-      isHead(name) ||
-      t.kind === "full" ||
-      (t.kind === "last" && Number(/^encoder\.layer\.(\d+)\./.exec(name)?.[1] ?? -1) >= firstTrained);
-    const loraTensors =
-      t.kind === "lora"
-        ? freshLora(cfg.layers, cfg.hidden, t.r, t.targets, o.seed ?? 42)
-        : new Map<string, Tensor>();
-    const lora =
-      t.kind === "lora"
-        ? {
-            spec: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets },
-            source: tensorSource(loraTensors, "lora"),
-          }
-        : undefined;
-    const withDropout = t.kind === "lora" && t.dropout > 0;
+    const trainable = (name: string) => isHead(name) || sel.trainable(name);
     const lexical = { mode, vocabIds: o.vocabIds, selfPadding: o.selfPadding };
     const build = (dropout: boolean) => {
       const trainableData = new Map<string, Float32Array>();
@@ -127,7 +110,7 @@ export function aggretrieverHead(
           for (const [name, data] of Object.entries(s))
             feeds[name] = { dtype: "float32", dims: [n, seq - 1, spec.aggDim], data };
         }
-        if (rng && withDropout) Object.assign(feeds, dropoutMasks(first.graph, n, seq, t.dropout, rng));
+        if (rng && lora) Object.assign(feeds, dropoutMasks(first.graph, n, seq, lora.spec.dropout, rng));
         return feeds;
       },
       save(out, values) {

@@ -9,14 +9,14 @@ import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFi
 import { join, relative } from "node:path";
 import { encoderFeeds, type EncoderOptions, prepareEncoder, tokenizeTexts } from "../encode/encoder.ts";
 import type { EncoderSettings } from "../encode/conventions.ts";
-import { type Checkpoint, tensorSource } from "../models/checkpoint.ts";
+import type { Checkpoint } from "../models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../models/encoder-graph.ts";
 import type { LoraSpec } from "../models/lora.ts";
 import type { Graph } from "../tensor/graph.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { loraConfig, mergeLora, peftKey, writeLoraAdapter } from "../weights/peft.ts";
 import { type Tensor, writeSafetensors } from "../weights/safetensors.ts";
-import { dropoutMasks, freshLora, inputDims, type ModelHead, type TrainableSet } from "./model-head.ts";
+import { dropoutMasks, inputDims, type ModelHead, selectTrainable, type TrainableSet } from "./model-head.ts";
 import type { NamedArrays } from "./params.ts";
 
 export interface EncoderHeadOptions {
@@ -43,25 +43,7 @@ export async function encoderHead(id: string, o: EncoderHeadOptions): Promise<Mo
     const t = o.trainable;
     if (t.kind === "heads")
       throw new Error(`--trainable heads: ${id} has no heads of its own to train; use full, last:N or lora`);
-    if (t.kind === "last" && t.layers > cfg.layers)
-      throw new Error(`--trainable last:${t.layers}: ${id} has only ${cfg.layers} layers`);
-    const firstTrained = t.kind === "last" ? cfg.layers - t.layers : 0;
-    const trainable = (name: string) =>
-      t.kind === "full" ||
-      (t.kind === "last" && Number(/^encoder\.layer\.(\d+)\./.exec(name)?.[1] ?? -1) >= firstTrained);
-
-    const loraTensors =
-      t.kind === "lora"
-        ? freshLora(cfg.layers, cfg.hidden, t.r, t.targets, o.seed ?? 42)
-        : new Map<string, Tensor>();
-    const lora =
-      t.kind === "lora"
-        ? {
-            spec: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets },
-            source: tensorSource(loraTensors, "lora"),
-          }
-        : undefined;
-    const withDropout = t.kind === "lora" && t.dropout > 0;
+    const { trainable, lora, loraTensors, dropout: withDropout } = selectTrainable(t, cfg, id, o.seed);
     const build = (dropout: boolean) => {
       const trainableData = new Map<string, Float32Array>();
       const graph = encoderGraph(ck, {

@@ -5,6 +5,8 @@
 // XLM-R / sentence-transformers checkpoints, nllb-e5-head.ts for NLLB-E5 folders.
 
 import type { Role } from "../encode/conventions.ts";
+import { type WeightSource, tensorSource } from "../models/checkpoint.ts";
+import type { LoraSpec } from "../models/lora.ts";
 import { Rng } from "../models/random.ts";
 import type { Graph, TensorData } from "../tensor/graph.ts";
 import { peftKey } from "../weights/peft.ts";
@@ -122,4 +124,40 @@ export function freshLora(
       out.set(peftKey(mod, "B"), { data: new Float32Array(d * r), dims: [d, r] });
     }
   return out;
+}
+
+/** What a TrainableSet means for a BERT-layout checkpoint: which of its weights train, and LoRA. */
+export interface TrainableSelection {
+  trainable: (name: string) => boolean;
+  /** LoRA adapters (their tensors in `source`, PEFT-named), when `lora`. */
+  lora?: { spec: LoraSpec; source: WeightSource };
+  loraTensors: Map<string, Tensor>;
+  /** Whether training draws LoRA dropout masks. */
+  dropout: boolean;
+}
+
+/** `heads` trains none of the checkpoint's weights (the caller's own heads train). */
+export function selectTrainable(
+  t: TrainableSet,
+  model: { layers: number; hidden: number },
+  name: string,
+  seed = 42,
+): TrainableSelection {
+  if (t.kind === "last" && t.layers > model.layers)
+    throw new Error(`--trainable last:${t.layers}: ${name} has only ${model.layers} layers`);
+  const firstTrained = t.kind === "last" ? model.layers - t.layers : 0;
+  const trainable = (w: string) =>
+    t.kind === "full" ||
+    (t.kind === "last" && Number(/^encoder\.layer\.(\d+)\./.exec(w)?.[1] ?? -1) >= firstTrained);
+  if (t.kind !== "lora") return { trainable, loraTensors: new Map(), dropout: false };
+  const loraTensors = freshLora(model.layers, model.hidden, t.r, t.targets, seed);
+  return {
+    trainable,
+    lora: {
+      spec: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets },
+      source: tensorSource(loraTensors, "lora"),
+    },
+    loraTensors,
+    dropout: t.dropout > 0,
+  };
 }

@@ -13,7 +13,7 @@ import { loadLareqa } from "../../src/eval/datasets/lareqa.ts";
 import { readRun } from "../../src/eval/trec-run.ts";
 import { inProcess } from "../helpers/cli.ts";
 import { sharedDir } from "../helpers/shared.ts";
-import { tinyAggDir } from "../helpers/tiny-agg.ts";
+import { tinyAggDir } from "../helpers/aggretriever.ts";
 import { wordE5Dir, wordsOf } from "../helpers/tiny-models.ts";
 
 const data = join(sharedDir, "data");

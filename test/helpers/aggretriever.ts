@@ -2,9 +2,11 @@
 // the fixture's weights, its agg_dim, and a tokenizer.json whose word "w<id>" is token <id>, so a
 // fixture row of ids is the text of those words. Also a plain masked LM over a given word list,
 // what training an Aggretriever starts from.
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import type { AggMode } from "../../src/models/aggretriever.ts";
+import { initAggretriever } from "../../src/models/aggretriever-folder.ts";
 import { randomWeights } from "../../src/models/random.ts";
 import { wordPieceJson } from "../../src/text/wordpiece-json.ts";
 import { type Tensor, writeSafetensors } from "../../src/weights/safetensors.ts";
@@ -121,10 +123,9 @@ export function wordMlmDir(
   const scale = (t: Tensor, by: number) => t.data.forEach((x, i) => (t.data[i] = x * by));
   const weights = new Map<string, Tensor>();
   for (const [k, t] of randomWeights(config, seed)) {
-    if (k.startsWith("pooler.")) continue; // a masked LM has none
     if (/output\.dense\.weight$/.test(k)) scale(t, 0.5);
     if (k === "embeddings.word_embeddings.weight") scale(t, 0.7 / 0.3);
-    weights.set(`roberta.${k}`, t);
+    weights.set(k.startsWith("lm_head.") ? k : `roberta.${k}`, t);
   }
   const fill = (dims: number[], f: (i: number) => number): Tensor => ({
     data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => f(i)),
@@ -138,14 +139,6 @@ export function wordMlmDir(
   weights.set(
     "lm_head.dense.bias",
     fill([d], () => 4),
-  );
-  weights.set(
-    "lm_head.layer_norm.weight",
-    fill([d], () => 1),
-  );
-  weights.set(
-    "lm_head.layer_norm.bias",
-    fill([d], () => 0),
   );
   // the decoder is tied to the word embeddings; only its bias is stored
   weights.set(
@@ -166,5 +159,36 @@ export function wordMlmDir(
       mask_token: "<mask>",
     }),
   );
+  return dir;
+}
+
+/**
+ * A tiny mAggretriever folder whose tokenizer reads real text: wordMlmDir's masked LM with fresh
+ * heads (initAggretriever), agg* 24 and [CLS] projection 8 wide by default, as the fixture's.
+ */
+export function tinyAggDir(
+  words: readonly string[],
+  o: {
+    d?: number;
+    layers?: number;
+    seed?: number;
+    aggDim?: number;
+    semanticDim?: number;
+    mode?: AggMode;
+    parent?: string;
+  } = {},
+): string {
+  const mlm = wordMlmDir(words, o);
+  const dir = join(o.parent ?? tmpdir(), `xlir-tiny-agg-${basename(mlm)}`);
+  try {
+    initAggretriever(mlm, dir, {
+      semanticDim: o.semanticDim ?? 8,
+      aggDim: o.aggDim ?? 24,
+      mode: o.mode ?? "mlm",
+      seed: o.seed,
+    });
+  } finally {
+    rmSync(mlm, { recursive: true, force: true });
+  }
   return dir;
 }
