@@ -50,7 +50,7 @@ import { lossSpec } from "../src/train/losses.ts";
 import { parseTrainable } from "../src/train/model-head.ts";
 import type { PairExample } from "../src/train/pairs.ts";
 import { baselineShapes, checkBaseline, hfConfig, runPythonJson } from "./baseline.ts";
-import { fmt, median, onExit, parseOptions, printTable } from "./util.ts";
+import { cpu, fmt, median, onExit, parseOptions, printTable } from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -265,17 +265,6 @@ async function runTorch(job: Run, capMib: number): Promise<Outcome<Measured>> {
     peak_after_step_mib: o.peak_rss_after_step_mib.map(Math.round),
     trainable_params: o.trainable_params,
     loss: o.loss,
-  };
-}
-
-/** The CPU's model name and the flags that decide which GEMM kernels run. */
-function cpu(): { model: string; flags: string[] } {
-  const info = readFileSync("/proc/cpuinfo", "utf8");
-  const flags = new Set(/^flags\s*:\s*(.*)$/m.exec(info)?.[1].split(/\s+/) ?? []);
-  const wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile"];
-  return {
-    model: /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? "unknown CPU",
-    flags: wanted.filter((f) => flags.has(f)),
   };
 }
 

@@ -1,4 +1,6 @@
-// Small helpers the benchmark scripts share: statistics, formatting, options, tables, clean-up.
+// Small helpers the benchmark scripts share: statistics, formatting, options, tables, clean-up, CPU flags.
+
+import { readFileSync } from "node:fs";
 
 /** The median (the mean of the middle two for an even count). */
 export const median = (v: number[]) => {
@@ -64,4 +66,15 @@ export function onExit(cleanup: () => void): void {
       cleanup();
       process.exit(130);
     });
+}
+
+/** The CPU's model name and the flags that decide which GEMM kernels run (machines differ between runs). */
+export function cpu(): { model: string; flags: string[] } {
+  const info = readFileSync("/proc/cpuinfo", "utf8");
+  const flags = new Set(/^flags\s*:\s*(.*)$/m.exec(info)?.[1].split(/\s+/) ?? []);
+  const wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile"];
+  return {
+    model: /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? "unknown CPU",
+    flags: wanted.filter((f) => flags.has(f)),
+  };
 }

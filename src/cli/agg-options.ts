@@ -5,13 +5,9 @@ import { Option } from "commander";
 import { type AggVocab, checkAggVocabFits, readAggVocabFiles, type VocabModel } from "../index/agg-vocab.ts";
 import type { AggSettings } from "../index/manifest.ts";
 import type { AggMode } from "../models/aggretriever.ts";
+import type { AggFlags } from "../encode/aggretriever.ts";
 
-export interface AggFlags {
-  aggMode?: AggMode;
-  lowercase?: boolean;
-  aggVocab?: string[];
-  aggTarget?: string;
-}
+export { checkAggApplies } from "../encode/aggretriever.ts";
 
 /** --agg-vocab FILE...: token sets written by xlir agg-vocab. */
 export const aggVocabOption = (use: string) =>
@@ -23,26 +19,6 @@ export function givenAgg(o: AggFlags): Partial<AggSettings> {
     ...(o.aggMode === undefined ? {} : { mode: o.aggMode }),
     ...(o.lowercase === undefined ? {} : { lowercase: o.lowercase }),
   };
-}
-
-function aggFlags(o: AggFlags): string[] {
-  const flags: [string, unknown][] = [
-    ["--agg-mode", o.aggMode],
-    [o.lowercase === false ? "--no-lowercase" : "--lowercase", o.lowercase],
-    ["--agg-vocab", o.aggVocab],
-    ["--agg-target", o.aggTarget],
-  ];
-  return flags.filter(([, v]) => v !== undefined).map(([f]) => f);
-}
-
-/** Refuses Aggretriever options for `what` (a model or collection) when it is not an Aggretriever one. */
-export function checkAggApplies(isAgg: boolean, o: AggFlags, what: string): void {
-  const flags = aggFlags(o);
-  if (isAgg || flags.length === 0) return;
-  const one = flags.length === 1;
-  throw new Error(
-    `${flags.join(", ")} appl${one ? "ies" : "y"} to Aggretriever model folders only: ${what} is not one; leave ${one ? "it" : "them"} out`,
-  );
 }
 
 /**

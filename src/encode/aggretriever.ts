@@ -47,8 +47,39 @@ export function aggSettings(
   };
 }
 
-/** Elements of the largest [positions, vocabulary] block one lexical run may hold. */
-const BLOCK = 4 << 20;
+/** Whose token set encodes a query in target mode: its own language's, the documents', or English's. */
+export type AggTarget = "query" | "corpus" | "en";
+
+/** Aggretriever options as a command gives them (--agg-mode, --lowercase, --agg-vocab, --agg-target). */
+export interface AggFlags {
+  aggMode?: AggMode;
+  lowercase?: boolean;
+  aggVocab?: string[];
+  aggTarget?: string;
+}
+
+/** Refuses Aggretriever options for `what` (a model or collection) when it is not an Aggretriever one. */
+export function checkAggApplies(isAgg: boolean, o: AggFlags, what: string): void {
+  const given: [string, unknown][] = [
+    ["--agg-mode", o.aggMode],
+    [o.lowercase === false ? "--no-lowercase" : "--lowercase", o.lowercase],
+    ["--agg-vocab", o.aggVocab],
+    ["--agg-target", o.aggTarget],
+  ];
+  const flags = given.filter(([, v]) => v !== undefined).map(([f]) => f);
+  if (isAgg || flags.length === 0) return;
+  const one = flags.length === 1;
+  throw new Error(
+    `${flags.join(", ")} appl${one ? "ies" : "y"} to Aggretriever model folders only: ${what} is not one; leave ${one ? "it" : "them"} out`,
+  );
+}
+
+/**
+ * Elements of the largest [positions, vocabulary] block one lexical run may hold: 134 positions of
+ * XLM-R's 250k vocabulary (~0.4 GB of logits and probabilities), so a 128-token passage is one run.
+ * Each run reads the whole vocabulary matrix; runs of 16 positions were 2.2x slower (bench:agg).
+ */
+const BLOCK = 32 << 20;
 
 /** What one batch gives (rows of each, row-major). */
 export interface AggOutputs {
@@ -71,9 +102,8 @@ export class AggRunner {
     private readonly opts: AggOptions,
     private readonly parts: Session,
     private readonly lexical: Session | null,
-    private readonly words: Float32Array,
-    private readonly wordsName: string,
-    private readonly bias: Float32Array,
+    /** mlm / target: the word embeddings (= the vocabulary projection), fed to both sessions. */
+    private readonly vocab: { name: string; words: Float32Array; bias: Float32Array } | null,
   ) {}
 
   /** `open` makes a session of a graph (the Encoder's threads, device and dtype). */
@@ -85,27 +115,24 @@ export class AggRunner {
     const mode = opts.mode ?? folder.defaults.mode;
     const { ck } = folder;
     const names = vocabProjection(ck);
-    // the word embeddings enter as an input fed from this one array: the lexical runs read the
-    // same array as their vocabulary, and ONNX Runtime keeps no second copy of it
+    // mlm / target: the word embeddings enter as an input fed from one array, which the lexical
+    // runs read as their vocabulary, so ONNX Runtime keeps no second copy; self needs them only
+    // for the lookup and leaves them to ONNX Runtime
     const trainableData = new Map<string, Float32Array>();
+    const lexical = mode !== "self";
     const graph = aggGraph(ck, headSource(folder.heads), {
       spec: folder.spec,
-      lmHidden: mode !== "self",
-      train: { trainable: (n) => n === names.weight, trainableData },
+      lmHidden: lexical,
+      train: lexical ? { trainable: (n) => n === names.weight, trainableData } : undefined,
     });
     const parts = await open(graph);
-    const lexical = mode === "self" ? null : await open(lexicalGraph(ck.config.hidden));
-    const bias = ck.read(names.bias, [ck.config.vocabSize]).data;
-    return new AggRunner(
-      folder,
-      mode,
-      opts,
-      parts,
-      lexical,
-      trainableData.get(names.weight)!,
-      names.weight,
-      bias,
-    );
+    if (!lexical) return new AggRunner(folder, mode, opts, parts, null, null);
+    const vocab = {
+      name: names.weight,
+      words: trainableData.get(names.weight)!,
+      bias: ck.read(names.bias, [ck.config.vocabSize]).data,
+    };
+    return new AggRunner(folder, mode, opts, parts, await open(lexicalGraph(ck.config.hidden)), vocab);
   }
 
   get dim(): number {
@@ -126,7 +153,7 @@ export class AggRunner {
       {
         input_ids: feeds.input_ids,
         attention_mask: feeds.attention_mask,
-        [this.wordsName]: tensor(this.words, [V, H]),
+        ...(this.vocab && { [this.vocab.name]: tensor(this.vocab.words, [V, H]) }),
       },
       ["semantic", "term_weights", ...(this.lexical ? ["lm_hidden"] : [])],
     );
@@ -154,7 +181,7 @@ export class AggRunner {
       const rowV = await this.lexicalRow(
         (out.lm_hidden.data as Float32Array).subarray(b * (L - 1) * H, (b + 1) * (L - 1) * H),
         wm,
-        vocab ?? { weight: this.words, bias: this.bias },
+        vocab ?? { weight: this.vocab!.words, bias: this.vocab!.bias },
         n,
         floor,
       );
@@ -184,18 +211,26 @@ export class AggRunner {
     floor: boolean,
   ): Promise<Float32Array> {
     const H = this.folder.ck.config.hidden;
-    const step = Math.max(1, Math.floor(BLOCK / n));
+    // with the floor, a position of weight <= 0 can never lift an entry above it: skip it
+    let keep = [...wm.keys()];
+    if (floor) keep = keep.filter((i) => wm[i] > 0);
     const acc = new Float32Array(n).fill(floor ? 0 : -Infinity);
-    for (let start = 0; start < wm.length; start += step) {
-      const end = Math.min(wm.length, start + step);
+    const step = Math.max(1, Math.floor(BLOCK / n));
+    for (let start = 0; start < keep.length; start += step) {
+      const at = keep.slice(start, start + step);
+      const x = new Float32Array(at.length * H);
+      at.forEach((i, k) => x.set(hidden.subarray(i * H, (i + 1) * H), k * H));
       const r = await this.lexical!.run({
-        lm_hidden: tensor(hidden.subarray(start * H, end * H), [end - start, H]),
-        weights: tensor(wm.subarray(start, end), [end - start]),
+        lm_hidden: tensor(x, [at.length, H]),
+        weights: tensor(
+          Float32Array.from(at, (i) => wm[i]),
+          [at.length],
+        ),
         vocab_weight: tensor(vocab.weight, [n, H]),
         vocab_bias: tensor(vocab.bias, [n]),
       });
-      const x = r.lexical.data as Float32Array;
-      for (let t = 0; t < n; t++) if (x[t] > acc[t]) acc[t] = x[t];
+      const v = r.lexical.data as Float32Array;
+      for (let t = 0; t < n; t++) if (v[t] > acc[t]) acc[t] = v[t];
     }
     return acc;
   }
@@ -219,8 +254,8 @@ export class AggRunner {
     const weight = new Float32Array(ids.length * H);
     const b = new Float32Array(ids.length);
     ids.forEach((t, k) => {
-      weight.set(this.words.subarray(t * H, (t + 1) * H), k * H);
-      b[k] = this.bias[t];
+      weight.set(this.vocab!.words.subarray(t * H, (t + 1) * H), k * H);
+      b[k] = this.vocab!.bias[t];
     });
     s = { weight, bias: b, ids };
     this.subsets.set(lang, s);

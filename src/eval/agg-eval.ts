@@ -10,13 +10,11 @@
 // language (corpus) or of English (en): the paper's three cross-lingual rows.
 import { createHash } from "node:crypto";
 import type { Encoder } from "../encode/encoder.ts";
-import type { AggOptions } from "../encode/aggretriever.ts";
+import { type AggOptions, type AggTarget, checkAggApplies } from "../encode/aggretriever.ts";
 import type { AggMode } from "../models/aggretriever.ts";
 import { isAggretrieverFolder, readAggretrieverFolder } from "../models/aggretriever-folder.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import type { EvalTask, Setting, TextSet } from "./tasks/task.ts";
-
-export type AggTarget = "query" | "corpus" | "en";
 
 /** What the user asked for; anything left out comes from the model folder. */
 export interface AggEvalOptions {
@@ -140,18 +138,8 @@ export function aggEval(
 }
 
 /** Throws when Aggretriever options are given for `model`, which is not an Aggretriever model. */
-export function refuseAggOptions(model: string, given: AggEvalOptions = {}): void {
-  const flags = [
-    given.mode !== undefined && "--agg-mode",
-    given.lowercase !== undefined && (given.lowercase ? "--lowercase" : "--no-lowercase"),
-    given.target !== undefined && "--agg-target",
-  ].filter((f) => f !== false);
-  if (flags.length === 0) return;
-  const one = flags.length === 1;
-  throw new Error(
-    `${flags.join(", ")} appl${one ? "ies" : "y"} to Aggretriever model folders only: ${model} is not one; leave ${one ? "it" : "them"} out`,
-  );
-}
+export const refuseAggOptions = (model: string, given: AggEvalOptions = {}) =>
+  checkAggApplies(false, { aggMode: given.mode, lowercase: given.lowercase, aggTarget: given.target }, model);
 
 /** Each language's document texts in the task (a set shared by settings counted once). */
 function documentTexts(task: EvalTask): Map<string, string[]> {

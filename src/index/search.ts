@@ -27,6 +27,7 @@ import {
   UNDETERMINED,
 } from "../text/langid.ts";
 import { encodedLang } from "./agg-vocab.ts";
+import type { AggTarget } from "../encode/aggretriever.ts";
 import { type Bm25QueryPart, searchParts } from "./bm25.ts";
 import type { Collection, CollectionView } from "./collection.ts";
 import { type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
@@ -72,8 +73,6 @@ export interface SearchOptions {
    */
   aggTarget?: AggTarget;
 }
-
-export type AggTarget = "query" | "corpus" | "en";
 
 export interface SearchHit {
   rank: number;

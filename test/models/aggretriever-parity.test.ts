@@ -174,6 +174,23 @@ for (const set of aggFixtureSets()) {
       close(eq.data, x.query.final, 2e-5, "Encoder query");
       close(ep.data, x.passages.final, 2e-5, "Encoder passages");
       await enc.close();
+
+      // the Encoder's defaults (a 0 in every max, padding never writes): the reference's values
+      // for every row that has padding
+      if (variant === "self") return;
+      const plain = await Encoder.load(dir, { agg: { mode: modeOf(variant), vocab: target } });
+      const padded = passages.attention_mask.flatMap((m, i) => (m.includes(0) ? [i] : []));
+      assert.ok(padded.length > 0, "the fixture's passages include padded rows");
+      const rows = await plain.embed(padded.map((i) => textOfIds(passages.input_ids[i])));
+      padded.forEach((i, k) =>
+        close(
+          rows.data.subarray(k * D, (k + 1) * D),
+          (x.passages.final as Nested[])[i],
+          2e-5,
+          `default passage ${i}`,
+        ),
+      );
+      await plain.close();
     });
 
     test(`${name} ${variant}: training graph, losses and head gradients`, async () => {
