@@ -24,7 +24,7 @@
 export { Encoder } from "./encode/encoder.ts";
 export type { EmbedOptions, Embeddings, EncoderDType, EncoderOptions } from "./encode/encoder.ts";
 export { npyBytes } from "./encode/npy.ts";
-export type { AggOptions } from "./encode/aggretriever.ts";
+export type { AggOptions, AggTarget } from "./encode/aggretriever.ts";
 
 // models/: Aggretriever
 export { aggAlgorithm, aggregate } from "./models/agg-star.ts";
@@ -32,10 +32,13 @@ export type { AggAlgorithm } from "./models/agg-star.ts";
 export { AGG_MODES } from "./models/aggretriever.ts";
 export type { AggMode, AggSpec } from "./models/aggretriever.ts";
 export {
+  freshAggretrieverHeads,
+  initAggretriever,
   isAggretrieverFolder,
   readAggretrieverFolder,
   writeAggretrieverHeads,
 } from "./models/aggretriever-folder.ts";
+export type { AggDefaults, AggInit } from "./models/aggretriever-folder.ts";
 
 // index/: collections, indexing, search
 export { Collection, deleteCollection, encoderSpec, DEFAULT_ANN_THRESHOLD } from "./index/collection.ts";
@@ -107,6 +110,8 @@ export type { Weighting } from "./train/lang-weights.ts";
 export { loadPairs, readPairs } from "./train/pairs.ts";
 export type { PairExample, ReadPairsOptions } from "./train/pairs.ts";
 export { mineToFile, parseRanks } from "./index/mine.ts";
+export { buildAggVocab, collectionAggVocab, readAggVocab, writeAggVocab } from "./index/agg-vocab.ts";
+export type { AggVocab } from "./index/agg-vocab.ts";
 export type { MineOptions, MineStats } from "./index/mine.ts";
 
 // weights/: safetensors, hub, configs
