@@ -110,8 +110,9 @@ export type { Weighting } from "./train/lang-weights.ts";
 export { loadPairs, readPairs } from "./train/pairs.ts";
 export type { PairExample, ReadPairsOptions } from "./train/pairs.ts";
 export { mineToFile, parseRanks } from "./index/mine.ts";
-export { buildAggVocab, collectionAggVocab, readAggVocab, writeAggVocab } from "./index/agg-vocab.ts";
-export type { AggVocab } from "./index/agg-vocab.ts";
+export { buildAggVocab, collectionAggVocab } from "./index/agg-vocab.ts";
+export { readAggVocab, writeAggVocab } from "./encode/agg-vocab-file.ts";
+export type { AggVocab } from "./encode/agg-vocab-file.ts";
 export type { MineOptions, MineStats } from "./index/mine.ts";
 
 // weights/: safetensors, hub, configs

@@ -2,7 +2,12 @@
 // every command makes of them before doing any work.
 
 import { Option } from "commander";
-import { type AggVocab, checkAggVocabFits, readAggVocabFiles, type VocabModel } from "../index/agg-vocab.ts";
+import {
+  type AggVocab,
+  checkAggVocabFits,
+  readAggVocabFiles,
+  type VocabModel,
+} from "../encode/agg-vocab-file.ts";
 import type { AggSettings } from "../index/manifest.ts";
 import type { AggMode } from "../models/aggretriever.ts";
 import type { AggFlags } from "../encode/aggretriever.ts";

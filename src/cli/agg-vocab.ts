@@ -5,13 +5,8 @@
 import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
-import {
-  buildAggVocab,
-  collectionAggVocab,
-  docsInLang,
-  documentLang,
-  writeAggVocab,
-} from "../index/agg-vocab.ts";
+import { buildAggVocab, collectionAggVocab, docsInLang, documentLang } from "../index/agg-vocab.ts";
+import { writeAggVocab } from "../encode/agg-vocab-file.ts";
 import { Collection } from "../index/collection.ts";
 import { detectFormat, INPUT_FORMATS, type InputFormat, readDocuments } from "../index/ingest.ts";
 import { givenAgg } from "./agg-options.ts";

@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
 import { npyBytes } from "../encode/npy.ts";
-import type { AggVocab } from "../index/agg-vocab.ts";
+import type { AggVocab } from "../encode/agg-vocab-file.ts";
 import type { AggMode } from "../models/aggretriever.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { aggVocabOption, checkAggApplies, givenAgg, givenAggVocabs } from "./agg-options.ts";
@@ -56,7 +56,7 @@ export function embedCommand(): Command {
       });
       try {
         checkAggApplies(enc.aggMode !== null, o, o.model);
-        const model = { id: o.model, fingerprint: enc.fingerprint, lowercase: enc.settings.lowerCase };
+        const model = { id: o.model, tokenizer: enc.tokenizerFingerprint, lowercase: enc.settings.lowerCase };
         sets = givenAggVocabs(o, enc.aggMode, model);
         const bar = progressBar("embedding", texts.length);
         const emb = await enc.embed(

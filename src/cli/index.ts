@@ -5,13 +5,8 @@
 
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
-import {
-  type AggVocab,
-  langsWithoutVocab,
-  newAggVocabs,
-  storeAggVocabs,
-  storedAggVocab,
-} from "../index/agg-vocab.ts";
+import { langsWithoutVocab, newAggVocabs, storeAggVocabs, storedAggVocab } from "../index/agg-vocab.ts";
+import { type AggVocab } from "../encode/agg-vocab-file.ts";
 import { Collection, deleteCollection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import {
@@ -274,7 +269,7 @@ async function checkAggInput(
   o: Record<string, unknown>,
 ): Promise<GivenVocab[]> {
   if (enc === null || enc.aggMode === null) return [];
-  const model = { id: enc.id, fingerprint: enc.fingerprint, lowercase: enc.settings.lowerCase };
+  const model = { id: enc.id, tokenizer: enc.tokenizerFingerprint, lowercase: enc.settings.lowerCase };
   const given = givenAggVocabs(o, enc.aggMode, model);
   const dir = collectionPath(name, o.home as string | undefined);
   newAggVocabs(dir, name, given.values());

@@ -332,6 +332,11 @@ export class Encoder {
     return [...seen].sort((a, b) => a - b);
   }
 
+  /** The tokenizer's fingerprint (what a token set of tokenSet must have been made with). */
+  get tokenizerFingerprint(): string {
+    return this.tok.fingerprint;
+  }
+
   /** The lexical mode of an Aggretriever folder; null for other models. */
   get aggMode(): AggMode | null {
     return this.model.kind === "agg" ? this.model.runner.mode : null;

@@ -1,39 +1,27 @@
-// Target token sets for Aggretriever's target mode (the mAggretriever paper's target-language
-// prediction): the distinct token ids a language's corpus holds, as the model reads it (lowercased
-// when it lowercases). `xlir agg-vocab` writes one to a file; a collection stores one per language
-// (agg-vocab/<lang>.json), so indexing and searching a language use that language's set.
-//
-// A set records the model's fingerprint and whether the text was lowercased: ids made by another
-// tokenizer, or from text cased otherwise, would pick wrong rows of the vocabulary without any error.
+// Target token sets for Aggretriever's target mode (the file format: encode/agg-vocab-file.ts),
+// built from a corpus or a collection's documents of one language, and stored per language in a
+// collection (agg-vocab/<lang>.json), so indexing and searching a language use that language's set.
 // A stored set is never replaced by a different one: the vectors already indexed were predicted over
 // the stored set, and new ones over another set would not compare with them.
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import {
+  AGG_VOCAB_FORMAT,
+  type AggVocab,
+  readAggVocab,
+  sameIds,
+  writeAggVocab,
+} from "../encode/agg-vocab-file.ts";
 import type { Encoder } from "../encode/encoder.ts";
 import { type LanguageDetector, UNDETERMINED } from "../text/langid.ts";
 import { DEFAULT_NLLB_LANG } from "../text/nllb-input.ts";
-import { isNllbLang, resolveNllbLang } from "../text/nllb-langs.ts";
+import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { stringsOf } from "./arrow.ts";
 import type { Collection } from "./collection.ts";
 import type { InputDoc } from "./ingest.ts";
 
-export const AGG_VOCAB_FORMAT = "xlir-agg-vocab/1";
 /** The folder of a collection that holds its token sets, one <lang>.json each. */
 export const AGG_VOCAB_DIR = "agg-vocab";
-
-export interface AggVocab {
-  format: typeof AGG_VOCAB_FORMAT;
-  /** NLLB-200 code. */
-  lang: string;
-  /** weights/fingerprint.ts of the model whose tokenizer made the ids. */
-  model: string;
-  /** Whether the text was lowercased before tokenizing. */
-  lowercase: boolean;
-  size: number;
-  /** Sorted, distinct token ids. */
-  ids: number[];
-}
 
 /** The language an encoder is given for a document or query of `lang` ("und" reads as English). */
 export const encodedLang = (lang: string): string => (lang === UNDETERMINED ? DEFAULT_NLLB_LANG : lang);
@@ -96,7 +84,7 @@ function vocabOf(enc: Encoder, lang: string, seen: Set<number>): AggVocab {
   return {
     format: AGG_VOCAB_FORMAT,
     lang,
-    model: enc.fingerprint,
+    tokenizer: enc.tokenizerFingerprint,
     lowercase: enc.settings.lowerCase,
     size: ids.length,
     ids,
@@ -113,85 +101,6 @@ export async function* docsInLang(docs: AsyncIterable<InputDoc>, lang: string): 
     if (d.lang === undefined || encodedLang(documentLang(d.lang, `${d.source}: "lang"`)) === lang) yield d;
   }
 }
-
-/** Writes a token set as JSON, atomically (temporary file, then rename). */
-export function writeAggVocab(path: string, v: AggVocab): void {
-  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(v) + "\n");
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/** Reads and checks a token set file; errors name the file and how to make a good one. */
-export function readAggVocab(path: string): AggVocab {
-  const remake = "make it with xlir agg-vocab";
-  let raw: Partial<AggVocab>;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const fix = code === "ENOENT" ? `check the path, or ${remake}` : remake;
-    throw new Error(`cannot read token set ${path} (${code ?? (e as Error).message}): ${fix}`, { cause: e });
-  }
-  const bad = (what: string) => new Error(`${path}: ${what}; ${remake}`);
-  if (raw?.format !== AGG_VOCAB_FORMAT)
-    throw bad(`format is ${JSON.stringify(raw?.format)}, not a token set ("${AGG_VOCAB_FORMAT}")`);
-  if (typeof raw.lang !== "string" || !isNllbLang(raw.lang))
-    throw bad(`"lang" ${JSON.stringify(raw.lang)} is not an NLLB-200 code`);
-  if (typeof raw.model !== "string" || typeof raw.lowercase !== "boolean")
-    throw bad(`"model" must be a fingerprint and "lowercase" true or false`);
-  const ids = raw.ids;
-  if (
-    !Array.isArray(ids) ||
-    !ids.every((t, i) => Number.isInteger(t) && t >= 0 && (i === 0 || t > ids[i - 1]))
-  )
-    throw bad(`"ids" must be increasing token ids`);
-  if (ids.length === 0 || raw.size !== ids.length)
-    throw bad(`"size" must count the ids, and there must be some`);
-  return raw as AggVocab;
-}
-
-/** The model a set must have been made for: its fingerprint and lowercasing, and its name for messages. */
-export interface VocabModel {
-  id: string;
-  fingerprint: string | undefined;
-  lowercase: boolean;
-}
-
-/** Refuses a token set made for another model, or from text cased otherwise; `label` names the set. */
-export function checkAggVocabFits(v: AggVocab, label: string, model: VocabModel): void {
-  const remake = `make it again with xlir agg-vocab --model ${model.id} --lang ${v.lang}`;
-  if (model.fingerprint !== undefined && v.model !== model.fingerprint)
-    throw new Error(
-      `${label} was made for another model than ${model.id} (its config or weights differ): ${remake}`,
-    );
-  if (v.lowercase !== model.lowercase) {
-    const flag = model.lowercase ? "" : " --no-lowercase";
-    throw new Error(
-      `${label} was made from ${v.lowercase ? "lowercased" : "cased"} text, but ${model.id} reads text ` +
-        `${model.lowercase ? "lowercased" : "as cased"} here: ${remake}${flag}`,
-    );
-  }
-}
-
-/** Token sets given by file, one per language (the same language twice must be the same set). */
-export function readAggVocabFiles(paths: readonly string[]): Map<string, { vocab: AggVocab; path: string }> {
-  const out = new Map<string, { vocab: AggVocab; path: string }>();
-  for (const path of paths) {
-    const vocab = readAggVocab(path);
-    const prev = out.get(vocab.lang);
-    if (prev && !sameIds(prev.vocab, vocab))
-      throw new Error(`${prev.path} and ${path} are two different token sets of ${vocab.lang}: give one`);
-    out.set(vocab.lang, { vocab, path });
-  }
-  return out;
-}
-
-const sameIds = (a: AggVocab, b: AggVocab) => a.size === b.size && a.ids.every((t, i) => t === b.ids[i]);
 
 const vocabFile = (dir: string, lang: string) => join(dir, AGG_VOCAB_DIR, `${lang}.json`);
 // what a language code can be before it names a file (NLLB codes are "hin_Deva")

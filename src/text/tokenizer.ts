@@ -2,6 +2,7 @@
 // wrapped so the rest of xlir sees plain ids. The library has no truncation or padding, and its
 // encode() can only add all special tokens or none, so we encode the text alone and wrap it in the
 // special tokens ourselves: that lets truncation cut the text and keep [CLS]/[SEP] or <s>/</s>.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
@@ -27,6 +28,11 @@ export interface TextTokenizer {
   idToToken(id: number): string | undefined;
   /** The text's ids without special tokens and without truncation. */
   encodeText(text: string): number[];
+  /**
+   * "sha256:<hex>" of what decides encodeText's ids (normaliser, pre-tokenizer, model, added
+   * tokens): two tokenizers with the same fingerprint give the same ids. Computed when first read.
+   */
+  readonly fingerprint: string;
 }
 
 export interface EncodeOptions {
@@ -114,7 +120,13 @@ export function tokenizerFromJson(
   }
   const { prefix, suffix } = specialWrapping(lib, source);
 
+  let fingerprint: string | undefined;
   return {
+    get fingerprint() {
+      const { normalizer, pre_tokenizer, model, added_tokens } = json as Record<string, unknown>;
+      const what = JSON.stringify([normalizer, pre_tokenizer, model, added_tokens]);
+      return (fingerprint ??= `sha256:${createHash("sha256").update(what).digest("hex")}`);
+    },
     source,
     modelType,
     modelMaxLength: maxLengthOf(config),

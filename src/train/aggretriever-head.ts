@@ -44,11 +44,11 @@ export interface AggHeadOptions {
   init?: AggInit;
 }
 
-/** The head, the width of the vectors' semantic part (where the loss splits them) and the mode it trains in. */
+/** The head, the width of the vectors' semantic part (where the loss splits them), the mode it trains in, and its tokenizer and casing (what a token set must match). */
 export function aggretrieverHead(
   dir: string,
   o: AggHeadOptions,
-): ModelHead & { semanticDim: number; mode: AggMode } {
+): ModelHead & { semanticDim: number; mode: AggMode; tokenizer: string; lowercase: boolean } {
   const fresh = !isAggretrieverFolder(dir);
   const folder = openAggretriever(dir, o.init ?? {});
   try {
@@ -90,6 +90,8 @@ export function aggretrieverHead(
       dim: spec.semanticDim + spec.aggDim,
       semanticDim: spec.semanticDim,
       mode,
+      tokenizer: tok.fingerprint,
+      lowercase: settings.lowerCase,
       params,
       dims: inputDims(first.graph, Object.keys(params)),
       describe: `aggretriever ${mode}, ${t.kind === "last" ? `last:${t.layers}` : t.kind}${fresh ? ", fresh heads" : ""}`,

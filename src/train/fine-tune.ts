@@ -17,8 +17,9 @@
 // transformers' load_best_model_at_end; without validation, the last ones. `<output>/training`
 // keeps the log, loss.svg, the checkpoint, the language weights and the run's settings.
 
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkAggVocabFits, readAggVocab } from "../encode/agg-vocab-file.ts";
 import type { AggMode } from "../models/aggretriever.ts";
 import { isAggretrieverFolder } from "../models/aggretriever-folder.ts";
 import { isNllbE5Folder } from "../models/nllb-e5-folder.ts";
@@ -42,7 +43,7 @@ export type LossName = "infonce" | "weighted-infonce" | "triplet" | "aggretrieve
 export interface AggTrainOptions {
   /** Lexical prediction while training, recorded as the trained folder's default (default: the folder's; mlm for a masked LM). */
   mode?: AggMode;
-  /** target mode: a JSON file with an "ids" array (xlir agg-vocab) of the training language's tokens. */
+  /** target mode: the training language's token set, a file from xlir agg-vocab. */
   vocab?: string;
   /** Lowercase all text (default: the folder's; true for a masked LM, as the paper). */
   lowercase?: boolean;
@@ -135,26 +136,6 @@ function headKind(cfg: FineTuneConfig, dir: string): HeadKind {
   return nllbE5 ? "nllb-e5" : "encoder";
 }
 
-/** The token ids of an `xlir agg-vocab` file, sorted and distinct. */
-export function readAggVocab(file: string): number[] {
-  let ids: unknown;
-  try {
-    ids = (JSON.parse(readFileSync(file, "utf8")) as { ids?: unknown }).ids;
-  } catch (e) {
-    throw new Error(
-      `--agg-vocab ${file}: not readable JSON (${(e as Error).message}); make it with xlir agg-vocab`,
-      {
-        cause: e,
-      },
-    );
-  }
-  if (!Array.isArray(ids) || !ids.length || !ids.every((t) => Number.isInteger(t) && t >= 0))
-    throw new Error(
-      `--agg-vocab ${file}: no "ids" array of token ids; make the token set with xlir agg-vocab`,
-    );
-  return [...new Set(ids as number[])].sort((a, b) => a - b);
-}
-
 /** Options that belong to other heads or losses, refused rather than silently ignored. */
 function checkOptions(cfg: FineTuneConfig, kind: HeadKind, dir: string, lossName: LossName): void {
   const a = cfg.agg ?? {};
@@ -216,20 +197,30 @@ async function openHead(
   if (kind === "nllb-e5") return nllbE5Head(dir, { trainable, seed, maxLength: cfg.maxLength });
   if (kind === "agg") {
     const a = cfg.agg ?? {};
+    const vocab = a.vocab === undefined ? undefined : readAggVocab(a.vocab);
     const head = aggretrieverHead(dir, {
       trainable,
       seed,
       mode: a.mode,
-      vocabIds: a.vocab === undefined ? undefined : readAggVocab(a.vocab),
+      vocabIds: vocab?.ids,
       lowercase: a.lowercase,
       maxLength: cfg.maxLength ?? 128,
       init: { semanticDim: a.semanticDim, aggDim: a.aggDim, mode: a.mode, lowercase: a.lowercase, seed },
     });
-    if (a.vocab !== undefined && head.mode !== "target") {
+    try {
+      if (vocab && head.mode !== "target")
+        throw new Error(
+          `--agg-vocab is the token set of target mode, and this run trains in ${head.mode} mode; give --agg-mode target or leave --agg-vocab out`,
+        );
+      if (vocab)
+        checkAggVocabFits(vocab, a.vocab!, {
+          id: cfg.model,
+          tokenizer: head.tokenizer,
+          lowercase: head.lowercase,
+        });
+    } catch (e) {
       head.close();
-      throw new Error(
-        `--agg-vocab is the token set of target mode, and this run trains in ${head.mode} mode; give --agg-mode target or leave --agg-vocab out`,
-      );
+      throw e;
     }
     return head;
   }

@@ -3,7 +3,7 @@
 // made by `xlir agg-vocab`, the three lexical modes in `xlir embed`, a target-mode collection that
 // encodes each document with its own language's set, `--agg-target` choosing the query's set, and
 // the refusals: a language without a set (before anything is written), a set that would replace
-// the stored one or belongs to another model, another mode or casing than the collection's.
+// the stored one or was made with another tokenizer, another mode or casing than the collection's.
 // The main runs are child processes, as a user runs them; the rest run in this process (faster).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -130,11 +130,11 @@ describe("xlir agg-vocab", () => {
     await vocab("--corpus", more, "--lang", "de", "--out", sets.de);
     const [hi, en, de] = [sets.hi, sets.en, sets.de].map((f) => JSON.parse(readFileSync(f, "utf8")));
     assert.deepEqual(
-      { ...hi, model: undefined },
+      { ...hi, tokenizer: undefined },
       {
         format: "xlir-agg-vocab/1",
         lang: "hin_Deva",
-        model: undefined,
+        tokenizer: undefined,
         lowercase: true,
         size: 6,
         ids: idsOf("W17 w42 w88", "w20 w21 w22"),
@@ -142,8 +142,8 @@ describe("xlir agg-vocab", () => {
     );
     assert.deepEqual(en.ids, idsOf("w5 w6 w7", "w50 w51 w52"));
     assert.deepEqual([de.lang, de.ids], ["deu_Latn", idsOf("w90 w91")]);
-    assert.match(hi.model, /^sha256:/);
-    assert.equal(en.model, hi.model);
+    assert.match(hi.tokenizer, /^sha256:/);
+    assert.equal(en.tokenizer, hi.tokenizer);
   });
 });
 
@@ -282,11 +282,11 @@ describe("a collection in target mode", () => {
     assert.equal(await count("c"), 6);
   });
 
-  it("refuses a set that replaces a stored one or was made for another model", async () => {
+  it("refuses a set that replaces a stored one or was made with another tokenizer", async () => {
     const en = JSON.parse(readFileSync(sets.en, "utf8"));
     const fewer = jsonl("en-fewer.json", [{ ...en, ids: en.ids.slice(1), size: en.size - 1 }]);
     const other = jsonl("hi-other.json", [
-      { ...JSON.parse(readFileSync(sets.hi, "utf8")), model: "sha256:0" },
+      { ...JSON.parse(readFileSync(sets.hi, "utf8")), tokenizer: "sha256:0" },
     ]);
     await refused(
       indexCommand,
@@ -296,7 +296,7 @@ describe("a collection in target mode", () => {
     await refused(
       indexCommand,
       ["c", "--agg-vocab", other, "--home", home],
-      /hi-other\.json was made for another model/,
+      /hi-other\.json was made with another tokenizer than/,
     );
   });
 

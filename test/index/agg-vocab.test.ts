@@ -10,18 +10,20 @@ import { after, before, describe, it } from "node:test";
 import { Encoder } from "../../src/encode/encoder.ts";
 import {
   AGG_VOCAB_DIR,
-  type AggVocab,
   buildAggVocab,
-  checkAggVocabFits,
   collectionAggVocab,
   docsInLang,
   langsWithoutVocab,
-  readAggVocab,
   storeAggVocabs,
   storedAggVocab,
   storedAggVocabLangs,
-  writeAggVocab,
 } from "../../src/index/agg-vocab.ts";
+import {
+  type AggVocab,
+  checkAggVocabFits,
+  readAggVocab,
+  writeAggVocab,
+} from "../../src/encode/agg-vocab-file.ts";
 import { Collection } from "../../src/index/collection.ts";
 import { addDocuments } from "../../src/index/indexer.ts";
 import { readDocuments, type InputDoc } from "../../src/index/ingest.ts";
@@ -79,7 +81,7 @@ describe("a token set from an input file", () => {
     assert.deepEqual(vocab.ids, idsOf("W17 w42 w88", "w100", "w20", "w30 w31"));
     assert.equal(vocab.size, vocab.ids.length);
     assert.equal(vocab.lowercase, true);
-    assert.equal(vocab.model, enc.fingerprint);
+    assert.equal(vocab.tokenizer, enc.tokenizerFingerprint);
   });
 
   it("counts documents without a determined language for English, as the encoder reads them", async () => {
@@ -116,13 +118,30 @@ describe("a token set file", () => {
     const file = join(root, "bad.json");
     const cases: [unknown, RegExp][] = [
       [{ format: "other" }, /not a token set/],
-      [{ format: "xlir-agg-vocab/1", lang: "xx", model: "m", lowercase: true, size: 1, ids: [4] }, /lang/],
       [
-        { format: "xlir-agg-vocab/1", lang: "hin_Deva", model: "m", lowercase: true, size: 2, ids: [5, 4] },
+        { format: "xlir-agg-vocab/1", lang: "xx", tokenizer: "t", lowercase: true, size: 1, ids: [4] },
+        /lang/,
+      ],
+      [
+        {
+          format: "xlir-agg-vocab/1",
+          lang: "hin_Deva",
+          tokenizer: "t",
+          lowercase: true,
+          size: 2,
+          ids: [5, 4],
+        },
         /increasing/,
       ],
       [
-        { format: "xlir-agg-vocab/1", lang: "hin_Deva", model: "m", lowercase: true, size: 3, ids: [4, 5] },
+        {
+          format: "xlir-agg-vocab/1",
+          lang: "hin_Deva",
+          tokenizer: "t",
+          lowercase: true,
+          size: 3,
+          ids: [4, 5],
+        },
         /size/,
       ],
     ];
@@ -136,13 +155,13 @@ describe("a token set file", () => {
     assert.throws(() => readAggVocab(join(root, "none.json")), /none\.json \(ENOENT\): check the path/);
   });
 
-  it("must be made for the model that uses it, from text cased as it reads text", async () => {
+  it("must be made with the tokenizer of the model that uses it, from text cased as it reads text", async () => {
     const v = await vocabOf("hin_Deva");
-    const model = { id: "M", fingerprint: enc.fingerprint, lowercase: true };
+    const model = { id: "M", tokenizer: enc.tokenizerFingerprint, lowercase: true };
     checkAggVocabFits(v, "hi.json", model);
     assert.throws(
-      () => checkAggVocabFits({ ...v, model: "sha256:other" }, "hi.json", model),
-      /hi\.json was made for another model than M.*xlir agg-vocab --model M --lang hin_Deva/,
+      () => checkAggVocabFits({ ...v, tokenizer: "sha256:other" }, "hi.json", model),
+      /hi\.json was made with another tokenizer than M's.*xlir agg-vocab --model M --lang hin_Deva/,
     );
     assert.throws(
       () => checkAggVocabFits(v, "hi.json", { ...model, lowercase: false }),

@@ -9,6 +9,7 @@
 // Before and after are both measured by Encoder.load on model folders: the untrained one is
 // initAggretriever's, which the CLI's fresh heads equal (same seed).
 
+import { AGG_VOCAB_FORMAT, type AggVocab, writeAggVocab } from "../../src/encode/agg-vocab-file.ts";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -270,12 +271,22 @@ test("xlir train --head agg from a plain masked LM: English retrieval improves, 
   await enc.close();
 });
 
+/** A token set file's content for `ids`, made with `enc`'s tokenizer and casing. */
+const tokenSet = (enc: Encoder, ids: number[]): AggVocab => ({
+  format: AGG_VOCAB_FORMAT,
+  lang: "eng_Latn",
+  tokenizer: enc.tokenizerFingerprint,
+  lowercase: enc.settings.lowerCase,
+  size: ids.length,
+  ids,
+});
+
 test("xlir train --head agg, target mode: the training language's token set from --agg-vocab", async () => {
   const enc = await Encoder.load(untrainedFolder(), { threads: 1 });
   const ids = enc.tokenSet(enTrain.flatMap((e) => [e.query, e.positive, ...e.negatives.slice(0, 1)]));
   await enc.close();
   const vocabFile = join(root, "en-tokens.json");
-  writeFileSync(vocabFile, JSON.stringify({ lang: "eng_Latn", ids }));
+  writeAggVocab(vocabFile, tokenSet(enc, ids));
   const out = join(root, "target");
   const r = runXlir([
     "train",
@@ -340,10 +351,18 @@ test("Aggretriever training refuses what it cannot do, before writing anything",
   writeFileSync(bad, JSON.stringify({ tokens: [1, 2] }));
   await refused(
     { ...base, model: mlm, head: "agg", agg: { mode: "target", vocab: bad } },
-    /bad-tokens\.json: no "ids" array of token ids; make the token set with xlir agg-vocab/,
+    /bad-tokens\.json: format is undefined, not a token set .*; make it with xlir agg-vocab/,
   );
+  const enc = await Encoder.load(untrainedFolder(), { threads: 1 });
   const tokens = join(root, "tokens.json");
-  writeFileSync(tokens, JSON.stringify({ ids: [4, 5, 6] }));
+  writeAggVocab(tokens, tokenSet(enc, [4, 5, 6]));
+  const otherCase = join(root, "tokens-cased.json");
+  writeAggVocab(otherCase, { ...tokenSet(enc, [4, 5, 6]), lowercase: false });
+  await enc.close();
+  await refused(
+    { ...base, model: mlm, head: "agg", agg: { mode: "target", vocab: otherCase } },
+    /tokens-cased\.json was made from cased text/,
+  );
   await refused(
     { ...base, model: untrainedFolder(), agg: { mode: "self", vocab: tokens } },
     /^--agg-vocab is the token set of target mode, and this run trains in self mode/,
