@@ -48,7 +48,7 @@ import { freshAggretrieverHeads, writeAggretrieverHeads } from "../src/models/ag
 import { randomWeights, Rng } from "../src/models/random.ts";
 import { Session } from "../src/tensor/session.ts";
 import { type Tensor, writeSafetensors } from "../src/weights/safetensors.ts";
-import { wordPieceJson } from "../src/text/wordpiece-json.ts";
+import { ROBERTA_SPECIALS, writeRobertaWordTokenizer } from "../src/text/wordpiece-json.ts";
 import { cpu, fmt, median, onExit, parseOptions, printTable } from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
@@ -62,7 +62,7 @@ const QUERY_TOKENS = 32;
 const PASSAGE_TOKENS = 128;
 const PASSAGES = 32;
 const LANG = "xx";
-const SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"];
+const SPECIALS = ROBERTA_SPECIALS;
 
 const CONFIGS = ["dense", "self", "target-30k", "target-10k", "mlm"] as const;
 type ConfigName = (typeof CONFIGS)[number];
@@ -113,27 +113,12 @@ function texts(count: number, tokens: number, set: readonly number[], seed: numb
 // The model folders (written by a child process, so the parent never holds the weights)
 // ---------------------------------------------------------------------------------------------
 
-function writeTokenizer(dir: string): void {
-  const words = Array.from({ length: VOCAB - SPECIALS.length }, (_, i) => `w${i + SPECIALS.length}`);
-  const post = {
-    type: "RobertaProcessing",
-    sep: ["</s>", 2],
-    cls: ["<s>", 0],
-    trim_offsets: true,
-    add_prefix_space: false,
-  };
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(wordPieceJson(SPECIALS, words, "<unk>", post)));
-  writeFileSync(
-    join(dir, "tokenizer_config.json"),
-    JSON.stringify({
-      model_max_length: 512,
-      pad_token: "<pad>",
-      unk_token: "<unk>",
-      bos_token: "<s>",
-      eos_token: "</s>",
-    }),
+/** A word per id ("w<id>"), so texts of known ids are easy to make. */
+const writeTokenizer = (dir: string) =>
+  writeRobertaWordTokenizer(
+    dir,
+    Array.from({ length: VOCAB - SPECIALS.length }, (_, i) => `w${i + SPECIALS.length}`),
   );
-}
 
 /**
  * `root`/agg: the Aggretriever folder; `root`/dense: config.json, the same model.safetensors (a

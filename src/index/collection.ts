@@ -8,7 +8,7 @@ import type { AggOptions } from "../encode/aggretriever.ts";
 import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
 import { analyzerConfig, type AnalyzerOptions } from "../text/analyzer.ts";
 import { storedAggVocab } from "./agg-vocab.ts";
-import { type AggVocab } from "../encode/agg-vocab-file.ts";
+import type { AggVocab } from "../encode/agg-vocab-file.ts";
 import type { Bm25Index } from "./bm25.ts";
 import { bm25Params, type Bm25Params } from "./bm25-similarity.ts";
 import { loadCollectionBm25 } from "./bm25-sync.ts";

@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import type { AggMode } from "../../src/models/aggretriever.ts";
 import { initAggretriever } from "../../src/models/aggretriever-folder.ts";
 import { randomWeights } from "../../src/models/random.ts";
-import { wordPieceJson } from "../../src/text/wordpiece-json.ts";
+import { writeRobertaWordTokenizer } from "../../src/text/wordpiece-json.ts";
 import { type Tensor, writeSafetensors } from "../../src/weights/safetensors.ts";
 import { fixturesRoot } from "./shared.ts";
 
@@ -42,26 +42,8 @@ export function aggFixtureFolder(set: string, extra: Record<string, unknown> = {
   const dir = mkdtempSync(join(tmpdir(), "xlir-agg-"));
   cpSync(join(set, "model"), dir, { recursive: true });
   writeFileSync(join(dir, "aggretriever_config.json"), JSON.stringify({ agg_dim: cfg.agg_dim, ...extra }));
-  const specials = ["<s>", "<pad>", "</s>", "<unk>"];
-  const words = Array.from({ length: cfg.vocab_size - specials.length }, (_, i) => `w${i + specials.length}`);
-  const post = {
-    type: "RobertaProcessing",
-    sep: ["</s>", 2],
-    cls: ["<s>", 0],
-    trim_offsets: true,
-    add_prefix_space: false,
-  };
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(wordPieceJson(specials, words, "<unk>", post)));
-  writeFileSync(
-    join(dir, "tokenizer_config.json"),
-    JSON.stringify({
-      model_max_length: 512,
-      pad_token: "<pad>",
-      unk_token: "<unk>",
-      bos_token: "<s>",
-      eos_token: "</s>",
-    }),
-  );
+  const words = Array.from({ length: cfg.vocab_size - 4 }, (_, i) => `w${i + 4}`);
+  writeRobertaWordTokenizer(dir, words);
   return dir;
 }
 
@@ -90,18 +72,7 @@ export function wordMlmDir(
   o: { d?: number; layers?: number; seed?: number; parent?: string } = {},
 ): string {
   const dir = mkdtempSync(join(o.parent ?? tmpdir(), "xlir-mlm-"));
-  const specials = ["<s>", "<pad>", "</s>", "<unk>"];
-  const post = {
-    type: "RobertaProcessing",
-    sep: ["</s>", 2],
-    cls: ["<s>", 0],
-    trim_offsets: true,
-    add_prefix_space: false,
-  };
-  const tokenizer = wordPieceJson(specials, [...words, "<mask>"], "<unk>", post) as {
-    model: { vocab: Record<string, number> };
-  };
-  const vocab = Object.keys(tokenizer.model.vocab).length;
+  const vocab = writeRobertaWordTokenizer(dir, words, { maxLength: 128, mask: true });
   const d = o.d ?? 32;
   const config = {
     architectures: ["XLMRobertaForMaskedLM"],
@@ -147,18 +118,6 @@ export function wordMlmDir(
   );
   writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
   writeSafetensors(join(dir, "model.safetensors"), weights, { metadata: { format: "pt" } });
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
-  writeFileSync(
-    join(dir, "tokenizer_config.json"),
-    JSON.stringify({
-      model_max_length: 128,
-      bos_token: "<s>",
-      eos_token: "</s>",
-      pad_token: "<pad>",
-      unk_token: "<unk>",
-      mask_token: "<mask>",
-    }),
-  );
   return dir;
 }
 
