@@ -26,6 +26,10 @@ export type { EmbedOptions, Embeddings, EncoderDType, EncoderOptions } from "./e
 export { npyBytes } from "./encode/npy.ts";
 export type { AggOptions, AggTarget } from "./encode/aggretriever.ts";
 
+// generate/
+export { ApertiumClient } from "./generate/apertium.ts";
+export { startApertium } from "./generate/apertium-server.ts";
+
 // models/: Aggretriever
 export { aggAlgorithm, aggregate } from "./models/agg-star.ts";
 export type { AggAlgorithm } from "./models/agg-star.ts";
@@ -133,6 +137,13 @@ export { readSentenceTransformers } from "./weights/sentence-transformers.ts";
 // text/
 export { loadTokenizer } from "./text/tokenizer.ts";
 export type { TextTokenizer } from "./text/tokenizer.ts";
+export {
+  loadMarianTokenizer,
+  loadSentencePieceTokenizer,
+  readSentencePieceModel,
+  sentencePieceToTokenizerJson,
+} from "./text/sentencepiece.ts";
+export type { MarianTokenizer, SentencePieceModel, SentencePieceTokenizer } from "./text/sentencepiece.ts";
 export { loadLanguageDetector } from "./text/langid.ts";
 export { NLLB_LANGS, resolveNllbLang } from "./text/nllb-langs.ts";
 export { analyze } from "./text/analyzer.ts";
