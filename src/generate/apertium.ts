@@ -3,6 +3,7 @@
 //   GET|POST /listPairs                    -> { responseData: [{ sourceLanguage, targetLanguage }] }
 //   GET|POST /translate?langpair=eng|spa&q= -> { responseData: { translatedText } }
 // and errors as { status: "error", code, message, explanation }.
+import type { Translator } from "./translator.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 
 export const DEFAULT_APERTIUM_URL = "http://127.0.0.1:2737";
@@ -62,7 +63,7 @@ const MARKS = [
 // Above this the text goes in a form body: URLs that long are refused by some proxies.
 const MAX_GET_QUERY = 2000;
 
-export class ApertiumClient {
+export class ApertiumClient implements Translator {
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly concurrency: number;
