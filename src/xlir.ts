@@ -5,6 +5,8 @@
  *
  * - encode/   `Encoder.load(idOrDir)` then `embed(texts, { role, lang })`: any supported checkpoint,
  *             Aggretriever folders included (`agg` options).
+ * - generate/ `Seq2Seq.load(dir)` then `generate(idRows, { numBeams, ... })`: NLLB-200 / M2M100 and
+ *             Marian (opus-mt) translation on token ids, greedy or beam search.
  * - models/   Aggretriever folders (read, write heads) and agg* itself.
  * - index/    collections: `Collection.openOrCreate` / `open` / `exists`, `deleteCollection`,
  *             `listCollections`; `addDocuments` / `deleteDocuments` / `buildAnnIndex` (indexer),
@@ -29,6 +31,9 @@ export type { AggOptions, AggTarget } from "./encode/aggretriever.ts";
 // generate/
 export { ApertiumClient } from "./generate/apertium.ts";
 export { startApertium } from "./generate/apertium-server.ts";
+export { Seq2Seq } from "./generate/seq2seq.ts";
+export type { GenerateOptions, GenerationSettings } from "./generate/generation-config.ts";
+export type { Hypothesis } from "./generate/hypothesis.ts";
 
 // models/: Aggretriever
 export { aggAlgorithm, aggregate } from "./models/agg-star.ts";

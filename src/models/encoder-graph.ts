@@ -54,6 +54,10 @@ export const takesTokenTypes = (ck: Checkpoint) =>
   ck.config.family !== "m2m100" && ck.config.typeVocabSize > 1;
 
 export function encoderGraph(ck: Checkpoint, opts: EncoderGraphOptions): Graph {
+  if (ck.config.family === "marian")
+    throw new Error(
+      `${ck.dir}: a Marian (opus-mt) checkpoint is a translation model, not an embedding encoder; load it with Seq2Seq.load`,
+    );
   const g = new Graph(ck.config.modelType);
   const t = opts.train;
   const p = params(ck, g, t && { trainable: t.trainable, trainableData: t.trainableData });

@@ -1,14 +1,14 @@
 // The M2M100 / NLLB-200 encoder as a graph, following Hugging Face's M2M100Encoder: token embedding
 // scaled by sqrt(d_model), plus a sinusoidal table indexed XLM-R style (pad + cumsum over real
-// tokens), pre-LN layers with ReLU FFN, and a final LayerNorm. Only the encoder of a seq2seq
-// checkpoint is read; the decoder and lm_head are ignored.
+// tokens), pre-LN layers with ReLU FFN, and a final LayerNorm. The decoder is in seq2seq-graphs.ts.
 
 import type { Value } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import type { ModelConfig } from "../weights/config.ts";
 import { activation } from "./activations.ts";
 import type { Checkpoint, Params } from "./checkpoint.ts";
-import { type LinearHook, layerNorm, linear, paddedPositions, selfAttention } from "./layers.ts";
+import { type LinearHook, layerNorm, paddedPositions } from "./layers.ts";
+import { type LayerStyle, encoderLayer } from "./seq2seq-layers.ts";
 
 /** HF's float32 sinusoidal table: rows = positions, [sin(p f_k)..., cos(p f_k)...], padding row zero. */
 export function sinusoidalTable(rows: number, d: number, pad: number): Float32Array {
@@ -61,21 +61,12 @@ export function m2m100Encoder(p: Params, ck: Checkpoint, inp: M2M100Inputs, hook
     o.gather(table, paddedPositions(inp.ids, pad)),
   );
   const bias = o.attentionBias(inp.mask, "float32");
-  const eps = cfg.layerNormEps;
-  for (let i = 0; i < cfg.layers; i++) {
-    const l = `encoder.layers.${i}`;
-    const names = {
-      q: `${l}.self_attn.q_proj`,
-      k: `${l}.self_attn.k_proj`,
-      v: `${l}.self_attn.v_proj`,
-      out: `${l}.self_attn.out_proj`,
-    };
-    x = o.add(
-      x,
-      selfAttention(p, names, layerNorm(p, `${l}.self_attn_layer_norm`, x, d, eps), bias, d, cfg.heads, hook),
-    );
-    const h = act(linear(p, `${l}.fc1`, layerNorm(p, `${l}.final_layer_norm`, x, d, eps), d, cfg.ffn, hook));
-    x = o.add(x, linear(p, `${l}.fc2`, h, cfg.ffn, d, hook));
-  }
-  return layerNorm(p, "encoder.layer_norm", x, d, eps);
+  const style = m2m100Style(cfg, act);
+  for (let i = 0; i < cfg.layers; i++) x = encoderLayer(p, `encoder.layers.${i}`, x, bias, style, hook);
+  return layerNorm(p, "encoder.layer_norm", x, d, cfg.layerNormEps);
+}
+
+/** The encoder's layer shape: pre-LN, the config's activation. */
+export function m2m100Style(cfg: ModelConfig, act: (x: Value) => Value): LayerStyle {
+  return { preNorm: true, act, eps: cfg.layerNormEps, d: cfg.hidden, heads: cfg.heads, ffn: cfg.ffn };
 }

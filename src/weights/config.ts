@@ -1,17 +1,19 @@
 // Hugging Face config.json -> one normalised, typed description of an encoder, for the three
 // families xlir builds graphs for. Absent fields take the defaults of transformers' config classes
-// (BertConfig, XLMRobertaConfig, M2M100Config as of v4.43), so a hand-trimmed config.json means
-// what it means to transformers.
+// (BertConfig, XLMRobertaConfig, M2M100Config, MarianConfig as of v4.43), so a hand-trimmed
+// config.json means what it means to transformers.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-export type ModelFamily = "bert" | "xlm-roberta" | "m2m100";
+export type ModelFamily = "bert" | "xlm-roberta" | "m2m100" | "marian";
 
 export interface DecoderConfig {
   layers: number;
   heads: number;
   ffn: number;
   startTokenId: number | null;
+  /** Rows of the decoder's embedding and LM head (Marian's decoder_vocab_size; else vocab_size). */
+  vocabSize: number;
 }
 
 export interface ModelConfig {
@@ -47,7 +49,7 @@ export interface ModelConfig {
   /** m2m100 multiplies token embeddings by sqrt(hidden) when true; always false for bert/xlm-roberta. */
   scaleEmbedding: boolean;
   tieWordEmbeddings: boolean;
-  /** m2m100's decoder (xlir only uses the encoder); null for encoder-only families. */
+  /** The decoder of a seq2seq family (m2m100, marian); null for encoder-only families. */
   decoder: DecoderConfig | null;
   /** torch_dtype (or dtype, newer transformers) as saved, e.g. "float32"; null when absent. */
   torchDtype: string | null;
@@ -59,12 +61,14 @@ const MODEL_TYPES: Record<string, ModelFamily> = {
   bert: "bert",
   "xlm-roberta": "xlm-roberta",
   m2m_100: "m2m100",
+  marian: "marian",
 };
-const SUPPORTED = `supported model_type values: "bert", "xlm-roberta", "m2m_100" (NLLB-200)`;
+const SUPPORTED = `supported model_type values: "bert", "xlm-roberta", "m2m_100" (NLLB-200), "marian" (opus-mt)`;
 // Class-name prefixes for configs without model_type (old checkpoints); longest first.
 const ARCH_PREFIXES: [string, ModelFamily][] = [
   ["XLMRoberta", "xlm-roberta"],
   ["M2M100", "m2m100"],
+  ["Marian", "marian"],
   ["Bert", "bert"],
 ];
 
@@ -107,36 +111,41 @@ export function parseConfig(json: unknown, source = "config.json"): ModelConfig 
     raw,
   };
 
-  if (family === "m2m100") {
+  if (family === "m2m100" || family === "marian") {
     // M2M100Config.attribute_map: hidden_size -> d_model, num_attention_heads -> encoder_attention_heads;
-    // transformers lets the alias win when both are present, so do we.
+    // transformers lets the alias win when both are present, so do we. MarianConfig has the same
+    // fields with other defaults (opus-mt's: pad = decoder start = the last id, eos 0, GELU).
+    const marian = family === "marian";
     const hidden = f.int("hidden_size", f.int("d_model", 1024));
     const heads = f.int("num_attention_heads", f.int("encoder_attention_heads", 16));
     const maxPositions = f.int("max_position_embeddings", 1024);
+    const vocabSize = f.int("vocab_size", marian ? 58101 : 128112);
     return {
       ...common,
-      vocabSize: f.int("vocab_size", 128112),
+      vocabSize,
       hidden,
       layers: f.int("encoder_layers", 12),
       heads,
       headDim: headDim(hidden, heads, source),
       ffn: f.int("encoder_ffn_dim", 4096),
-      act: f.string("activation_function", "relu"),
+      act: f.string("activation_function", marian ? "gelu" : "relu"),
       maxPositions,
-      // The sinusoidal table has max_position_embeddings + 2 rows; ids start at pad + 1 = 2.
+      // M2M100's sinusoidal table has max_position_embeddings + 2 rows (ids start at pad + 1 = 2);
+      // Marian's has max_position_embeddings rows from 0.
       maxTokens: maxPositions,
       typeVocabSize: 0,
       layerNormEps: 1e-5,
       positionEmbeddingType: "sinusoidal",
-      padTokenId: f.tokenId("pad_token_id", 1),
-      bosTokenId: f.tokenId("bos_token_id", 0),
-      eosTokenId: f.tokenId("eos_token_id", 2),
-      scaleEmbedding: f.bool("scale_embedding", true),
+      padTokenId: f.tokenId("pad_token_id", marian ? 58100 : 1),
+      bosTokenId: f.tokenId("bos_token_id", marian ? null : 0),
+      eosTokenId: f.tokenId("eos_token_id", marian ? 0 : 2),
+      scaleEmbedding: f.bool("scale_embedding", !marian),
       decoder: {
         layers: f.int("decoder_layers", 12),
         heads: f.int("decoder_attention_heads", 16),
         ffn: f.int("decoder_ffn_dim", 4096),
-        startTokenId: f.tokenId("decoder_start_token_id", 2),
+        startTokenId: f.tokenId("decoder_start_token_id", marian ? 58100 : 2),
+        vocabSize: marian ? f.int("decoder_vocab_size", vocabSize) : vocabSize,
       },
     };
   }

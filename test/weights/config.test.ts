@@ -54,6 +54,7 @@ describe("fixture configs", () => {
             heads: raw.decoder_attention_heads,
             ffn: raw.decoder_ffn_dim,
             startTokenId: raw.decoder_start_token_id,
+            vocabSize: c.vocabSize,
           });
         } else {
           assert.equal(c.family, raw.model_type);
@@ -119,6 +120,31 @@ describe("defaults of transformers' config classes", () => {
     assert.equal(parseConfig({ model_type: "xlm-roberta" }).layerNormEps, 1e-12);
   });
 
+  test("MarianConfig (opus-mt)", () => {
+    const c = parseConfig({ architectures: ["MarianMTModel"] });
+    assert.deepEqual([c.family, c.modelType], ["marian", "marian"]);
+    assert.deepEqual(
+      [c.vocabSize, c.hidden, c.layers, c.heads, c.ffn, c.act, c.maxPositions, c.scaleEmbedding],
+      [58101, 1024, 12, 16, 4096, "gelu", 1024, false],
+    );
+    assert.deepEqual([c.padTokenId, c.bosTokenId, c.eosTokenId], [58100, null, 0]);
+    assert.deepEqual(c.decoder, { layers: 12, heads: 16, ffn: 4096, startTokenId: 58100, vocabSize: 58101 });
+    const zhEn = parseConfig({
+      model_type: "marian",
+      vocab_size: 65001,
+      decoder_vocab_size: 65001,
+      d_model: 512,
+      activation_function: "swish",
+      pad_token_id: 65000,
+      decoder_start_token_id: 65000,
+      scale_embedding: true,
+    });
+    assert.deepEqual(
+      [zhEn.hidden, zhEn.act, zhEn.padTokenId, zhEn.decoder?.startTokenId],
+      [512, "swish", 65000, 65000],
+    );
+  });
+
   test("M2M100Config (NLLB)", () => {
     const c = parseConfig({ model_type: "m2m_100", architectures: ["M2M100ForConditionalGeneration"] });
     assert.equal(c.family, "m2m100");
@@ -129,7 +155,7 @@ describe("defaults of transformers' config classes", () => {
     assert.deepEqual([c.padTokenId, c.bosTokenId, c.eosTokenId], [1, 0, 2]);
     assert.equal(c.scaleEmbedding, true);
     assert.equal(c.positionEmbeddingType, "sinusoidal");
-    assert.deepEqual(c.decoder, { layers: 12, heads: 16, ffn: 4096, startTokenId: 2 });
+    assert.deepEqual(c.decoder, { layers: 12, heads: 16, ffn: 4096, startTokenId: 2, vocabSize: 128112 });
     // attribute_map aliases win over the native names, as in transformers.
     const aliased = parseConfig({
       model_type: "m2m_100",
