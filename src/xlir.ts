@@ -6,7 +6,8 @@
  * - encode/   `Encoder.load(idOrDir)` then `embed(texts, { role, lang })`: any supported checkpoint,
  *             Aggretriever folders included (`agg` options).
  * - generate/ `Seq2Seq.load(dir)` then `generate(idRows, { numBeams, ... })`: NLLB-200 / M2M100 and
- *             Marian (opus-mt) translation on token ids, greedy or beam search.
+ *             Marian (opus-mt) translation on token ids, greedy or beam search; text translators
+ *             (`createSeq2SeqTranslator`, `ApertiumClient`) behind one `Translator` interface.
  * - models/   Aggretriever folders (read, write heads) and agg* itself.
  * - index/    collections: `Collection.openOrCreate` / `open` / `exists`, `deleteCollection`,
  *             `listCollections`; `addDocuments` / `deleteDocuments` / `buildAnnIndex` (indexer),
@@ -32,6 +33,9 @@ export type { AggOptions, AggTarget } from "./encode/aggretriever.ts";
 export { ApertiumClient } from "./generate/apertium.ts";
 export { startApertium } from "./generate/apertium-server.ts";
 export { Seq2Seq } from "./generate/seq2seq.ts";
+export { createSeq2SeqTranslator, TRANSLATION_MODEL_FILES } from "./generate/seq2seq-translator.ts";
+export type { Seq2SeqTranslator, Seq2SeqTranslatorOptions } from "./generate/seq2seq-translator.ts";
+export type { Translator } from "./generate/translator.ts";
 export type { GenerateOptions, GenerationSettings } from "./generate/generation-config.ts";
 export type { Hypothesis } from "./generate/hypothesis.ts";
 
@@ -113,6 +117,12 @@ export { fineTune, splitByLanguage } from "./train/fine-tune.ts";
 export type { FineTuneConfig, FineTuneResult, LossName } from "./train/fine-tune.ts";
 export { contrastiveLoss, lossSpec } from "./train/losses.ts";
 export { aggretrieverHead } from "./train/aggretriever-head.ts";
+export { augmentQueries, augmentToFile } from "./train/augment.ts";
+export type { AugmentOptions, AugmentSummary } from "./train/augment.ts";
+export { filterVariants, DEFAULT_FILTERS } from "./train/augment-filters.ts";
+export type { FilterOptions } from "./train/augment-filters.ts";
+export { LlmParaphraser, NoParaphraser, PivotParaphraser } from "./train/paraphrase.ts";
+export type { Paraphraser } from "./train/paraphrase.ts";
 export type { LossSpec, Similarity as LossSimilarity } from "./train/losses.ts";
 export { LangWeights, lowResourceTable, parseLangWeights } from "./train/lang-weights.ts";
 export type { Weighting } from "./train/lang-weights.ts";

@@ -4,6 +4,7 @@
 
 import { Command } from "commander";
 import { aggVocabCommand } from "./agg-vocab.ts";
+import { augmentCommand } from "./augment.ts";
 import { distillCommand } from "./distill.ts";
 import { embedCommand } from "./embed.ts";
 import { evalRunCommand } from "./eval-run.ts";
@@ -13,6 +14,7 @@ import { indexCommand } from "./index.ts";
 import { mineCommand } from "./mine.ts";
 import { searchCommand } from "./search.ts";
 import { trainCommand } from "./train.ts";
+import { translateCommand } from "./translate.ts";
 
 export function program(): Command {
   return withXlirErrors(
@@ -24,9 +26,11 @@ export function program(): Command {
       .addCommand(indexCommand())
       .addCommand(searchCommand())
       .addCommand(mineCommand())
+      .addCommand(augmentCommand())
       .addCommand(trainCommand())
       .addCommand(collectionsCommand())
       .addCommand(aggVocabCommand())
+      .addCommand(translateCommand())
       .addCommand(
         new Command("eval")
           .description("evaluate retrieval runs and models")

@@ -5,8 +5,11 @@
 
 import { Checkpoint } from "../models/checkpoint.ts";
 import { decoderConfig, seq2seqDecoderGraph, seq2seqEncoderGraph } from "../models/seq2seq-graphs.ts";
-import type { TensorData } from "../tensor/graph.ts";
+import type { Graph, TensorData } from "../tensor/graph.ts";
+import { quantizeLinears } from "../tensor/quantize.ts";
 import { Session, type SessionOptions } from "../tensor/session.ts";
+
+export type Seq2SeqSessionOptions = SessionOptions & { dtype?: "float32" | "int8" };
 import type { ModelConfig } from "../weights/config.ts";
 
 /** Row-major float32 data with its dims. */
@@ -90,13 +93,17 @@ export class Seq2SeqModel {
     readonly vocabSize: number,
   ) {}
 
-  static async load(dir: string, opts: SessionOptions = {}): Promise<Seq2SeqModel> {
+  /** `dtype` "int8": linear layers with int8 weights (tensor/quantize.ts), CPU only, as the Encoder's. */
+  static async load(dir: string, opts: Seq2SeqSessionOptions = {}): Promise<Seq2SeqModel> {
+    if (opts.dtype === "int8" && opts.device === "cuda")
+      throw new Error("dtype int8 runs on the CPU only: on CUDA use float32 (leave --dtype out)");
     const ck = Checkpoint.open(dir);
     try {
       const dec = decoderConfig(ck);
+      const prepare = (g: Graph) => (opts.dtype === "int8" ? quantizeLinears(g) : g);
       const [encoder, decoder] = await Promise.all([
-        Session.create(seq2seqEncoderGraph(ck), opts),
-        Session.create(seq2seqDecoderGraph(ck), opts),
+        Session.create(prepare(seq2seqEncoderGraph(ck)), opts),
+        Session.create(prepare(seq2seqDecoderGraph(ck)), opts),
       ]);
       return new Seq2SeqModel(
         ck.config,

@@ -11,8 +11,7 @@ import {
 import { beamSearch } from "./beam.ts";
 import { greedySearch } from "./greedy.ts";
 import type { Hypothesis } from "./hypothesis.ts";
-import { Seq2SeqModel, type Tensor, padRows } from "./seq2seq-model.ts";
-import type { SessionOptions } from "../tensor/session.ts";
+import { Seq2SeqModel, type Seq2SeqSessionOptions, type Tensor, padRows } from "./seq2seq-model.ts";
 
 export class Seq2Seq {
   private constructor(
@@ -21,7 +20,7 @@ export class Seq2Seq {
     readonly defaults: GenerationSettings,
   ) {}
 
-  static async load(dir: string, opts: SessionOptions = {}): Promise<Seq2Seq> {
+  static async load(dir: string, opts: Seq2SeqSessionOptions = {}): Promise<Seq2Seq> {
     const model = await Seq2SeqModel.load(dir, opts);
     try {
       return new Seq2Seq(model, readGenerationSettings(dir, model.config));

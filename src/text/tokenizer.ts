@@ -29,6 +29,11 @@ export interface TextTokenizer {
   /** The text's ids without special tokens and without truncation. */
   encodeText(text: string): number[];
   /**
+   * Ids -> text through tokenizer.json's decoder, special tokens dropped unless skipSpecialTokens is
+   * false (what a translation model generated). Absent on tokenizers that have no decoder of their own.
+   */
+  decode?(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /**
    * "sha256:<hex>" of what decides encodeText's ids (normaliser, pre-tokenizer, model, added
    * tokens): two tokenizers with the same fingerprint give the same ids. Computed when first read.
    */
@@ -138,6 +143,8 @@ export function tokenizerFromJson(
     tokenToId,
     idToToken: (id) => lib.id_to_token(id),
     encodeText: (text) => lib.encode(text, { add_special_tokens: false }).ids,
+    decode: (ids, options = {}) =>
+      lib.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true }),
   };
 }
 

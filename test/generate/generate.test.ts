@@ -102,3 +102,31 @@ for (const name of seq2seqFolders) {
     }
   });
 }
+
+for (const name of seq2seqFolders) {
+  test(`int8 (${name}): encoder states near float32's, and generation runs`, async () => {
+    const ref = readCases(name);
+    const rows = sources(ref.encoder);
+    const dir = join(seq2seqRoot, name);
+    const [f32, i8] = [
+      await Seq2Seq.load(dir, { threads: 1 }),
+      await Seq2Seq.load(dir, { threads: 1, dtype: "int8" }),
+    ];
+    try {
+      const a = (await f32.encode(rows)).data;
+      const b = (await i8.encode(rows)).data;
+      let dot = 0;
+      let na = 0;
+      let nb = 0;
+      for (let i = 0; i < a.length; i++) [dot, na, nb] = [dot + a[i] * b[i], na + a[i] ** 2, nb + b[i] ** 2];
+      assert.ok(dot / Math.sqrt(na * nb) > 0.99, `cosine ${dot / Math.sqrt(na * nb)}`);
+      assert.notDeepEqual(a, b, "int8 ran the float32 graph");
+      const out = await i8.generate(rows, { maxNewTokens: 4, numBeams: 1 });
+      assert.equal(out.length, rows.length);
+      for (const [h] of out) assert.ok(h.ids.length >= 2 && h.ids.length <= 5, `${h.ids}`);
+    } finally {
+      await f32.release();
+      await i8.release();
+    }
+  });
+}
