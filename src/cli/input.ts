@@ -8,7 +8,8 @@ export interface InputText {
   text: string;
 }
 
-export function readTexts(path: string, field = "text"): InputText[] {
+/** The lines of a file or of standard input ("-"), without the final newline's empty line. */
+export function readInputLines(path: string): { name: string; lines: string[] } {
   const name = path === "-" ? "standard input" : path;
   let raw: string;
   try {
@@ -21,6 +22,11 @@ export function readTexts(path: string, field = "text"): InputText[] {
   }
   const lines = raw.split(/\r?\n/);
   if (lines.at(-1) === "") lines.pop();
+  return { name, lines };
+}
+
+export function readTexts(path: string, field = "text"): InputText[] {
+  const { name, lines } = readInputLines(path);
   const jsonl = path.endsWith(".jsonl") || (lines.length > 0 && lines[0].trimStart().startsWith("{"));
   if (!jsonl) return lines.map((text) => ({ text }));
   return lines.flatMap((line, i) => {

@@ -1,12 +1,13 @@
 // xlir translate: texts in (lines, or JSONL records with a text field), their translations out in
 // the same order and shape, through an NLLB-200 / M2M100 or opus-mt (Marian) model run in process.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { createSeq2SeqTranslator, TRANSLATION_MODEL_FILES } from "../generate/seq2seq-translator.ts";
 import { loadLanguageGuesser, UNDETERMINED } from "../text/langid.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { resolveModel } from "../weights/hub.ts";
+import { readInputLines } from "./input.ts";
 import { dtypeOption, integer, positiveInt, threadsOption } from "./options.ts";
 import { progressBar } from "./progress.ts";
 
@@ -103,18 +104,7 @@ function jsonProgress(done: number, total: number): void {
 }
 
 function readInput(path: string, field: string | undefined): Input {
-  const name = path === "-" ? "standard input" : path;
-  let raw: string;
-  try {
-    raw = readFileSync(path === "-" ? 0 : path, "utf8");
-  } catch (e) {
-    throw new Error(
-      `cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the --input path`,
-      { cause: e },
-    );
-  }
-  const lines = raw.split(/\r?\n/);
-  if (lines.at(-1) === "") lines.pop();
+  const { name, lines } = readInputLines(path);
   const input: Input = { name, texts: [], records: field === undefined ? null : [], lines: [] };
   lines.forEach((line, i) => {
     if (field === undefined) {

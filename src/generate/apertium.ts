@@ -3,6 +3,7 @@
 //   GET|POST /listPairs                    -> { responseData: [{ sourceLanguage, targetLanguage }] }
 //   GET|POST /translate?langpair=eng|spa&q= -> { responseData: { translatedText } }
 // and errors as { status: "error", code, message, explanation }.
+import { mapLimit } from "./map-limit.ts";
 import type { Translator } from "./translator.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 
@@ -115,24 +116,9 @@ export class ApertiumClient implements Translator {
   async translate(texts: readonly string[], from: string, to: string): Promise<string[]> {
     if (texts.length === 0) return [];
     const pair = await this.resolvePair(from, to);
-    const out = new Array<string>(texts.length);
     // One request per text: APY's transfer rules reorder words across newlines, so joined texts
     // would bleed into each other. Several in flight keep APY's pipeline busy.
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (next < texts.length && !failed) {
-        const i = next++;
-        try {
-          out[i] = await this.translateOne(texts[i], pair);
-        } catch (e) {
-          failed = true;
-          throw e;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, texts.length) }, worker));
-    return out;
+    return mapLimit(texts, this.concurrency, (t) => this.translateOne(t, pair));
   }
 
   private async translateOne(text: string, pair: ApertiumPair): Promise<string> {

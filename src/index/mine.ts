@@ -28,6 +28,7 @@
 // negatives it had (counted in MineStats.short). Written to OUT.partial and renamed to OUT at the
 // end, so a crash never leaves a half file under the final name.
 
+import { comparableWords, setJaccard } from "../text/words.ts";
 import { closeSync, openSync, renameSync, writeSync } from "node:fs";
 import { Rng } from "../models/random.ts";
 import type { LanguageDetector, LanguageGuesser } from "../text/langid.ts";
@@ -86,16 +87,8 @@ export function parseRanks(text: string): RankRange {
   return { from, to };
 }
 
-/** The words of a passage for comparison: NFKC, lower case, word-like segments only. */
-export function passageWords(text: string): string[] {
-  segmenter ??= new Intl.Segmenter("und", { granularity: "word" });
-  const out: string[] = [];
-  for (const s of segmenter.segment(text.normalize("NFKC").toLowerCase()))
-    if (s.isWordLike) out.push(s.segment);
-  return out;
-}
-
-let segmenter: Intl.Segmenter | undefined; // stateless: a cache
+/** The words of a passage for comparison (text/words.ts). */
+export const passageWords = comparableWords;
 
 /** Whether two passages count as the same passage for mining (the rule at the top of this file). */
 export function nearDuplicate(a: string, b: string): boolean {
@@ -106,11 +99,7 @@ function nearDuplicateWords(a: readonly string[], b: readonly string[]): boolean
   if (a.length === 0 || b.length === 0) return a.length === b.length;
   const [short, long] = a.length <= b.length ? [a, b] : [b, a];
   if (contains(long, short)) return true; // equality included
-  const sa = new Set(a);
-  const sb = new Set(b);
-  let both = 0;
-  for (const w of sa) if (sb.has(w)) both++;
-  return both / (sa.size + sb.size - both) >= NEAR_DUPLICATE_JACCARD;
+  return setJaccard(new Set(a), new Set(b)) >= NEAR_DUPLICATE_JACCARD;
 }
 
 /** Whether `needle` occurs as a contiguous run of words in `hay`. */

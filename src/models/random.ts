@@ -79,6 +79,22 @@ export function randomWeights(config: Record<string, unknown>, seed = 0): Map<st
       norm(`${l}.final_layer_norm`, d);
     }
     norm("model.encoder.layer_norm", d);
+    const seq2seq = (config.architectures as string[] | undefined) ?? [];
+    // a translation checkpoint adds the decoder; its embedding and LM head are model.shared (tied)
+    if (cfg.decoder && seq2seq.some((a) => a.endsWith("ForConditionalGeneration"))) {
+      const { layers, ffn: decFfn } = cfg.decoder;
+      for (let i = 0; i < layers; i++) {
+        const l = `model.decoder.layers.${i}`;
+        for (const attn of ["self_attn", "encoder_attn"]) {
+          for (const n of ["q_proj", "k_proj", "v_proj", "out_proj"]) linear(`${l}.${attn}.${n}`, d, d);
+          norm(`${l}.${attn}_layer_norm`, d);
+        }
+        linear(`${l}.fc1`, d, decFfn);
+        linear(`${l}.fc2`, decFfn, d);
+        norm(`${l}.final_layer_norm`, d);
+      }
+      norm("model.decoder.layer_norm", d);
+    }
     return out;
   }
   fill("embeddings.word_embeddings.weight", [vocabSize, d], normal(0.3));

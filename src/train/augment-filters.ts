@@ -15,6 +15,7 @@
 //   - length:         the variant's length (characters, spacing collapsed) is outside
 //                     [minRatio, maxRatio] x the original's: a truncated or run-away translation.
 // The checks run in this order and a variant counts under the first it fails.
+import { comparableWords, setJaccard } from "../text/words.ts";
 
 export type DropReason = "empty" | "duplicate" | "near_duplicate" | "number" | "name" | "length";
 
@@ -48,16 +49,8 @@ export const DEFAULT_FILTERS: Required<FilterOptions> = {
   keepNames: true,
 };
 
-let segmenter: Intl.Segmenter | undefined; // stateless: a cache
-
-/** The words of a text for comparison: NFKC, lower case, word-like segments (Chinese, Thai split too). */
-export function queryWords(text: string): string[] {
-  segmenter ??= new Intl.Segmenter("und", { granularity: "word" });
-  const out: string[] = [];
-  for (const s of segmenter.segment(text.normalize("NFKC").toLowerCase()))
-    if (s.isWordLike) out.push(s.segment);
-  return out;
-}
+/** The words of a query for comparison (text/words.ts). */
+export const queryWords = comparableWords;
 
 /** The text as compared for exact duplicates: its words joined by single spaces. */
 export function normalizedQuery(text: string): string {
@@ -67,13 +60,6 @@ export function normalizedQuery(text: string): string {
 /** Jaccard of the two texts' word sets (1 for two texts without words). */
 export function wordJaccard(a: string, b: string): number {
   return setJaccard(new Set(queryWords(a)), new Set(queryWords(b)));
-}
-
-function setJaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
-  if (a.size === 0 && b.size === 0) return 1;
-  let both = 0;
-  for (const w of a) if (b.has(w)) both++;
-  return both / (a.size + b.size - both);
 }
 
 /** The numbers of a text as ASCII digit strings, one per run of decimal digits in any script. */
@@ -102,6 +88,8 @@ function fold(word: string): string {
 }
 
 const SENTENCE_END = /[.!?;:。！？]\s*$/u;
+
+let segmenter: Intl.Segmenter | undefined; // stateless: a cache
 
 /**
  * The words of `text` that a faithful rewording keeps as they are (folded: lower case, no accents):

@@ -5,6 +5,7 @@
 //            variant per pivot language (works offline, with no LLM);
 //   - none:  the English as it is (the variant is then the plain round trip through English).
 
+import { mapLimit } from "../generate/map-limit.ts";
 import type { Translator } from "../generate/translator.ts";
 
 export interface Paraphraser {
@@ -172,23 +173,7 @@ export class LlmParaphraser implements Paraphraser {
   }
 
   async paraphrase(texts: readonly string[], n: number): Promise<string[][]> {
-    const out = new Array<string[]>(texts.length);
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (next < texts.length && !failed) {
-        const i = next++;
-        try {
-          out[i] = await this.one(texts[i], n);
-        } catch (e) {
-          failed = true;
-          throw e;
-        }
-      }
-    };
-    const workers = Math.max(1, Math.min(this.o.concurrency, texts.length));
-    await Promise.all(Array.from({ length: workers }, worker));
-    return out;
+    return mapLimit(texts, this.o.concurrency, (t) => this.one(t, n));
   }
 
   /** Up to n paraphrases of one text; [] when every try's answer was unreadable. */
