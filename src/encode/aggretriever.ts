@@ -10,7 +10,8 @@
 // padding positions (the fixture's `self_masked`). Both are options, for parity checks.
 
 import { aggregate } from "../models/agg-star.ts";
-import { type AggMode, aggGraph, lexicalGraph, vocabProjection } from "../models/aggretriever.ts";
+import { type AggMode, aggGraph, lexicalGraph } from "../models/aggretriever.ts";
+import { mlmHead } from "../models/bert.ts";
 import { headSource, type LoadedAggretriever } from "../models/aggretriever-folder.ts";
 import type { Graph, TensorData } from "../tensor/graph.ts";
 import type { Session } from "../tensor/session.ts";
@@ -114,7 +115,7 @@ export class AggRunner {
   ): Promise<AggRunner> {
     const mode = opts.mode ?? folder.defaults.mode;
     const { ck } = folder;
-    const names = vocabProjection(ck);
+    const names = mlmHead(ck.config);
     // mlm / target: the word embeddings enter as an input fed from one array, which the lexical
     // runs read as their vocabulary, so ONNX Runtime keeps no second copy; self needs them only
     // for the lookup and leaves them to ONNX Runtime
@@ -123,13 +124,13 @@ export class AggRunner {
     const graph = aggGraph(ck, headSource(folder.heads), {
       spec: folder.spec,
       lmHidden: lexical,
-      train: lexical ? { trainable: (n) => n === names.weight, trainableData } : undefined,
+      train: lexical ? { trainable: (n) => n === names.words, trainableData } : undefined,
     });
     const parts = await open(graph);
     if (!lexical) return new AggRunner(folder, mode, opts, parts, null, null);
     const vocab = {
-      name: names.weight,
-      words: trainableData.get(names.weight)!,
+      name: names.words,
+      words: trainableData.get(names.words)!,
       bias: ck.read(names.bias, [ck.config.vocabSize]).data,
     };
     return new AggRunner(folder, mode, opts, parts, await open(lexicalGraph(ck.config.hidden)), vocab);

@@ -4,7 +4,7 @@
 
 import type { GenerationSettings } from "./generation-config.ts";
 import type { Hypothesis } from "./hypothesis.ts";
-import { logSoftmaxInPlace, processScores } from "./processors.ts";
+import { logSumExp, processScores } from "./processors.ts";
 import { type DecoderState, type Seq2SeqModel, selectState } from "./seq2seq-model.ts";
 
 export async function greedySearch(
@@ -20,7 +20,6 @@ export async function greedySearch(
   let state = start;
   const V = model.vocabSize;
   const x = new Float64Array(V);
-  const lp = new Float64Array(V);
   while (active.length && ids[active[0]].length < s.maxLength) {
     const { logits, state: next } = await model.step(
       state,
@@ -32,11 +31,10 @@ export async function greedySearch(
       processScores(x, ids[r], s);
       let best = 0;
       for (let i = 1; i < V; i++) if (x[i] > x[best]) best = i;
-      lp.set(x);
-      logSoftmaxInPlace(lp);
       ids[r].push(best);
       tokenScores[r].push(x[best]);
-      logprobs[r] += lp[best];
+      // only the chosen token's log-probability is needed: no log_softmax of the whole row
+      logprobs[r] += Math.fround(x[best] - logSumExp(x));
       if (!s.eosTokenIds.includes(best)) keep.push(j);
     });
     state = keep.length === active.length ? next : selectState(next, keep);

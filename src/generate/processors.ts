@@ -4,13 +4,18 @@
 
 import type { GenerationSettings } from "./generation-config.ts";
 
-/** log_softmax in place (−∞ entries stay −∞), each result rounded to float32. */
-export function logSoftmaxInPlace(x: Float64Array): void {
+/** log(sum(exp(x))), stable. log_softmax(x)[i] is fround(x[i] - logSumExp(x)). */
+export function logSumExp(x: Float64Array): number {
   let max = -Infinity;
   for (let i = 0; i < x.length; i++) if (x[i] > max) max = x[i];
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += Math.exp(x[i] - max);
-  const lse = max + Math.log(sum);
+  return max + Math.log(sum);
+}
+
+/** log_softmax in place (−∞ entries stay −∞), each result rounded to float32. */
+export function logSoftmaxInPlace(x: Float64Array): void {
+  const lse = logSumExp(x);
   for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i] - lse);
 }
 

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { type Tensor, readSafetensors, writeSafetensors } from "../weights/safetensors.ts";
 import { aggAlgorithm } from "./agg-star.ts";
 import { AGG_MODES, type AggMode, type AggSpec, POOLER, TERM_WEIGHT } from "./aggretriever.ts";
+import { mlmHead } from "./bert.ts";
 import { Checkpoint, tensorSource, type WeightSource } from "./checkpoint.ts";
 import { Rng } from "./random.ts";
 
@@ -188,14 +189,10 @@ export function openAggretriever(dir: string, init?: AggInit): LoadedAggretrieve
   const ck = Checkpoint.open(dir);
   try {
     const cfg = ck.config;
-    const head = cfg.family === "bert" ? "cls.predictions" : "lm_head";
-    const hasMlm =
-      cfg.family !== "m2m100" &&
-      ck.has(`${head}${cfg.family === "bert" ? ".transform" : ""}.dense.weight`) &&
-      ck.has(`${head}.bias`);
-    if (!hasMlm)
+    const head = cfg.family === "m2m100" ? null : mlmHead(cfg);
+    if (!head || !ck.has(`${head.dense}.weight`) || !ck.has(head.bias))
       throw new Error(
-        `${dir}: no masked-LM head (${cfg.family === "m2m100" ? "an m2m_100 encoder" : `${head}.* missing`}); Aggretriever starts from a …ForMaskedLM checkpoint such as xlm-roberta-base or bert-base-multilingual-cased`,
+        `${dir}: no masked-LM head (${head ? `${head.bias.replace(/\.bias$/, "")}.* missing` : "an m2m_100 encoder"}); Aggretriever starts from a …ForMaskedLM checkpoint such as xlm-roberta-base or bert-base-multilingual-cased`,
       );
     return loaded(dir, ck, freshAggretrieverHeads(cfg.hidden, semanticDim, init.seed ?? 42), aggDim, {
       mode: init.mode ?? "mlm",

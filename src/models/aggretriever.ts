@@ -15,10 +15,10 @@
 import { Graph, type Value } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import { type AggAlgorithm, aggLayout } from "./agg-star.ts";
-import { bertEncoder } from "./bert.ts";
+import { bertEncoder, mlmHead, mlmTransform } from "./bert.ts";
 import { type Checkpoint, params, type WeightSource } from "./checkpoint.ts";
 import type { EncoderTraining } from "./encoder-graph.ts";
-import { layerNorm, linear } from "./layers.ts";
+import { linear } from "./layers.ts";
 import { loraHook } from "./lora.ts";
 
 /** How the lexical vector is predicted: whole vocabulary, a language's token subset, or each token's own id. */
@@ -61,35 +61,6 @@ export interface AggGraphOptions {
   train?: EncoderTraining;
 }
 
-const MLM_HEAD = "lm_head";
-
-/** The MLM head's transform LN(gelu(dense(h))) (XLM-R lm_head, BERT cls.predictions.transform). */
-function mlmTransform(p: ReturnType<typeof params>, ck: Checkpoint, h: Value): Value {
-  const cfg = ck.config;
-  const bert = cfg.family === "bert";
-  const head = bert ? "cls.predictions.transform" : MLM_HEAD;
-  if (!ck.has(`${head}.dense.weight`))
-    throw new Error(
-      `${ck.dir}: the checkpoint has no MLM head (${head}.*); Aggretriever needs a masked-LM checkpoint (…ForMaskedLM)`,
-    );
-  const d = cfg.hidden;
-  return layerNorm(
-    p,
-    bert ? `${head}.LayerNorm` : `${head}.layer_norm`,
-    o.gelu(linear(p, `${head}.dense`, h, d, d)),
-    d,
-    cfg.layerNormEps,
-  );
-}
-
-/** The vocabulary projection's weight and bias names (tied to the word embeddings). */
-export function vocabProjection(ck: Checkpoint): { weight: string; bias: string } {
-  return {
-    weight: "embeddings.word_embeddings.weight",
-    bias: ck.config.family === "bert" ? "cls.predictions.bias" : "lm_head.bias",
-  };
-}
-
 const END = 2 ** 53; // slice "to the end" of a symbolic axis
 
 export function aggGraph(ck: Checkpoint, heads: WeightSource, opts: AggGraphOptions): Graph {
@@ -120,7 +91,11 @@ export function aggGraph(ck: Checkpoint, heads: WeightSource, opts: AggGraphOpti
   g.output(w, "term_weights");
   const lex = opts.lexical;
   const needsLm = opts.lmHidden || (lex && lex.mode !== "self");
-  const lm = needsLm ? mlmTransform(p, ck, rest) : null;
+  if (needsLm && !ck.has(`${mlmHead(cfg).dense}.weight`))
+    throw new Error(
+      `${ck.dir}: the checkpoint has no MLM head (${mlmHead(cfg).dense}.*); Aggretriever needs a masked-LM checkpoint (…ForMaskedLM)`,
+    );
+  const lm = needsLm ? mlmTransform(p, cfg, rest) : null;
   if (opts.lmHidden) g.output(lm!, "lm_hidden");
   if (!lex) return g;
 
@@ -133,8 +108,8 @@ export function aggGraph(ck: Checkpoint, heads: WeightSource, opts: AggGraphOpti
     const cand = (slots: Value) => o.reduceMax(o.mul(slots, o.unsqueeze(wm, [2])), [1]);
     a = signedPick(cand(pos), cand(neg));
   } else {
-    const names = vocabProjection(ck);
-    let words = p(names.weight, [cfg.vocabSize, cfg.hidden]);
+    const names = mlmHead(cfg);
+    let words = p(names.words, [cfg.vocabSize, cfg.hidden]);
     let bias = p(names.bias, [cfg.vocabSize]);
     if (lex.mode === "target") {
       if (!lex.vocabIds?.length) throw new Error("aggGraph: target mode needs the language's token ids");

@@ -91,22 +91,32 @@ export function bertPooler(p: Params, cfg: ModelConfig, h: Value): Value {
 }
 
 /**
- * MLM logits [batch, seq, vocab]: BERT's cls.predictions (config activation) or XLM-R's lm_head
- * (always erf GELU); the decoder is tied to the word embeddings.
+ * Where a checkpoint keeps its MLM head: BERT's cls.predictions (transform with the config's
+ * activation) or XLM-R's lm_head (always erf GELU); the decoder is tied to the word embeddings.
  */
-export function mlmLogits(p: Params, cfg: ModelConfig, h: Value): Value {
-  const d = cfg.hidden;
+export function mlmHead(cfg: ModelConfig): { dense: string; layerNorm: string; bias: string; words: string } {
   const bert = cfg.family === "bert";
-  const head = bert ? "cls.predictions.transform" : "lm_head";
-  const act = bert ? activation(cfg.act, "config.json hidden_act") : o.gelu;
-  const t = layerNorm(
-    p,
-    bert ? `${head}.LayerNorm` : `${head}.layer_norm`,
-    act(linear(p, `${head}.dense`, h, d, d)),
-    d,
-    cfg.layerNormEps,
-  );
-  const words = p("embeddings.word_embeddings.weight", [cfg.vocabSize, d]);
-  const bias = p(bert ? "cls.predictions.bias" : "lm_head.bias", [cfg.vocabSize]);
-  return o.add(o.matmul(t, o.transpose(words, [1, 0])), bias);
+  const transform = bert ? "cls.predictions.transform" : "lm_head";
+  return {
+    dense: `${transform}.dense`,
+    layerNorm: bert ? `${transform}.LayerNorm` : `${transform}.layer_norm`,
+    bias: bert ? "cls.predictions.bias" : "lm_head.bias",
+    words: "embeddings.word_embeddings.weight",
+  };
+}
+
+/** The MLM head's transform LN(act(dense(h))) [batch, seq, hidden], before the vocabulary projection. */
+export function mlmTransform(p: Params, cfg: ModelConfig, h: Value): Value {
+  const d = cfg.hidden;
+  const names = mlmHead(cfg);
+  const act = cfg.family === "bert" ? activation(cfg.act, "config.json hidden_act") : o.gelu;
+  return layerNorm(p, names.layerNorm, act(linear(p, names.dense, h, d, d)), d, cfg.layerNormEps);
+}
+
+/** MLM logits [batch, seq, vocab]. */
+export function mlmLogits(p: Params, cfg: ModelConfig, h: Value): Value {
+  const names = mlmHead(cfg);
+  const words = p(names.words, [cfg.vocabSize, cfg.hidden]);
+  const bias = p(names.bias, [cfg.vocabSize]);
+  return o.add(o.matmul(mlmTransform(p, cfg, h), o.transpose(words, [1, 0])), bias);
 }
