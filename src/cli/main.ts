@@ -13,6 +13,7 @@ import { collectionsCommand } from "./collections.ts";
 import { indexCommand } from "./index.ts";
 import { mineCommand } from "./mine.ts";
 import { searchCommand } from "./search.ts";
+import { serveCommand } from "./serve.ts";
 import { trainCommand } from "./train.ts";
 import { translateCommand } from "./translate.ts";
 
@@ -25,6 +26,7 @@ export function program(): Command {
       .addCommand(distillCommand())
       .addCommand(indexCommand())
       .addCommand(searchCommand())
+      .addCommand(serveCommand())
       .addCommand(mineCommand())
       .addCommand(augmentCommand())
       .addCommand(trainCommand())

@@ -332,6 +332,11 @@ export class Encoder {
     return [...seen].sort((a, b) => a - b);
   }
 
+  /** The tokenizer (ids to token strings, for a server's tokenize route). */
+  get tokenizer(): TextTokenizer {
+    return this.tok;
+  }
+
   /** The tokenizer's fingerprint (what a token set of tokenSet must have been made with). */
   get tokenizerFingerprint(): string {
     return this.tok.fingerprint;
@@ -355,13 +360,7 @@ export class Encoder {
    * one-time warning — or whole, silently, with `truncate: false` (for measuring, e.g. chunking).
    */
   tokenize(texts: readonly string[], opts: EmbedOptions & { truncate?: boolean } = {}): number[][] {
-    const nllb =
-      this.model.kind === "nllb-e5" ||
-      (this.model.kind === "encoder" && this.model.ck.config.family === "m2m100");
-    const { rows, truncated } = tokenizeTexts(this.tok, this.settings, nllb, texts, {
-      ...opts,
-      maxLength: opts.truncate === false ? Number.MAX_SAFE_INTEGER : this.maxLength,
-    });
+    const { rows, truncated } = this.tokenizeDetailed(texts, opts);
     const cut = truncated.filter(Boolean).length;
     if (cut && !this.warnedTruncation) {
       this.warnedTruncation = true;
@@ -372,9 +371,32 @@ export class Encoder {
     return rows;
   }
 
+  /** tokenize without the warning: the rows and which of them were cut (a server reports them per input). */
+  tokenizeDetailed(
+    texts: readonly string[],
+    opts: EmbedOptions & { truncate?: boolean } = {},
+  ): { rows: number[][]; truncated: boolean[] } {
+    const nllb =
+      this.model.kind === "nllb-e5" ||
+      (this.model.kind === "encoder" && this.model.ck.config.family === "m2m100");
+    return tokenizeTexts(this.tok, this.settings, nllb, texts, {
+      ...opts,
+      maxLength: opts.truncate === false ? Number.MAX_SAFE_INTEGER : this.maxLength,
+    });
+  }
+
   async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Embeddings> {
-    const lang = opts.lang === "auto" ? await this.detect(texts) : opts.lang;
-    const rows = this.tokenize(texts, { ...opts, lang });
+    const lang = opts.lang === "auto" ? await this.detectLanguages(texts) : opts.lang;
+    return this.embedRows(this.tokenize(texts, { ...opts, lang }), { ...opts, lang });
+  }
+
+  /**
+   * Rows of `tokenize` (or token ids a client sent in that form) to embeddings, with no
+   * tokenization: what a server that batches requests by their token counts runs. `lang` is only
+   * read by Aggretriever's target mode (whose token set); "auto" is not detected here.
+   */
+  async embedRows(rows: readonly number[][], opts: EmbedOptions = {}): Promise<Embeddings> {
+    const lang = opts.lang;
     const langOf = (i: number) => (typeof lang === "string" ? lang : (lang?.[i] ?? DEFAULT_NLLB_LANG));
     const out = new Float32Array(rows.length * this.dim);
     // longest first, so the first batch shows the peak memory and the rest only get cheaper
@@ -397,7 +419,7 @@ export class Encoder {
   }
 
   /** Per-text NLLB language for lang "auto"; text whose language cannot be told is read as eng_Latn. */
-  private async detect(texts: readonly string[]): Promise<string[]> {
+  async detectLanguages(texts: readonly string[]): Promise<string[]> {
     this.detector ??= await loadLanguageDetector();
     return texts.map((t) => {
       const lang = this.detector!(t);

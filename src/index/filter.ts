@@ -99,3 +99,22 @@ function matches(value: unknown, wanted: string): boolean {
   if (typeof value === "string") return value === wanted;
   return JSON.stringify(value) === wanted || String(value) === wanted;
 }
+
+/**
+ * The JSON form of a filter (an HTTP request's): {"lang": ["de", "fr"], "topic": "science"}, each
+ * field one value or a list of which one must match; a "!" after the name negates
+ * ({"year!": 2020}). Values are compared as --filter's are (strings, or their JSON).
+ */
+export function filterFromObject(obj: Record<string, unknown>): Filter {
+  return Object.entries(obj).map(([key, v]) => {
+    const negate = key.endsWith("!");
+    const field = negate ? key.slice(0, -1) : key;
+    const list = Array.isArray(v) ? v : [v];
+    if (field === "" || list.length === 0 || list.some((x) => x === null || typeof x === "object"))
+      throw new Error(
+        `filter ${JSON.stringify(key)}: give a field name and a value or a list of values (strings, numbers, booleans), e.g. {"lang": ["de", "fr"]}`,
+      );
+    const values = list.map(String);
+    return { field, negate, values: field === "lang" ? values.map(langCode) : values };
+  });
+}

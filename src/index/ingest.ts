@@ -102,49 +102,7 @@ async function* jsonlDocs(path: string, format: "jsonl" | "beir"): AsyncGenerato
         cause: e,
       });
     }
-    if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-      throw new Error(`${at}: not a JSON object; each line must be one object with an id and a text`);
-    }
-    const o = obj as Record<string, unknown>;
-    const rawId = format === "beir" ? o._id : (o.id ?? o._id);
-    if (
-      !(typeof rawId === "string" && rawId !== "") &&
-      !(typeof rawId === "number" && Number.isFinite(rawId))
-    ) {
-      const field = format === "beir" ? `"_id"` : `"id" (or "_id")`;
-      throw new Error(
-        `${at}: no ${field} field (a non-empty string or a number); every document needs an id`,
-      );
-    }
-    if (typeof o.text !== "string") {
-      throw new Error(
-        `${at}: document "${rawId}" has no string field "text"; every document needs its text there`,
-      );
-    }
-    for (const key of ["title", "lang"] as const) {
-      if (o[key] !== undefined && o[key] !== null && typeof o[key] !== "string") {
-        throw new Error(
-          `${at}: "${key}" of document "${rawId}" must be a string, got ${JSON.stringify(o[key])}`,
-        );
-      }
-    }
-    if (
-      o.metadata !== undefined &&
-      (typeof o.metadata !== "object" || o.metadata === null || Array.isArray(o.metadata))
-    ) {
-      throw new Error(`${at}: "metadata" of document "${rawId}" must be a JSON object`);
-    }
-    const metadata: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(o)) if (!RESERVED.has(k)) metadata[k] = v;
-    Object.assign(metadata, o.metadata as Record<string, unknown> | undefined);
-    yield {
-      id: String(rawId),
-      text: o.text,
-      title: (o.title as string | null) || undefined,
-      lang: (o.lang as string | null) || undefined,
-      metadata,
-      source: at,
-    };
+    yield jsonDoc(obj, at, format);
   }
 }
 
@@ -209,4 +167,52 @@ async function* folderDocs(dir: string): AsyncGenerator<InputDoc> {
       source: file,
     };
   }
+}
+
+/**
+ * One parsed JSON object as a document, checked as a JSONL line is (`at` names it in errors: a
+ * "file:line", or a request's "documents[3]"). BEIR objects take their id from "_id" only.
+ */
+export function jsonDoc(obj: unknown, at: string, format: "jsonl" | "beir" = "jsonl"): InputDoc {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+    throw new Error(`${at}: not a JSON object; each document must be one object with an id and a text`);
+  }
+  const o = obj as Record<string, unknown>;
+  const rawId = format === "beir" ? o._id : (o.id ?? o._id);
+  if (
+    !(typeof rawId === "string" && rawId !== "") &&
+    !(typeof rawId === "number" && Number.isFinite(rawId))
+  ) {
+    const field = format === "beir" ? `"_id"` : `"id" (or "_id")`;
+    throw new Error(`${at}: no ${field} field (a non-empty string or a number); every document needs an id`);
+  }
+  if (typeof o.text !== "string") {
+    throw new Error(
+      `${at}: document "${rawId}" has no string field "text"; every document needs its text there`,
+    );
+  }
+  for (const key of ["title", "lang"] as const) {
+    if (o[key] !== undefined && o[key] !== null && typeof o[key] !== "string") {
+      throw new Error(
+        `${at}: "${key}" of document "${rawId}" must be a string, got ${JSON.stringify(o[key])}`,
+      );
+    }
+  }
+  if (
+    o.metadata !== undefined &&
+    (typeof o.metadata !== "object" || o.metadata === null || Array.isArray(o.metadata))
+  ) {
+    throw new Error(`${at}: "metadata" of document "${rawId}" must be a JSON object`);
+  }
+  const metadata: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (!RESERVED.has(k)) metadata[k] = v;
+  Object.assign(metadata, o.metadata as Record<string, unknown> | undefined);
+  return {
+    id: String(rawId),
+    text: o.text,
+    title: (o.title as string | null) || undefined,
+    lang: (o.lang as string | null) || undefined,
+    metadata,
+    source: at,
+  };
 }
