@@ -66,6 +66,7 @@ export { countDocuments, detectFormat, INPUT_FORMATS, readDocuments } from "./in
 export type { InputDoc, InputFormat, ReadOptions } from "./index/ingest.ts";
 export { queryLanguage, search, searchDetailed } from "./index/search.ts";
 export type { FusionMethod, SearchHit, SearchMode, SearchOptions, SearchResult } from "./index/search.ts";
+export type { Bm25TermScore, FusionPart, Highlight, HitExplain } from "./index/explain.ts";
 export { collectionPath, collectionsDir, listCollections, xlirHome } from "./index/home.ts";
 export { formatDocScore, parseDocScore } from "./index/doc-score.ts";
 export type { DocScore } from "./index/doc-score.ts";

@@ -311,7 +311,8 @@ export function compactBm25(index: Bm25Index): void {
   index.deleted = 0;
 }
 
-function docFreq(index: Bm25Index, p: Postings): number {
+/** Documents holding the term, deleted ones left out. */
+export function docFreq(index: Bm25Index, p: Postings): number {
   if (index.deleted === 0) return p.docs.length;
   let n = 0;
   for (const d of p.docs) if (index.ids[d] !== null) n++;

@@ -15,6 +15,10 @@ export interface FusedItem {
   score: number;
   /** The item's score in each input list (undefined where it is missing). */
   parts: (number | undefined)[];
+  /** Its 1-based rank in each input list (undefined where it is missing). */
+  ranks: (number | undefined)[];
+  /** What each list added to `score` (0 where it is missing): they sum to it, in list order. */
+  contributions: number[];
 }
 
 export const RRF_K = 60;
@@ -44,7 +48,8 @@ function fuse(
   lists: readonly RankedItem[][],
   contributions: (list: RankedItem[], i: number) => number[],
 ): FusedItem[] {
-  const acc = new Map<string, { score: number; parts: (number | undefined)[]; first: number }>();
+  type Entry = Omit<FusedItem, "id"> & { first: number };
+  const acc = new Map<string, Entry>();
   lists.forEach((list, i) => {
     const seen = new Set<string>();
     const c = contributions(list, i);
@@ -52,13 +57,30 @@ function fuse(
       if (seen.has(x.id)) throw new Error(`document ${JSON.stringify(x.id)} is twice in ranked list ${i}`);
       seen.add(x.id);
       let e = acc.get(x.id);
-      if (e === undefined)
-        acc.set(x.id, (e = { score: 0, parts: lists.map(() => undefined), first: i * 1e9 + r }));
+      if (e === undefined) {
+        const none = lists.map(() => undefined);
+        e = {
+          score: 0,
+          parts: none,
+          ranks: [...none],
+          contributions: lists.map(() => 0),
+          first: i * 1e9 + r,
+        };
+        acc.set(x.id, e);
+      }
       e.score += c[r];
       e.parts[i] = x.score;
+      e.ranks[i] = r + 1;
+      e.contributions[i] = c[r];
     });
   });
   return [...acc]
     .sort((a, b) => b[1].score - a[1].score || a[1].first - b[1].first || (a[0] < b[0] ? -1 : 1))
-    .map(([id, e]) => ({ id, score: e.score, parts: e.parts }));
+    .map(([id, e]) => ({
+      id,
+      score: e.score,
+      parts: e.parts,
+      ranks: e.ranks,
+      contributions: e.contributions,
+    }));
 }

@@ -30,8 +30,16 @@ import { encodedLang } from "./agg-vocab.ts";
 import type { AggTarget } from "../encode/aggretriever.ts";
 import { type Bm25QueryPart, searchParts } from "./bm25.ts";
 import type { Collection, CollectionView } from "./collection.ts";
-import { type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
+import { type ChunkScore, type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
 import { dotAll, normalizeRows, topDocs } from "./exact-search.ts";
+import {
+  annotate,
+  type Bm25Run,
+  type DenseRun,
+  type ExplainInput,
+  type Highlight,
+  type HitExplain,
+} from "./explain.ts";
 import { allowedDocs, type Filter, langWhere, parseFilters } from "./filter.ts";
 import { reciprocalRankFusion, weightedFusion } from "./fusion.ts";
 
@@ -72,6 +80,17 @@ export interface SearchOptions {
    * (default), the documents' searched (they must be in one language), or English's.
    */
   aggTarget?: AggTarget;
+  /**
+   * Give each hit `explain`: its score and rank in each list searched, BM25's per-term
+   * contributions, and the fusion's parts (default false). Costs a little: off the search path.
+   */
+  explain?: boolean;
+  /**
+   * Give each hit `highlights` in its text: the words matching the query's BM25 terms (bm25, hybrid)
+   * and the sentence nearest the query (dense, hybrid: its sentences are embedded, one batch for
+   * all hits) (default false).
+   */
+  highlight?: boolean;
 }
 
 export interface SearchHit {
@@ -89,6 +108,10 @@ export interface SearchHit {
   /** The document's score in each list (hybrid). */
   dense?: number;
   bm25?: number;
+  /** Why it scored what it did (SearchOptions.explain). */
+  explain?: HitExplain;
+  /** The spans of `text` that matched, in order (SearchOptions.highlight). */
+  highlights?: Highlight[];
 }
 
 export interface SearchResult {
@@ -162,23 +185,32 @@ export async function searchDetailed(
   let hits: { doc: number; chunk: number; score: number; dense?: number; bm25?: number }[];
   let view: CollectionView;
   let read: QueryReading = { queryLangs: [lang], emptyLangs: [] };
+  // what explain and highlight read back: the lists as searched
+  let denseRun: DenseRun | undefined;
+  let bm25Run: Bm25Run | undefined;
+  let fusion: ExplainInput["fusion"];
   if (mode === "dense") {
-    ({ view, hits } = await denseDocs(col, query, lang, filter, agg, depth, opts));
+    ({ view, hits, run: denseRun } = await denseDocs(col, query, lang, filter, agg, depth, opts));
   } else if (mode === "bm25") {
     view = await col.view(false);
-    ({ hits, ...read } = await bm25Docs(col, view, query, lang, perLanguage, filter, agg, depth));
+    const bm25 = await bm25Docs(col, view, query, lang, perLanguage, filter, agg, depth);
+    ({ hits, run: bm25Run, ...read } = bm25);
   } else {
     const dense = await denseDocs(col, query, lang, filter, agg, depth, opts);
     view = dense.view;
+    denseRun = dense.run;
     const bm25 = await bm25Docs(col, view, query, lang, perLanguage, filter, agg, depth);
-    const { hits: lexical, ...reading } = bm25;
+    const { hits: lexical, run, ...reading } = bm25;
     read = reading;
+    bm25Run = run;
     const id = (h: DocHit) => String(h.doc);
     const lists = [dense.hits, lexical].map((l) => l.map((h) => ({ id: id(h), score: h.score })));
+    const method = opts.fusion ?? "rrf";
     const fused =
-      (opts.fusion ?? "rrf") === "rrf"
+      method === "rrf"
         ? reciprocalRankFusion(lists)
         : weightedFusion(lists, [opts.weight ?? 0.5, 1 - (opts.weight ?? 0.5)]);
+    fusion = { method, items: fused };
     const chunkOf = new Map([...lexical, ...dense.hits].map((h) => [h.doc, h.chunk])); // dense's chunk wins
     hits = fused.map((f) => ({
       doc: Number(f.id),
@@ -190,8 +222,16 @@ export async function searchDetailed(
   }
   const emptyQuery =
     mode !== "dense" && read.queryLangs.length > 0 && read.emptyLangs.length === read.queryLangs.length;
+  const top = hits.slice(0, k);
+  const described = await describe(col, view, top, read.queryLangs);
+  if (opts.explain || opts.highlight) {
+    const refs = top.map((h, i) => ({ doc: h.doc, chunk: h.chunk, text: described[i].text }));
+    const run = { view, docScore: agg, cosine: col.cosine, dense: denseRun, bm25: bm25Run, fusion };
+    const notes = await annotate(refs, run, { explain: !!opts.explain, highlight: !!opts.highlight });
+    notes.forEach((n, i) => Object.assign(described[i], n));
+  }
   return {
-    hits: await describe(col, view, hits.slice(0, k), read.queryLangs),
+    hits: described,
     queryLangs: read.queryLangs,
     detected,
     emptyLangs: read.emptyLangs,
@@ -232,7 +272,7 @@ async function denseDocs(
   agg: DocScore,
   depth: number,
   opts: SearchOptions,
-): Promise<{ view: CollectionView; hits: DocHit[] }> {
+): Promise<{ view: CollectionView; hits: DocHit[]; run: DenseRun }> {
   const enc = await col.encoder();
   let view = await col.view(false);
   const allowed = allowedDocs(filter, view.docs.langs, view.docs.metadata);
@@ -254,7 +294,15 @@ async function denseDocs(
   if (!useAnn) {
     view = await col.view(true);
     const scores = dotAll(view.vectors!, q.length, q);
-    return { view, hits: topDocs(scores, view.chunkDoc, view.docs.ids.length, agg, depth, allowed) };
+    const { chunkDoc } = view;
+    const hits = topDocs(scores, chunkDoc, view.docs.ids.length, agg, depth, allowed);
+    const chunks = function* (): Generator<ChunkScore> {
+      for (let c = 0; c < scores.length; c++) {
+        const d = chunkDoc[c];
+        if (d >= 0 && (allowed === null || allowed[d])) yield { chunk: c, score: scores[c] };
+      }
+    };
+    return { view, hits, run: { list: hits, chunks, query: q, encoder: enc } };
   }
   // ANN: over-fetch chunks (several may belong to one document; metadata filters apply afterwards)
   const metaFilter = filter.some((c) => c.field !== "lang");
@@ -274,7 +322,8 @@ async function denseDocs(
     const d = view.chunkDoc[c];
     return d >= 0 && (allowed === null || allowed[d]) ? d : -1;
   };
-  return { view, hits: docsFromChunks(chunks, docOf, agg, depth) };
+  const hits = docsFromChunks(chunks, docOf, agg, depth);
+  return { view, hits, run: { list: hits, chunks: () => chunks, query: q, encoder: enc } };
 }
 
 /**
@@ -314,7 +363,7 @@ async function bm25Docs(
   filter: Filter,
   agg: DocScore,
   depth: number,
-): Promise<QueryReading & { hits: DocHit[] }> {
+): Promise<QueryReading & { hits: DocHit[]; run: Bm25Run }> {
   const index = await col.bm25();
   const { langs } = view.docs;
   const allowed = allowedDocs(filter, langs, view.docs.metadata);
@@ -335,16 +384,17 @@ async function bm25Docs(
   }));
   // every matching chunk, so document scores are exact for max and sum alike
   const all = Math.max(1, index.byId.size);
-  const hits = searchParts(index, parts, { k: all });
+  const chunks = searchParts(index, parts, { k: all }).map((h) => ({
+    chunk: view.chunkIndex.get(h.id)!,
+    score: h.score,
+  }));
+  const hits = docsFromChunks(chunks, (c) => view.chunkDoc[c], agg, depth);
+  const terms = new Map(queryLangs.map((l, i) => [l, parts[i].terms]));
   return {
     queryLangs,
     emptyLangs: queryLangs.filter((_, i) => parts[i].terms.length === 0),
-    hits: docsFromChunks(
-      hits.map((h) => ({ chunk: view.chunkIndex.get(h.id)!, score: h.score })),
-      (c) => view.chunkDoc[c],
-      agg,
-      depth,
-    ),
+    hits,
+    run: { list: hits, chunks, index, terms },
   };
 }
 

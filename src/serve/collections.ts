@@ -157,7 +157,7 @@ export function collectionRoutes(app: FastifyInstance, ctx: ServerContext, pool:
       const { docs, remove } = readDocuments(req.body);
       const lang = req.query.lang;
       return pool.write(col.name, async () => {
-        const deleted = remove.length ? await deleteDocuments(col, remove) : [];
+        const missing = remove.length ? await deleteDocuments(col, remove) : [];
         const p = docs.length ? await addDocuments(col, docs, { lang }).catch(asBadInput) : null;
         return {
           added: p?.added ?? 0,
@@ -165,28 +165,25 @@ export function collectionRoutes(app: FastifyInstance, ctx: ServerContext, pool:
           unchanged: p?.unchanged ?? 0,
           duplicates: p?.duplicates ?? 0,
           chunks: p?.chunks ?? 0,
-          deleted: deleted.length,
+          deleted: remove.length - missing.length,
+          ...(missing.length ? { not_found: missing } : {}),
         };
       });
     },
   );
 
-  app.delete<{ Params: { name: string; id: string } }>(
-    "/collections/:name/documents/:id",
-    async (req, reply) => {
-      const col = await pool.get(req.params.name);
-      const deleted = await pool.write(col.name, () => deleteDocuments(col, [req.params.id]));
-      if (deleted.length === 0)
-        throw new ApiError(
-          404,
-          `collection "${col.name}" has no document "${req.params.id}"`,
-          "id",
-          "document_not_found",
-        );
-      reply.code(200);
-      return { deleted: deleted.length };
-    },
-  );
+  app.delete<{ Params: { name: string; id: string } }>("/collections/:name/documents/:id", async (req) => {
+    const col = await pool.get(req.params.name);
+    const missing = await pool.write(col.name, () => deleteDocuments(col, [req.params.id]));
+    if (missing.length)
+      throw new ApiError(
+        404,
+        `collection "${col.name}" has no document "${req.params.id}"`,
+        "id",
+        "document_not_found",
+      );
+    return { deleted: 1 };
+  });
 
   app.post<{ Params: { name: string } }>("/collections/:name/search", async (req) => {
     const o = objectBody(req.body);

@@ -162,6 +162,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
       { "retry-after": "2" },
     );
   });
+  // while closing, answers end their connection: a kept-alive one would hold close() open until it times out
+  let stopping = false;
+  app.addHook("onSend", async (_req, reply) => {
+    if (stopping) reply.header("connection", "close");
+  });
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
     const labels = { route, method: req.method, status: String(reply.statusCode) };
@@ -239,6 +244,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
     ready,
     close: () =>
       (closing ??= (async () => {
+        stopping = true;
         await ready.catch(() => {});
         await app.close(); // waits for requests in flight: their embeddings run, their writes commit
         await Promise.all([...models.values()].map((m) => m.batcher.close()));

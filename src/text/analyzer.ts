@@ -152,6 +152,72 @@ export function makeAsyncAnalyzer(
   };
 }
 
+/** A term and the span of the word it came from (UTF-16 offsets into the text given, end exclusive). */
+export interface TermSpan {
+  term: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * makeAnalyzer() that also says where each term came from, for highlighting: the same terms, each
+ * with the span of its word in the text as given (analysis runs on the NFC form, whose offsets
+ * differ where NFC composes characters). Terms from one word share its span.
+ */
+export function makeSpanAnalyzer(
+  lang?: string,
+  config: AnalyzerConfig = DEFAULT_ANALYZER,
+): (text: string) => TermSpan[] {
+  const terms = termMaker(lang, config);
+  return (text) => {
+    const { normal, startAt, endAt } = nfcWithOffsets(text);
+    const out: TermSpan[] = [];
+    const buf: string[] = [];
+    for (const s of segmentWords(normal)) {
+      terms(s, buf);
+      const [start, end] = [startAt(s.index), endAt(s.index + s.segment.length)];
+      for (const term of buf) out.push({ term, start, end });
+      buf.length = 0;
+    }
+    return out;
+  };
+}
+
+// NFC never joins across a character below U+0300: each is a starter that composes with nothing
+// before it. So NFC of the pieces cut before each one, concatenated, is NFC of the whole text, and
+// each piece's place is known in both.
+const NFC_CUT = /(?=[^\u0300-\uffff])/;
+
+/** NFC of `text`, and maps from its offsets to the text's: a word's start, and a word's end. */
+function nfcWithOffsets(text: string): {
+  normal: string;
+  startAt: (i: number) => number;
+  endAt: (i: number) => number;
+} {
+  const whole = nfc(text);
+  if (whole === text) return { normal: text, startAt: (i) => i, endAt: (i) => i };
+  // for each offset of the NFC text: the start and end, in `text`, of the piece it is in
+  const from: number[] = [];
+  const to: number[] = [];
+  const pieces: string[] = [];
+  let at = 0;
+  for (const piece of text.split(NFC_CUT)) {
+    const p = piece.normalize("NFC");
+    for (let j = 0; j < p.length; j++) [from[from.length], to[to.length]] = [at, at + piece.length];
+    pieces.push(p);
+    at += piece.length;
+  }
+  from.push(at);
+  to.push(at);
+  // an offset inside a piece (NFC composed across it) widens the word to the whole piece
+  const pieceStart = (i: number) => i === 0 || from[i] !== from[i - 1];
+  return {
+    normal: pieces.join(""),
+    startAt: (i) => from[i],
+    endAt: (i) => (pieceStart(i) ? from[i] : to[i]),
+  };
+}
+
 function nfc(text: unknown): string {
   if (typeof text !== "string") {
     throw new Error(`analyze: text must be a string, got ${text === null ? "null" : typeof text}`);
