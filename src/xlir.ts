@@ -16,6 +16,8 @@
  *             measures over a `judge`d ranking, tasks (`loadTask`, `runTask`) and `runBenchmark`
  *             (what `xlir eval run` does, reports included).
  * - train/    `distill`: NLLB-E5 distillation (what `xlir distill` does).
+ * - serve/    `startServer(opts)`: what `xlir serve` runs (OpenAI/TEI embeddings, collections,
+ *             search, web UI) in this process; `close()` shuts it down gracefully.
  * - weights/  safetensors read/write, Hugging Face hub download into the standard cache
  *             (`resolveModel`, `resolveDataset`), config.json, sentence-transformers folders.
  * - text/     tokenizers, language identification, NLLB-200 language codes, BM25 analyzers.
@@ -163,3 +165,7 @@ export type { MarianTokenizer, SentencePieceModel, SentencePieceTokenizer } from
 export { loadLanguageDetector } from "./text/langid.ts";
 export { NLLB_LANGS, resolveNllbLang } from "./text/nllb-langs.ts";
 export { analyze } from "./text/analyzer.ts";
+
+// serve/
+export { startServer } from "./serve/server.ts";
+export type { ServeOptions, XlirServer } from "./serve/server.ts";

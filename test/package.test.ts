@@ -84,7 +84,8 @@ describe("the packed package", { timeout: 600_000, concurrency: true }, () => {
         },
       };
       for (const [path, entry] of Object.entries(lock.packages as Record<string, Record<string, unknown>>))
-        if (path !== "" && !entry.dev && !entry.devOptional) packages[path] = entry;
+        // devOptional: a dev dependency's and also an optional one of production's (keep it)
+        if (path !== "" && !entry.dev) packages[path] = entry;
       writeFileSync(
         join(app, "package.json"),
         JSON.stringify({ name: "scratch", private: true, type: "module", dependencies: { xlir: tarball } }),
@@ -119,7 +120,7 @@ describe("the packed package", { timeout: 600_000, concurrency: true }, () => {
   it("runs `npx xlir --help` from the built files", async () => {
     const r = await run(npx, ["--offline", "xlir", "--help"], app, 60_000);
     assert.equal(r.code, 0, failed("npx xlir --help in the scratch project", r));
-    for (const command of ["embed", "distill", "index", "search", "collections", "eval"])
+    for (const command of ["embed", "distill", "index", "search", "serve", "collections", "eval"])
       assert.match(r.stdout, new RegExp(`^\\s+${command}\\b`, "m"), `help lists no ${command}:\n${r.stdout}`);
   });
 
@@ -140,11 +141,23 @@ try {
   ]);
   const hits = await search(col, "volcanoes", { lang: "en", k: 2 });
   await col.close();
+  // the server from the built files: its web UI and the search route
+  const server = await xlir.startServer({ home, collections: ["two"], port: 0, log: () => {} });
+  await server.ready;
+  const page = await (await fetch(server.url + "/")).text();
+  const served = await (
+    await fetch(server.url + "/collections/two/search", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "volcanoes", lang: "en" }),
+    })
+  ).json();
+  await server.close();
   const qrels = new Map([["q1", new Map([["bees", 1]])]]);
   const run = new Map([["q1", new Map([["etna", 2], ["bees", 1]])]]);
   const ndcg = evaluate(qrels, run, { measures: ["ndcg_cut.10"] }).all[0].value;
   const kinds = Object.fromEntries(Object.entries(xlir).map(([k, v]) => [k, typeof v]));
-  console.log(JSON.stringify({ hits: hits.map((h) => h.id), ndcg, kinds }));
+  console.log(JSON.stringify({ hits: hits.map((h) => h.id), served: served.hits.map((h) => h.id), page, ndcg, kinds }));
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
@@ -155,6 +168,8 @@ try {
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
     // "volcanoes" matches "volcano" only through the English stemmer
     assert.deepEqual(out.hits, ["etna"]);
+    assert.deepEqual(out.served, ["etna"]);
+    assert.match(out.page, /<script type="module" src="[^"]+\.js">/, "dist/serve/ui/index.html is not served");
     assert.ok(Math.abs(out.ndcg - 1 / Math.log2(3)) < 1e-4, `ndcg_cut_10 ${out.ndcg}, not 1/log2(3)`);
     for (const name of [
       "Encoder",
@@ -169,6 +184,7 @@ try {
       "distill",
       "readSafetensors",
       "resolveModel",
+      "startServer",
     ])
       assert.equal(out.kinds[name], "function", `"xlir" exports no function ${name}`);
     assert.equal(out.kinds.default, undefined, '"xlir" has a default export');

@@ -151,7 +151,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
   });
   // model routes wait for the models: 503 with Retry-After until they are loaded
   app.addHook("preHandler", async (req) => {
-    if (isReady || !isModelPath(req.url.split("?")[0])) return;
+    if (isReady || !needsModels(req.method, req.url.split("?")[0])) return;
     if (loadError)
       throw new ApiError(503, `the models failed to load: ${loadError.message}`, null, "load_failed");
     throw new ApiError(
@@ -255,7 +255,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
 }
 
 const isApiPath = (p: string) => /^\/(v1|embed|tokenize|info|collections)(\/|$)/.test(p);
-const isModelPath = (p: string) => /^\/(v1\/embeddings|embed|tokenize|collections)(\/|$)/.test(p);
+/** Embedding routes, and collection writes and searches (reading a collection's stats needs no model). */
+const needsModels = (method: string, p: string) =>
+  /^\/(v1\/embeddings|embed|tokenize)$/.test(p) || (method !== "GET" && /^\/collections(\/|$)/.test(p));
 
 /** fastify's own errors (bad JSON, body too large, wrong content type) as OpenAI-style ones. */
 function fromFastify(err: FastifyError): ApiError {

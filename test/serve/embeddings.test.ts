@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import OpenAI from "openai";
+import { Encoder } from "../../src/encode/encoder.ts";
 import { startServer, type XlirServer } from "../../src/serve/server.ts";
 import { runXlir } from "../helpers/cli.ts";
-import { tinyBertDir } from "../helpers/tiny-models.ts";
+import { tinyBertDir, tinyNllbDir, wordE5Dir } from "../helpers/tiny-models.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-serve-emb-"));
 const model = tinyBertDir({ parent: root });
@@ -121,4 +122,42 @@ it("answers TEI's /embed and /info, and lists the model", async () => {
     models.data.map((m) => m.id),
     ["tiny"],
   );
+});
+
+it("embeds as query or passage (input_type, a model-name suffix, the default) and in the language given", async () => {
+  const e5 = wordE5Dir(["cat", "sat", "mat"], { parent: root });
+  writeFileSync(
+    join(e5, "config_sentence_transformers.json"),
+    JSON.stringify({ prompts: { query: "query: ", passage: "passage: " } }),
+  );
+  const nllb = tinyNllbDir({ parent: root });
+  const two = await startServer({ models: [`e5=${e5}`, `nllb=${nllb}`], port: 0, log: () => {} });
+  try {
+    await two.ready;
+    const c = new OpenAI({ baseURL: `${two.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const vec = async (body: Record<string, unknown>) =>
+      (await c.embeddings.create({ input: "cat sat", encoding_format: "float", ...body } as never)).data[0]
+        .embedding;
+    const close = (a: number[], b: Float32Array | number[]) => a.every((x, j) => Math.abs(x - b[j]) < 1e-5);
+    const enc = await Encoder.load(e5);
+    const [query, passage] = [
+      (await enc.embed(["cat sat"], { role: "query" })).data,
+      (await enc.embed(["cat sat"], { role: "passage" })).data,
+    ];
+    await enc.close();
+    assert.ok(!close(Array.from(query), passage), "the prefixes change the vector");
+    assert.ok(close(await vec({ model: "e5", input_type: "query" }), query));
+    assert.ok(close(await vec({ model: "e5:query" }), query));
+    assert.ok(close(await vec({ model: "e5" }), passage));
+    assert.ok(close(await vec({ model: "e5:query", input_type: "document" }), passage));
+
+    const nllbEnc = await Encoder.load(nllb);
+    const hindi = (await nllbEnc.embed(["cat sat"], { lang: "hin_Deva" })).data;
+    const english = (await nllbEnc.embed(["cat sat"], { lang: "eng_Latn" })).data;
+    await nllbEnc.close();
+    assert.ok(close(await vec({ model: "nllb", lang: "hi" }), hindi));
+    assert.ok(close(await vec({ model: "nllb" }), english));
+  } finally {
+    await two.close();
+  }
 });
