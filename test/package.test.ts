@@ -169,7 +169,11 @@ try {
     // "volcanoes" matches "volcano" only through the English stemmer
     assert.deepEqual(out.hits, ["etna"]);
     assert.deepEqual(out.served, ["etna"]);
-    assert.match(out.page, /<script type="module" src="[^"]+\.js">/, "dist/serve/ui/index.html is not served");
+    assert.match(
+      out.page,
+      /<script type="module" src="[^"]+\.js">/,
+      "dist/serve/ui/index.html is not served",
+    );
     assert.ok(Math.abs(out.ndcg - 1 / Math.log2(3)) < 1e-4, `ndcg_cut_10 ${out.ndcg}, not 1/log2(3)`);
     for (const name of [
       "Encoder",

@@ -127,6 +127,9 @@ export class Batcher {
     this.running = true;
     try {
       for (;;) {
+        // let the requests that arrived while the last batch ran join this one: ONNX Runtime's
+        // node binding runs the model on this thread, so they are still unread until the loop turns
+        await new Promise((r) => setImmediate(r));
         this.dropExpired();
         if (this.queue.length === 0) break;
         await this.runBatch(this.takeBatch());
