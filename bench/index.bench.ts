@@ -12,7 +12,7 @@
 //   npm run bench:index -- [--dense-docs 2000 (0: skip)] [--sizes 100000,1000000] [--ann-sizes 100000]
 //        [--queries 50] [--threads N]
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,8 +26,8 @@ import { dotAll, normalizeRows, topDocs } from "../src/index/exact-search.ts";
 import { MAX_SCORE } from "../src/index/doc-score.ts";
 import { addDocuments } from "../src/index/indexer.ts";
 import type { InputDoc } from "../src/index/ingest.ts";
-import { Rng, writeRandomCheckpoint } from "../src/models/random.ts";
-import { BERT_POST, BERT_SPECIALS, wordPieceJson } from "../src/text/wordpiece-json.ts";
+import { Rng } from "../src/models/random.ts";
+import { wordBertDir } from "./util.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const XQUAD = resolve(REPO, "..", "shared", "data", "xquad-r");
@@ -63,39 +63,7 @@ function e5SmallDir(texts: string[]): string {
     for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [])
       counts.set(w, (counts.get(w) ?? 0) + 1);
   const words = [...counts].sort((a, b) => b[1] - a[1]).map(([w]) => w);
-  const vocab = [...new Set([...BERT_SPECIALS, "query", "passage", ":", ...words])].slice(0, 30522);
-  for (let i = 0; vocab.length < 30522; i++) vocab.push(`[unused${i}]`);
-  const tokenizer = wordPieceJson(BERT_SPECIALS, vocab, "[UNK]", BERT_POST);
-  writeRandomCheckpoint(
-    dir,
-    {
-      architectures: ["BertModel"],
-      model_type: "bert",
-      vocab_size: 30522,
-      hidden_size: 384,
-      num_hidden_layers: 12,
-      num_attention_heads: 12,
-      intermediate_size: 1536,
-      max_position_embeddings: 512,
-      type_vocab_size: 2,
-      layer_norm_eps: 1e-12,
-    },
-    3,
-  );
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
-  writeFileSync(
-    join(dir, "tokenizer_config.json"),
-    JSON.stringify({
-      model_max_length: 512,
-      do_lower_case: true,
-      pad_token: "[PAD]",
-      unk_token: "[UNK]",
-      cls_token: "[CLS]",
-      sep_token: "[SEP]",
-      mask_token: "[MASK]",
-    }),
-  );
-  return dir;
+  return wordBertDir(dir, { hidden: 384, layers: 12, heads: 12, ffn: 1536 }, words, 3);
 }
 
 async function indexing(): Promise<void> {

@@ -35,20 +35,16 @@ import { Collection } from "../src/index/collection.ts";
 import { addDocuments } from "../src/index/indexer.ts";
 import type { InputDoc } from "../src/index/ingest.ts";
 import { searchDetailed, type SearchMode } from "../src/index/search.ts";
-import { writeRandomCheckpoint } from "../src/models/random.ts";
 import { startServer } from "../src/serve/server.ts";
-import { BERT_POST, BERT_SPECIALS, wordPieceJson } from "../src/text/wordpiece-json.ts";
-import { cpu, fmt, median, onExit, parseOptions, printTable } from "./util.ts";
+import { cpu, fmt, median, onExit, parseOptions, printTable, wordBertDir } from "./util.ts";
 import { forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
 const XQUAD = resolve(dirname(HERE), "..", "..", "shared", "data", "xquad-r");
-const VOCAB = 30522;
 const SHAPES = {
   "e5-small": { hidden: 384, layers: 12, heads: 12, ffn: 1536 },
   mini: { hidden: 128, layers: 2, heads: 2, ffn: 512 },
 };
-type ShapeName = keyof typeof SHAPES;
 
 // ---------------------------------------------------------------------------------------------
 // Load: `clients` loops of POST over keep-alive connections (node:http)
@@ -124,42 +120,6 @@ async function load(
 // Models and collection (cached)
 // ---------------------------------------------------------------------------------------------
 
-/** A BertModel folder of `shape` whose whole-word WordPiece vocabulary is the corpus' words; E5 prefixes. */
-function bertDir(dir: string, shape: ShapeName, words: string[], seed: number): string {
-  const s = SHAPES[shape];
-  const vocab = [...new Set([...BERT_SPECIALS, "query", "passage", ":", ...words])].slice(0, VOCAB);
-  for (let i = 0; vocab.length < VOCAB; i++) vocab.push(`[unused${i}]`);
-  writeRandomCheckpoint(
-    dir,
-    {
-      architectures: ["BertModel"],
-      model_type: "bert",
-      vocab_size: VOCAB,
-      hidden_size: s.hidden,
-      num_hidden_layers: s.layers,
-      num_attention_heads: s.heads,
-      intermediate_size: s.ffn,
-      max_position_embeddings: 512,
-      type_vocab_size: 2,
-      layer_norm_eps: 1e-12,
-    },
-    seed,
-  );
-  const json = (f: string, o: object) => writeFileSync(join(dir, f), JSON.stringify(o));
-  json("tokenizer.json", wordPieceJson(BERT_SPECIALS, vocab, "[UNK]", BERT_POST));
-  json("tokenizer_config.json", {
-    model_max_length: 512,
-    do_lower_case: true,
-    pad_token: "[PAD]",
-    unk_token: "[UNK]",
-    cls_token: "[CLS]",
-    sep_token: "[SEP]",
-    mask_token: "[MASK]",
-  });
-  json("config_sentence_transformers.json", { prompts: { query: "query: ", passage: "passage: " } });
-  return dir;
-}
-
 function wordsByCount(texts: string[]): string[] {
   const counts = new Map<string, number>();
   for (const t of texts)
@@ -192,8 +152,8 @@ async function prepare(docs: InputDoc[], threads: number, fresh: boolean): Promi
   mkdirSync(root, { recursive: true });
   const t0 = performance.now();
   const words = wordsByCount(docs.map((d) => d.text));
-  bertDir(p.e5, "e5-small", words, 3);
-  bertDir(p.mini, "mini", words, 4);
+  wordBertDir(p.e5, SHAPES["e5-small"], words, 3, true);
+  wordBertDir(p.mini, SHAPES.mini, words, 4, true);
   const enc = await Encoder.load(p.mini, { threads, batchSize: 64, warn: () => {} });
   const col = await Collection.openOrCreate("bench", { home: p.home, model: enc });
   await addDocuments(col, docs, { batchSize: 1000 });

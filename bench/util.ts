@@ -1,6 +1,9 @@
 // Small helpers the benchmark scripts share: statistics, formatting, options, tables, clean-up, CPU flags.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeRandomCheckpoint } from "../src/models/random.ts";
+import { BERT_POST, BERT_SPECIALS, wordPieceJson } from "../src/text/wordpiece-json.ts";
 
 /** The median (the mean of the middle two for an even count). */
 export const median = (v: number[]) => {
@@ -77,4 +80,59 @@ export function cpu(): { model: string; flags: string[] } {
     model: /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? "unknown CPU",
     flags: wanted.filter((f) => flags.has(f)),
   };
+}
+
+/** Layer sizes of a BERT encoder (e5-small: 384 / 12 / 12 / 1536). */
+export interface BertShape {
+  hidden: number;
+  layers: number;
+  heads: number;
+  ffn: number;
+}
+
+/**
+ * A random BertModel folder of `shape` whose whole-word WordPiece vocabulary is `words` (padded to
+ * 30522 ids as E5's is), so real text tokenizes to realistic lengths; `prompts`: E5's query/passage
+ * prefixes in config_sentence_transformers.json.
+ */
+export function wordBertDir(
+  dir: string,
+  shape: BertShape,
+  words: readonly string[],
+  seed: number,
+  prompts = false,
+): string {
+  const size = 30522;
+  const vocab = [...new Set([...BERT_SPECIALS, "query", "passage", ":", ...words])].slice(0, size);
+  for (let i = 0; vocab.length < size; i++) vocab.push(`[unused${i}]`);
+  writeRandomCheckpoint(
+    dir,
+    {
+      architectures: ["BertModel"],
+      model_type: "bert",
+      vocab_size: size,
+      hidden_size: shape.hidden,
+      num_hidden_layers: shape.layers,
+      num_attention_heads: shape.heads,
+      intermediate_size: shape.ffn,
+      max_position_embeddings: 512,
+      type_vocab_size: 2,
+      layer_norm_eps: 1e-12,
+    },
+    seed,
+  );
+  const json = (f: string, o: object) => writeFileSync(join(dir, f), JSON.stringify(o));
+  json("tokenizer.json", wordPieceJson(BERT_SPECIALS, vocab, "[UNK]", BERT_POST));
+  json("tokenizer_config.json", {
+    model_max_length: 512,
+    do_lower_case: true,
+    pad_token: "[PAD]",
+    unk_token: "[UNK]",
+    cls_token: "[CLS]",
+    sep_token: "[SEP]",
+    mask_token: "[MASK]",
+  });
+  if (prompts)
+    json("config_sentence_transformers.json", { prompts: { query: "query: ", passage: "passage: " } });
+  return dir;
 }
