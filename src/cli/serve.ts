@@ -1,6 +1,7 @@
 // xlir serve: the HTTP server (src/serve) in the foreground until SIGINT/SIGTERM, which shut it
 // down gracefully (work in flight finishes; a second signal exits at once).
-import { Command, Option } from "commander";
+import { Command } from "commander";
+import type { Role } from "../encode/conventions.ts";
 import { startServer } from "../serve/server.ts";
 import { dtypeOption, integer, positiveInt, threadsOption } from "./options.ts";
 
@@ -24,15 +25,16 @@ export function serveCommand(): Command {
       [],
     )
     .option("--cors-origin <origin>", "allowed CORS origin(s), comma-separated", "*")
-    .addOption(
-      new Option("--input-type <role>", "role of embedding inputs that name none")
-        .choices(["query", "passage"])
-        .default("passage"),
+    .option(
+      "--input-type <role>",
+      "role of embedding inputs that name none: query or passage (default), or NAME=ROLE for one model; repeatable",
+      collect,
+      [],
     )
     .option("--max-batch <n>", "inputs per model batch", positiveInt, 64)
     .option("--batch-tokens <n>", "padded tokens per model batch", positiveInt, 16384)
     .option("--max-queue <n>", "inputs that may wait; beyond it requests get 429", positiveInt, 16384)
-    .option("--max-inputs <n>", "inputs per embedding request", positiveInt, 2048)
+    .option("--max-inputs <n>", "inputs per embedding request (at most --max-queue)", positiveInt, 16384)
     .option("--body-limit <mb>", "request body limit in MiB", positiveInt, 64)
     .option(
       "--request-timeout <s>",
@@ -61,7 +63,7 @@ export function serveCommand(): Command {
         port: o.port,
         apiKeys: keys,
         corsOrigin: o.corsOrigin.includes(",") ? o.corsOrigin.split(",") : o.corsOrigin,
-        inputType: o.inputType,
+        inputType: inputTypes(o.inputType),
         maxBatch: o.maxBatch,
         tokenBudget: o.batchTokens,
         maxQueue: o.maxQueue,
@@ -94,4 +96,23 @@ export function serveCommand(): Command {
         () => {},
       );
     });
+}
+
+/** --input-type ROLE (all models) or NAME=ROLE (one model), repeatable. */
+function inputTypes(given: string[]): Role | Record<string, Role> | undefined {
+  const role = (r: string, arg: string): Role => {
+    if (r !== "query" && r !== "passage")
+      throw new Error(`--input-type ${arg}: the role is query or passage`);
+    return r;
+  };
+  const perModel: Record<string, Role> = {};
+  let all: Role | undefined;
+  for (const arg of given) {
+    const eq = arg.indexOf("=");
+    if (eq < 0) all = role(arg, arg);
+    else perModel[arg.slice(0, eq)] = role(arg.slice(eq + 1), arg);
+  }
+  if (all !== undefined && Object.keys(perModel).length)
+    throw new Error("--input-type: give one role for all models, or NAME=ROLE per model, not both");
+  return all ?? (Object.keys(perModel).length ? perModel : undefined);
 }

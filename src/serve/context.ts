@@ -6,7 +6,7 @@ import type { ServedModel } from "./models.ts";
 export interface Limits {
   /** Request body bytes (default 64 MiB); larger gets 413. */
   bodyLimit: number;
-  /** Inputs per embedding request (default 2048, OpenAI's); more gets 400. */
+  /** Inputs per embedding request (default 16384, the queue's size: big batches are split, not refused); more gets 400. */
   maxInputs: number;
   /** How long a request may wait for the model before it is dropped (default 60 s). */
   requestTimeoutMs: number;
@@ -25,7 +25,7 @@ export interface ServerContext {
 
 export const DEFAULT_LIMITS: Limits = {
   bodyLimit: 64 * 1024 * 1024,
-  maxInputs: 2048,
+  maxInputs: 16384,
   requestTimeoutMs: 60_000,
   maxQueries: 256,
 };

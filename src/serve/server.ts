@@ -38,8 +38,8 @@ export interface ServeOptions extends BatcherOptions, Partial<Limits> {
   corsOrigin?: string | string[];
   threads?: number;
   dtype?: EncoderDType;
-  /** Role of embedding inputs that name none (default passage). */
-  inputType?: Role;
+  /** Role of embedding inputs that name none (default passage): one for all models, or per model name. */
+  inputType?: Role | Readonly<Record<string, Role>>;
   /** Where load errors and notes go (default stderr). */
   log?: (line: string) => void;
 }
@@ -69,6 +69,16 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
   const dupe = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
   if (dupe) throw new Error(`--model: two models are named "${dupe.name}": name them apart with NAME=PATH`);
   const limits: Limits = { ...DEFAULT_LIMITS, ...definedOnly(opts) };
+  const maxQueue = opts.maxQueue ?? 16384;
+  if (limits.maxInputs > maxQueue)
+    throw new Error(
+      `--max-inputs ${limits.maxInputs} is more than --max-queue ${maxQueue}: such a request could never be queued; lower it or raise --max-queue`,
+    );
+  for (const name of Object.keys(typeof opts.inputType === "object" ? opts.inputType : {}))
+    if (!specs.some((s) => s.name === name))
+      throw new Error(
+        `--input-type ${name}=...: no model is named "${name}"; name one of ${specs.map((s) => s.name).join(", ")}`,
+      );
   const metrics = createMetrics();
   const models = new Map<string, ServedModel>();
   let isReady = false;
@@ -215,7 +225,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
       const m = await loadModel(spec, metrics, {
         threads: opts.threads,
         dtype: opts.dtype,
-        role: opts.inputType,
+        role: typeof opts.inputType === "string" ? opts.inputType : opts.inputType?.[spec.name],
         warn: log,
         tokenBudget: opts.tokenBudget,
         maxBatch: opts.maxBatch,

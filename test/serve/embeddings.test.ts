@@ -116,7 +116,7 @@ it("answers TEI's /embed and /info, and lists the model", async () => {
   const info = (await (await fetch(`${server.url}/info`)).json()) as Record<string, unknown>;
   assert.equal(info.model_id, model);
   assert.equal(info.dimensions, 16);
-  assert.equal(info.max_client_batch_size, 2048);
+  assert.equal(info.max_client_batch_size, 16384);
   const models = await client.models.list();
   assert.deepEqual(
     models.data.map((m) => m.id),
@@ -131,7 +131,13 @@ it("embeds as query or passage (input_type, a model-name suffix, the default) an
     JSON.stringify({ prompts: { query: "query: ", passage: "passage: " } }),
   );
   const nllb = tinyNllbDir({ parent: root });
-  const two = await startServer({ models: [`e5=${e5}`, `nllb=${nllb}`], port: 0, log: () => {} });
+  // e5's default role is query here (per model); nllb keeps the server's (passage)
+  const two = await startServer({
+    models: [`e5=${e5}`, `nllb=${nllb}`],
+    inputType: { e5: "query" },
+    port: 0,
+    log: () => {},
+  });
   try {
     await two.ready;
     const c = new OpenAI({ baseURL: `${two.url}/v1`, apiKey: "unused", maxRetries: 0 });
@@ -148,7 +154,8 @@ it("embeds as query or passage (input_type, a model-name suffix, the default) an
     assert.ok(!close(Array.from(query), passage), "the prefixes change the vector");
     assert.ok(close(await vec({ model: "e5", input_type: "query" }), query));
     assert.ok(close(await vec({ model: "e5:query" }), query));
-    assert.ok(close(await vec({ model: "e5" }), passage));
+    assert.ok(close(await vec({ model: "e5" }), query));
+    assert.ok(close(await vec({ model: "e5:passage" }), passage));
     assert.ok(close(await vec({ model: "e5:query", input_type: "document" }), passage));
 
     const nllbEnc = await Encoder.load(nllb);
