@@ -1,13 +1,14 @@
-// xlir collections list | info NAME | check NAME [--repair] | delete NAME
+// xlir collections list | info NAME | check NAME [--repair] | delete NAME | copy NAME --to URL|HOME
 
 import { Command } from "commander";
 import { checkCollection, formatProblem } from "../index/check.ts";
 import { Collection, deleteCollection } from "../index/collection.ts";
 import { formatDocScore } from "../index/doc-score.ts";
-import { collectionsDir, listCollections } from "../index/home.ts";
+import { copyCollection } from "../index/copy.ts";
+import { listStoreCollections, storeWhere } from "../index/stores.ts";
 import { describeEncoder } from "../index/manifest.ts";
 import { repairCollection } from "../index/repair.ts";
-import { threadsOption } from "./options.ts";
+import { storeOption, threadsOption } from "./options.ts";
 
 export function collectionsCommand(): Command {
   const list = new Command("list")
@@ -16,21 +17,23 @@ export function collectionsCommand(): Command {
         "and the exit code is then 1",
     )
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .addOption(storeOption())
     .option("--json", 'one JSON object per collection ({"name", "error"} for a damaged one)')
     .action(async (o) => {
-      const names = listCollections(o.home);
+      const loc = { home: o.home, store: o.store };
+      const names = await listStoreCollections(loc);
       if (!o.json && names.length === 0) {
-        process.stdout.write(`no collections in ${collectionsDir(o.home)}\n`);
+        process.stdout.write(`no collections in ${storeWhere(loc)}\n`);
         return;
       }
       let damaged = 0;
       for (const name of names) {
         let line: string;
         try {
-          const col = await Collection.open(name, { home: o.home });
+          const col = await Collection.open(name, loc);
           try {
             // the counts come from LanceDB's manifests: look at the files too
-            await col.store.verifyFiles();
+            await col.store.verify();
             const docs = await col.store.countDocs();
             const encoder = col.manifest.encoder;
             line = o.json
@@ -52,9 +55,10 @@ export function collectionsCommand(): Command {
     .description("what a collection holds and how it was built")
     .argument("<collection>", "collection name")
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .addOption(storeOption())
     .option("--json", "as one JSON object")
     .action(async (name: string, o) => {
-      const col = await Collection.open(name, { home: o.home });
+      const col = await Collection.open(name, { home: o.home, store: o.store });
       try {
         const i = await col.info();
         if (o.json) {
@@ -124,16 +128,33 @@ export function collectionsCommand(): Command {
     .description("delete a collection and all its files")
     .argument("<collection>", "collection name")
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
-    .action((name: string, o) => {
-      deleteCollection(name, { home: o.home });
+    .addOption(storeOption())
+    .action(async (name: string, o) => {
+      await deleteCollection(name, { home: o.home, store: o.store });
       process.stdout.write(`deleted collection "${name}"\n`);
+    });
+  const copy = new Command("copy")
+    .description(
+      "copy a collection to another store without re-embedding: to PostgreSQL (--to postgres://...), or back to an xlir home (--to DIR)",
+    )
+    .argument("<collection>", "collection name")
+    .requiredOption("--to <url-or-home>", "a postgres:// URL, or an xlir home folder")
+    .option("--home <dir>", "xlir home the collection is in (default: $XLIR_HOME or ~/.xlir)")
+    .addOption(storeOption())
+    .action(async (name: string, o) => {
+      const to = /^postgres(ql)?:\/\//.test(o.to) ? { store: o.to } : { home: o.to, store: "" };
+      const r = await copyCollection(name, { home: o.home, store: o.store }, to);
+      process.stdout.write(
+        `copied collection "${name}" (${r.documents} documents, ${r.chunks} chunks) to ${r.to}; build its ANN index there with xlir index ${name} --build-ann\n`,
+      );
     });
   return new Command("collections")
     .description("list, describe, check and delete collections")
     .addCommand(list)
     .addCommand(info)
     .addCommand(check)
-    .addCommand(del);
+    .addCommand(del)
+    .addCommand(copy);
 }
 
 function summary(name: string, problems: number, docs: number | null, chunks: number | null): string {

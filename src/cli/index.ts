@@ -5,9 +5,9 @@
 
 import { Command, Option } from "commander";
 import { Encoder } from "../encode/encoder.ts";
-import { langsWithoutVocab, newAggVocabs, storeAggVocabs, storedAggVocab } from "../index/agg-vocab.ts";
+import { freshAggVocabs, langsWithoutVocab } from "../index/agg-vocab.ts";
 import { type AggVocab } from "../encode/agg-vocab-file.ts";
-import { Collection, deleteCollection } from "../index/collection.ts";
+import { Collection, deleteCollection, type LocateOptions } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import {
   countDocuments,
@@ -24,7 +24,6 @@ import {
   deleteDocuments,
   DUPLICATE_POLICIES,
 } from "../index/indexer.ts";
-import { collectionPath } from "../index/home.ts";
 import { checkSameAgg } from "../index/manifest.ts";
 import { type LanguageDetector, loadLanguageDetector } from "../text/langid.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
@@ -36,6 +35,7 @@ import {
   positiveInt,
   nonNegativeInt,
   threadsOption,
+  storeOption,
 } from "./options.ts";
 import { givenPrompts, passagePrefixOption, queryPrefixOption, recordedPrompts } from "./prefix-options.ts";
 import { progressBar } from "./progress.ts";
@@ -104,7 +104,10 @@ export function indexCommand(): Command {
         .choices([...DUPLICATE_POLICIES])
         .default("last"),
     )
-    .option("--build-ann [type]", "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq")
+    .option(
+      "--build-ann [type]",
+      "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq; hnsw on a PostgreSQL store",
+    )
     .option(
       "--ann-threshold <n>",
       "build the ANN index automatically from this many chunks up (new collections)",
@@ -112,6 +115,14 @@ export function indexCommand(): Command {
     )
     .option("--delete <ids...>", "delete these document ids instead of adding")
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .addOption(storeOption())
+    .option("--distributed", "PostgreSQL with Citus, on create: distribute the tables by document id")
+    .option("--hnsw-m <n>", "PostgreSQL --build-ann hnsw: graph degree (default 16)", positiveInt)
+    .option(
+      "--hnsw-ef-construction <n>",
+      "PostgreSQL --build-ann hnsw: build candidate list (default 64)",
+      positiveInt,
+    )
     .option("--json", "print progress and the summary as JSON lines")
     .action(async (name: string, o) => {
       if (o.delete) return runDelete(name, o);
@@ -119,13 +130,21 @@ export function indexCommand(): Command {
         throw new Error(
           "give --input FILE_OR_DIR with the documents to index (or --delete IDS, --build-ann, or --agg-vocab FILES)",
         );
-      const exists = Collection.exists(name, { home: o.home });
+      const loc: LocateOptions = {
+        home: o.home,
+        store: o.store,
+        distributed: o.distributed,
+        hnsw: { m: o.hnswM, efConstruction: o.hnswEfConstruction },
+      };
+      const exists = await Collection.exists(name, loc);
       if (!exists && !o.model)
         throw new Error(
           `collection "${name}" does not exist yet: give --model ID_OR_DIR (or --model bm25) to create it`,
         );
-      if (o.buildAnn && !["ivf_pq", "hnsw_sq", true].includes(o.buildAnn)) {
-        throw new Error(`--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq`);
+      if (o.buildAnn && !["ivf_pq", "hnsw_sq", "hnsw", true].includes(o.buildAnn)) {
+        throw new Error(
+          `--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq (embedded store), hnsw (PostgreSQL)`,
+        );
       }
       // Everything the input and options can get wrong is checked before a collection is created
       // or opened for writing, so a failed first run leaves nothing behind.
@@ -147,7 +166,7 @@ export function indexCommand(): Command {
       let vocabs: GivenVocab[] = [];
       if (exists && !o.model) {
         // extending a collection: its own encoder, from collection.json
-        col = await Collection.open(name, { home: o.home });
+        col = await Collection.open(name, loc);
         try {
           const c = col.manifest.chunking;
           if (
@@ -176,18 +195,17 @@ export function indexCommand(): Command {
         }
       } else {
         if (o.model !== "bm25") {
-          const stored = collectionPath(name, o.home);
+          const stored = await storedVocabs(name, loc, exists);
           enc = await Encoder.load(o.model, {
             batchSize: o.encodeBatch,
             threads: o.threads,
             dtype: o.dtype,
             hub: { revision: o.revision },
             // an existing collection's prefixes, unless given: what its documents were embedded with
-            prompts: { ...(exists ? recordedPrompts(name, o.home) : {}), ...givenPrompts(o) },
+            prompts: { ...(exists ? await recordedPrompts(name, loc) : {}), ...givenPrompts(o) },
             agg: {
               ...givenAgg(o),
-              vocab: (l) =>
-                vocabs.find((v) => v.vocab.lang === l)?.vocab.ids ?? storedAggVocab(stored, l)?.ids,
+              vocab: (l) => vocabs.find((v) => v.vocab.lang === l)?.vocab.ids ?? stored.get(l)?.ids,
             },
           });
         }
@@ -195,7 +213,7 @@ export function indexCommand(): Command {
           checkAggApplies(enc !== null && enc.aggMode !== null, o, o.model);
           vocabs = await checkAggInput(name, enc, input, o);
           col = await Collection.openOrCreate(name, {
-            home: o.home,
+            ...loc,
             model: enc ?? "bm25",
             revision: o.revision ?? null,
             chunking:
@@ -215,7 +233,7 @@ export function indexCommand(): Command {
       let discard = false;
       try {
         try {
-          if (vocabs.length) storeVocabs(col, vocabs, o);
+          if (vocabs.length) await storeVocabs(col, vocabs, o);
           if (o.input) await runAdd(col, input, total, o);
         } catch (e) {
           // a first run that failed before its first document was committed leaves no collection
@@ -223,15 +241,15 @@ export function indexCommand(): Command {
           throw e;
         }
         if (o.buildAnn) {
-          const unlock = col.lock();
+          const unlock = await col.lock();
           try {
             await buildAnnIndex(
               col,
-              o.buildAnn === true ? "ivf_pq" : o.buildAnn,
+              o.buildAnn === true ? col.store.annTypes[0] : o.buildAnn,
               await col.store.countChunks(),
             );
           } finally {
-            unlock();
+            await unlock();
           }
           say(
             o,
@@ -242,7 +260,7 @@ export function indexCommand(): Command {
       } finally {
         await col.close();
         await enc?.close();
-        if (discard) deleteCollection(name, { home: o.home });
+        if (discard) await deleteCollection(name, loc);
       }
     });
 }
@@ -271,15 +289,16 @@ async function checkAggInput(
   if (enc === null || enc.aggMode === null) return [];
   const model = { id: enc.id, tokenizer: enc.tokenizerFingerprint, lowercase: enc.settings.lowerCase };
   const given = givenAggVocabs(o, enc.aggMode, model);
-  const dir = collectionPath(name, o.home as string | undefined);
-  newAggVocabs(dir, name, given.values());
+  const loc = { home: o.home as string | undefined, store: o.store as string | undefined };
+  const stored = await storedVocabs(name, loc, await Collection.exists(name, loc));
+  freshAggVocabs(stored, name, given.values());
   if (enc.aggMode !== "target" || !o.input) return [...given.values()];
   if (o.input === "-") {
     const all: InputDoc[] = [];
     for await (const d of input.docs()) all.push(d);
     input.docs = () => all;
   }
-  const has = (lang: string) => given.has(lang) || storedAggVocab(dir, lang) !== undefined;
+  const has = (lang: string) => given.has(lang) || stored.has(lang);
   const missing = await langsWithoutVocab(input.docs(), o.lang as string, has, input.detect);
   if (missing.length) {
     const [first] = missing;
@@ -292,14 +311,29 @@ async function checkAggInput(
   return [...given.values()];
 }
 
+/** The token sets an existing collection holds (none for a new one). */
+async function storedVocabs(
+  name: string,
+  loc: LocateOptions,
+  exists: boolean,
+): Promise<ReadonlyMap<string, AggVocab>> {
+  if (!exists) return new Map();
+  const col = await Collection.open(name, loc);
+  try {
+    return col.aggVocabSets;
+  } finally {
+    await col.close();
+  }
+}
+
 /** Stores the token sets new to the collection, under its lock, and says which. */
-function storeVocabs(col: Collection, vocabs: GivenVocab[], o: Record<string, unknown>): void {
-  const unlock = col.lock();
+async function storeVocabs(col: Collection, vocabs: GivenVocab[], o: Record<string, unknown>): Promise<void> {
+  const unlock = await col.lock();
   let langs: string[];
   try {
-    langs = storeAggVocabs(col.dir, col.name, vocabs);
+    langs = await col.addAggVocabs(vocabs);
   } finally {
-    unlock();
+    await unlock();
   }
   if (langs.length)
     say(
@@ -374,7 +408,10 @@ export function duplicateWarning(p: AddProgress, keep: string): string {
 }
 
 async function runDelete(name: string, o: Record<string, unknown>): Promise<void> {
-  const col = await Collection.open(name, { home: o.home as string | undefined });
+  const col = await Collection.open(name, {
+    home: o.home as string | undefined,
+    store: o.store as string | undefined,
+  });
   try {
     const ids = (o.delete as string[]).flatMap((s) => s.split(",")).filter(Boolean);
     const missing = await deleteDocuments(col, ids);

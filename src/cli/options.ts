@@ -93,3 +93,10 @@ export const aggTargetOption = () =>
     "--agg-target <whose>",
     "target mode, query in one language against documents in another: the token set of the query's language (query), the documents' (corpus) or English (en) (default: query)",
   ).choices(["query", "corpus", "en"]);
+
+/** --store: where the collections live (src/index/stores.ts). */
+export const storeOption = () =>
+  new Option(
+    "--store <url>",
+    "postgres://user@host:port/db: the collections live in PostgreSQL + pgvector (default: $XLIR_STORE, else the embedded store under --home)",
+  );

@@ -4,8 +4,7 @@
 
 import { Option } from "commander";
 import type { Role } from "../encode/conventions.ts";
-import { collectionPath } from "../index/home.ts";
-import { readManifest } from "../index/manifest.ts";
+import { Collection, type LocateOptions } from "../index/collection.ts";
 
 export const queryPrefixOption = (extra = "") =>
   new Option(
@@ -31,7 +30,12 @@ export function givenPrompts(o: {
 }
 
 /** The prefixes collection `name` recorded ({} for lexical or older collections). */
-export function recordedPrompts(name: string, home?: string): Partial<Record<Role, string>> {
-  const enc = readManifest(collectionPath(name, home)).encoder;
+export async function recordedPrompts(
+  name: string,
+  loc: LocateOptions,
+): Promise<Partial<Record<Role, string>>> {
+  const col = await Collection.open(name, loc);
+  await col.close();
+  const enc = col.manifest.encoder;
   return enc.kind === "dense" && enc.prompts ? { ...enc.prompts } : {};
 }

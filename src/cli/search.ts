@@ -20,6 +20,7 @@ import {
   dtypeOption,
   lowercaseOptions,
   positiveInt,
+  storeOption,
   threadsOption,
 } from "./options.ts";
 
@@ -67,6 +68,7 @@ export function searchCommand(): Command {
     .option("--ann", "dense search through the ANN index")
     .option("--nprobes <n>", "ANN: IVF partitions to probe", positiveInt)
     .option("--refine-factor <n>", "ANN: candidates re-ranked exactly, as a multiple of k", positiveInt)
+    .option("--ef <n>", "ANN (HNSW): candidate list size", positiveInt)
     .option("--model <id-or-dir>", "check the query encoder (default: the collection's own)")
     .addOption(aggModeOption())
     .addOption(lowercase)
@@ -75,6 +77,7 @@ export function searchCommand(): Command {
     .addOption(threadsOption())
     .addOption(dtypeOption("the one the collection was built with"))
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .addOption(storeOption())
     .option("--allow-model-change", "search even though the model's weights changed since indexing")
     .option("--json", "one JSON object per result line")
     .action(async (name: string, query: string | undefined, o) => {
@@ -86,7 +89,7 @@ export function searchCommand(): Command {
       if (o.run && !o.topics) throw new Error("--run writes the run of --topics FILE: give --topics too");
       const topics = o.topics ? readTopics(o.topics) : null;
       const filter = parseFilters(o.filter);
-      const col = await Collection.open(name, { home: o.home });
+      const col = await Collection.open(name, { home: o.home, store: o.store });
       let enc: Encoder | null = null;
       try {
         checkAggOptions(col, o);
@@ -120,6 +123,7 @@ export function searchCommand(): Command {
           ann: o.exact ? false : o.ann ? true : "auto",
           nprobes: o.nprobes,
           refineFactor: o.refineFactor,
+          ef: o.ef,
           aggTarget: o.aggTarget,
         };
         if (topics) return await searchTopics(col, topics, opts, o);

@@ -3,7 +3,7 @@
 import { Command } from "commander";
 import type { Role } from "../encode/conventions.ts";
 import { startServer } from "../serve/server.ts";
-import { dtypeOption, integer, positiveInt, threadsOption } from "./options.ts";
+import { dtypeOption, integer, positiveInt, storeOption, threadsOption } from "./options.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -16,6 +16,7 @@ export function serveCommand(): Command {
       "collections to load before /ready (comma-separated); others open on first use",
     )
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
+    .addOption(storeOption())
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port (0: any free one)", integer({ min: 0, max: 65535 }), 8080)
     .option(
@@ -34,7 +35,11 @@ export function serveCommand(): Command {
     .option("--max-batch <n>", "inputs per model batch", positiveInt, 64)
     .option("--batch-tokens <n>", "padded tokens per model batch", positiveInt, 16384)
     .option("--max-queue <n>", "inputs that may wait; beyond it requests get 429", positiveInt, 16384)
-    .option("--max-inputs <n>", "inputs per embedding request (at most --max-queue)", positiveInt, 16384)
+    .option(
+      "--max-inputs <n>",
+      "inputs per embedding request (default: --max-queue, at most 16384)",
+      positiveInt,
+    )
     .option("--body-limit <mb>", "request body limit in MiB", positiveInt, 64)
     .option(
       "--request-timeout <s>",
@@ -59,6 +64,7 @@ export function serveCommand(): Command {
               .filter(Boolean)
           : [],
         home: o.home,
+        store: o.store,
         host: o.host,
         port: o.port,
         apiKeys: keys,

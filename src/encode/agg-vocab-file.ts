@@ -28,7 +28,7 @@ export interface AggVocab {
 export function writeAggVocab(path: string, v: AggVocab): void {
   const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify(v) + "\n");
+    writeFileSync(tmp, aggVocabBytes(v));
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
@@ -36,16 +36,34 @@ export function writeAggVocab(path: string, v: AggVocab): void {
   }
 }
 
+/** A token set's JSON bytes (what a collection's store keeps). */
+export function aggVocabBytes(v: AggVocab): Buffer {
+  return Buffer.from(JSON.stringify(v) + "\n");
+}
+
 /** Reads and checks a token set file; errors name the file and how to make a good one. */
 export function readAggVocab(path: string): AggVocab {
-  const remake = "make it with xlir agg-vocab";
-  let raw: Partial<AggVocab>;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const fix = code === "ENOENT" ? `check the path, or ${remake}` : remake;
+    const fix = code === "ENOENT" ? `check the path, or ${REMAKE}` : REMAKE;
     throw new Error(`cannot read token set ${path} (${code ?? (e as Error).message}): ${fix}`, { cause: e });
+  }
+  return parseAggVocab(text, path);
+}
+
+const REMAKE = "make it with xlir agg-vocab";
+
+/** A token set from its JSON text, checked; `path` names it in errors. */
+export function parseAggVocab(text: string, path: string): AggVocab {
+  const remake = REMAKE;
+  let raw: Partial<AggVocab>;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`cannot read token set ${path} (${(e as Error).message}): ${remake}`, { cause: e });
   }
   const bad = (what: string) => new Error(`${path}: ${what}; ${remake}`);
   if (raw?.format !== AGG_VOCAB_FORMAT)

@@ -3,22 +3,20 @@
 // collection (agg-vocab/<lang>.json), so indexing and searching a language use that language's set.
 // A stored set is never replaced by a different one: the vectors already indexed were predicted over
 // the stored set, and new ones over another set would not compare with them.
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import {
   AGG_VOCAB_FORMAT,
   type AggVocab,
-  readAggVocab,
+  aggVocabBytes,
+  parseAggVocab,
   sameIds,
-  writeAggVocab,
 } from "../encode/agg-vocab-file.ts";
 import type { Encoder } from "../encode/encoder.ts";
 import { type LanguageDetector, UNDETERMINED } from "../text/langid.ts";
 import { DEFAULT_NLLB_LANG } from "../text/nllb-input.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
-import { stringsOf } from "./arrow.ts";
 import type { Collection } from "./collection.ts";
 import type { InputDoc } from "./ingest.ts";
+import type { StoreFiles } from "./store.ts";
 
 /** The folder of a collection that holds its token sets, one <lang>.json each. */
 export const AGG_VOCAB_DIR = "agg-vocab";
@@ -62,10 +60,9 @@ export async function collectionAggVocab(
 ): Promise<{ vocab: AggVocab; documents: number }> {
   const seen = new Set<number>();
   let documents = 0;
-  await col.store.scan("documents", ["lang", "title", "text"], (t) => {
-    const [langs, titles, texts] = ["lang", "title", "text"].map((c) => stringsOf(t, c));
+  await col.store.scanDocTexts(({ langs, titles, texts }) => {
     const docs = texts.flatMap((text, i) =>
-      encodedLang(langs[i] ?? UNDETERMINED) === lang ? [{ text: text ?? "", title: titles[i] }] : [],
+      encodedLang(langs[i] ?? UNDETERMINED) === lang ? [{ text, title: titles[i] }] : [],
     );
     documents += docs.length;
     addTokens(enc, seen, docs);
@@ -102,54 +99,53 @@ export async function* docsInLang(docs: AsyncIterable<InputDoc>, lang: string): 
   }
 }
 
-const vocabFile = (dir: string, lang: string) => join(dir, AGG_VOCAB_DIR, `${lang}.json`);
+const vocabBlob = (lang: string) => `${AGG_VOCAB_DIR}/${lang}.json`;
 // what a language code can be before it names a file (NLLB codes are "hin_Deva")
 const SAFE_LANG = /^[a-z]{3}_[A-Za-z]{4}$/;
 
-/** The token set a collection folder holds for `lang`, or undefined. */
-export function storedAggVocab(dir: string, lang: string): AggVocab | undefined {
-  if (!SAFE_LANG.test(lang) || !existsSync(vocabFile(dir, lang))) return undefined;
-  return readAggVocab(vocabFile(dir, lang));
-}
-
-/** The languages a collection folder holds token sets for, sorted. */
-export function storedAggVocabLangs(dir: string): string[] {
-  const d = join(dir, AGG_VOCAB_DIR);
-  if (!existsSync(d)) return [];
-  return readdirSync(d)
-    .filter((f) => f.endsWith(".json") && SAFE_LANG.test(f.slice(0, -5)))
-    .map((f) => f.slice(0, -5))
-    .sort();
+/** The token sets a collection holds, by language. */
+export async function storedAggVocabs(store: StoreFiles): Promise<Map<string, AggVocab>> {
+  const out = new Map<string, AggVocab>();
+  for (const name of await store.listBlobs(`${AGG_VOCAB_DIR}/`)) {
+    const lang = name.slice(AGG_VOCAB_DIR.length + 1, -".json".length);
+    if (!name.endsWith(".json") || !SAFE_LANG.test(lang)) continue;
+    const bytes = await store.readBlob(name);
+    if (bytes !== null) out.set(lang, parseAggVocab(bytes.toString("utf8"), name));
+  }
+  return out;
 }
 
 /**
- * Refuses sets that would replace a different stored set of the same language in collection `name`
- * (folder `dir`); returns those not stored yet. Called before anything is written, and again by
- * storeAggVocabs under the collection's lock.
+ * Refuses sets that would replace a different stored set of the same language in collection `name`;
+ * returns those not stored yet. Called before anything is written, and again by storeAggVocabs
+ * under the collection's lock.
  */
-export function newAggVocabs(dir: string, name: string, given: Iterable<{ vocab: AggVocab; path: string }>) {
+export function freshAggVocabs(
+  stored: ReadonlyMap<string, AggVocab>,
+  name: string,
+  given: Iterable<{ vocab: AggVocab; path: string }>,
+): AggVocab[] {
   const fresh: AggVocab[] = [];
   for (const { vocab, path } of given) {
-    const stored = storedAggVocab(dir, vocab.lang);
-    if (stored === undefined) fresh.push(vocab);
-    else if (!sameIds(stored, vocab))
+    const old = stored.get(vocab.lang);
+    if (old === undefined) fresh.push(vocab);
+    else if (!sameIds(old, vocab))
       throw new Error(
-        `collection "${name}" already has a token set for ${vocab.lang} (${stored.size} ids), and ${path} differs ` +
+        `collection "${name}" already has a token set for ${vocab.lang} (${old.size} ids), and ${path} differs ` +
           `from it: the documents indexed so far were encoded with the stored one; leave ${path} out, or index into a new collection`,
       );
   }
   return fresh;
 }
 
-/** Stores the sets not stored yet in the collection folder (the caller holds its lock); returns their languages. */
-export function storeAggVocabs(
-  dir: string,
+/** Stores the sets not stored yet (the caller holds the collection's lock); returns their languages. */
+export async function storeAggVocabs(
+  store: StoreFiles,
   name: string,
   given: Iterable<{ vocab: AggVocab; path: string }>,
-): string[] {
-  const fresh = newAggVocabs(dir, name, given);
-  if (fresh.length) mkdirSync(join(dir, AGG_VOCAB_DIR), { recursive: true });
-  for (const v of fresh) writeAggVocab(vocabFile(dir, v.lang), v);
+): Promise<string[]> {
+  const fresh = freshAggVocabs(await storedAggVocabs(store), name, given);
+  for (const v of fresh) await store.writeBlob(vocabBlob(v.lang), aggVocabBytes(v));
   return fresh.map((v) => v.lang);
 }
 

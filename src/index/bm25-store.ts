@@ -1,5 +1,6 @@
-// A BM25 index on disk: one file, DIR/bm25.xlir, written whole to a temporary file, flushed, then
-// renamed over the old one, so a crash leaves either the old index or the new one, never a mix.
+// A BM25 index on disk: one file, DIR/bm25.xlir (or a store's blob of that name), written whole to
+// a temporary file, flushed, then renamed over the old one (folder-files.ts), so a crash leaves
+// either the old index or the new one, never a mix.
 //
 // Layout (format version 1, little-endian):
 //   "XLIRBM25"   8-byte magic
@@ -15,26 +16,15 @@
 //     freqs      u32 per posting: term frequency
 // The header also holds the analyzer config, the BM25 parameters, the counts, and the body's
 // SHA-256, so loading detects truncation, bit rot and indexes from another analyzer version.
-import { createHash, randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { checkAnalyzerConfig } from "../text/analyzer.ts";
 import { compactBm25, createBm25Index, type Bm25Index } from "./bm25.ts";
 import { intToByte4 } from "./bm25-norms.ts";
 import { bm25Params } from "./bm25-similarity.ts";
+import { writeFolderFile } from "./folder-files.ts";
 
 export const BM25_FILE = "bm25.xlir";
 export const BM25_FORMAT_VERSION = 1;
@@ -59,30 +49,7 @@ interface Header {
 
 /** Writes the index to DIR/bm25.xlir atomically (creating DIR); compacts the index first. */
 export function saveBm25Index(index: Bm25Index, dir: string): void {
-  checkLittleEndian();
-  compactBm25(index);
-  const bytes = encode(index);
-  const final = join(dir, BM25_FILE);
-  const tmp = join(dir, `.${BM25_FILE}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  try {
-    mkdirSync(dir, { recursive: true });
-    const fd = openSync(tmp, "wx");
-    try {
-      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, final);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new Error(`cannot write the BM25 index to ${dir}: ${(e as Error).message}`, { cause: e });
-  }
-  syncDir(dir);
-  // Temporary files of writers that crashed earlier (one writer per index is supported).
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(`.${BM25_FILE}.`) && name.endsWith(".tmp")) rmSync(join(dir, name), { force: true });
-  }
+  writeFolderFile(dir, BM25_FILE, encodeBm25(index));
 }
 
 /** True when DIR holds a BM25 index file. */
@@ -92,12 +59,24 @@ export function hasBm25Index(dir: string): boolean {
 
 /** Reads DIR/bm25.xlir, checking everything; throws a one-line error naming the file. */
 export function loadBm25Index(dir: string): Bm25Index {
-  checkLittleEndian();
   const file = join(dir, BM25_FILE);
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new Error(`no BM25 index in ${dir} (${BM25_FILE} is missing): build the index first`);
   }
-  return decode(readFileSync(file), file);
+  return decodeBm25(readFileSync(file), file);
+}
+
+/** The index in the bm25.xlir layout, compacted first. */
+export function encodeBm25(index: Bm25Index): Buffer {
+  checkLittleEndian();
+  compactBm25(index);
+  return encode(index);
+}
+
+/** An index from bm25.xlir bytes, checked; `source` names them in errors. */
+export function decodeBm25(buf: Buffer, source: string): Bm25Index {
+  checkLittleEndian();
+  return decode(buf, source);
 }
 
 function encode(index: Bm25Index): Buffer {
@@ -286,17 +265,4 @@ function pad8(n: number): number {
 function checkLittleEndian(): void {
   if (endianness() !== "LE")
     throw new Error("xlir BM25 index files are little-endian: this host is big-endian");
-}
-
-// After a rename the directory entry must reach the disk too; not every platform can fsync a folder.
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Windows cannot open a directory for fsync; the rename is still atomic there.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }

@@ -1,4 +1,5 @@
-// The collection's BM25 index (bm25.xlir, every chunk's text) kept in step with the chunks table.
+// The collection's BM25 index (bm25.xlir, every chunk's text) kept in step with the chunks table,
+// both in the collection's store (store.ts: files for the embedded store, rows for PostgreSQL).
 // Rewriting the whole BM25 file after every batch would make indexing quadratic, so the writer
 // saves it when it finishes (and on the way, every few minutes), stamped in state.json with the
 // chunks table version it matches. A reader or writer that finds another version (a crash came
@@ -6,15 +7,12 @@
 // saved at once when the collection's write lock is free, so the rebuild happens once, not on every
 // search; while another writer holds the lock it is only used in memory (that writer saves its own).
 // Analysis runs through makeAsyncAnalyzer, so a long document does not block the event loop.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { makeAsyncAnalyzer } from "../text/analyzer.ts";
 import { yieldToEventLoop } from "../text/segment.ts";
 import { addTerms, createBm25Index, type Bm25Document, type Bm25Index } from "./bm25.ts";
-import { hasBm25Index, loadBm25Index, saveBm25Index } from "./bm25-store.ts";
-import type { LanceStore } from "./lance-store.ts";
-import { tryLockCollection } from "./lock.ts";
+import { BM25_FILE, decodeBm25, encodeBm25 } from "./bm25-store.ts";
 import type { Manifest } from "./manifest.ts";
+import type { Store } from "./store.ts";
 
 export const STATE_FILE = "state.json";
 
@@ -23,28 +21,25 @@ export interface State {
   bm25ChunksVersion: number;
 }
 
-export function readState(dir: string): State | null {
-  const file = join(dir, STATE_FILE);
-  if (!existsSync(file)) return null;
+export async function readState(store: Store): Promise<State | null> {
+  const bytes = await store.readBlob(STATE_FILE);
+  if (bytes === null) return null;
   try {
-    const s = JSON.parse(readFileSync(file, "utf8")) as State;
+    const s = JSON.parse(bytes.toString("utf8")) as State;
     return Number.isInteger(s.bm25ChunksVersion) ? s : null;
   } catch {
     return null; // a damaged state only costs a rebuild
   }
 }
 
-/** BM25 over the chunks as committed now: the saved file when it matches, else rebuilt (and saved). */
-export async function loadCollectionBm25(
-  dir: string,
-  store: LanceStore,
-  manifest: Manifest,
-): Promise<Bm25Index> {
-  const state = readState(dir);
+/** BM25 over the chunks as committed now: the saved index when it matches, else rebuilt (and saved). */
+export async function loadCollectionBm25(store: Store, manifest: Manifest): Promise<Bm25Index> {
+  const state = await readState(store);
   const version = await store.chunksVersion();
-  if (state !== null && hasBm25Index(dir) && state.bm25ChunksVersion === version) {
+  if (state !== null && state.bm25ChunksVersion === version) {
+    const bytes = await store.readBlob(BM25_FILE);
     try {
-      return loadBm25Index(dir);
+      if (bytes !== null) return decodeBm25(bytes, BM25_FILE);
     } catch {
       // corrupt or from another analyzer version: rebuild below
     }
@@ -56,42 +51,33 @@ export async function loadCollectionBm25(
     ids.map((id, i) => ({ id, text: texts[i], lang: langs[i] })),
   );
   // Saved only if no write came between (the stamp must be the version the texts were read at).
-  if ((await store.chunksVersion()) === version)
-    await saveIfUnlocked(dir, manifest.name, index, store, version);
+  if ((await store.chunksVersion()) === version) await saveIfUnlocked(store, index, version);
   return index;
 }
 
-async function saveIfUnlocked(
-  dir: string,
-  name: string,
-  index: Bm25Index,
-  store: LanceStore,
-  version: number,
-): Promise<void> {
-  let unlock: (() => void) | null = null;
+async function saveIfUnlocked(store: Store, index: Bm25Index, version: number): Promise<void> {
+  let unlock: (() => Promise<void>) | null = null;
   try {
-    unlock = tryLockCollection(dir, name);
+    unlock = await store.tryLock();
     if (unlock === null) return; // a writer holds it and saves its own index
     if ((await store.chunksVersion()) !== version) return;
-    writeBm25(dir, index, version);
+    await writeBm25(store, index, version);
   } catch {
     // a read-only or full disk: the index still serves this process, the next one rebuilds again
   } finally {
-    unlock?.();
+    await unlock?.();
   }
 }
 
-/** Saves BM25 and stamps it with the current chunks table version (the caller holds the write lock). */
-export async function saveCollectionBm25(dir: string, index: Bm25Index, store: LanceStore): Promise<void> {
-  writeBm25(dir, index, await store.chunksVersion());
+/** Saves BM25 and stamps it with the current chunks version (the caller holds the write lock). */
+export async function saveCollectionBm25(index: Bm25Index, store: Store): Promise<void> {
+  await writeBm25(store, index, await store.chunksVersion());
 }
 
-function writeBm25(dir: string, index: Bm25Index, version: number): void {
-  saveBm25Index(index, dir);
+async function writeBm25(store: Store, index: Bm25Index, version: number): Promise<void> {
+  await store.writeBlob(BM25_FILE, encodeBm25(index));
   const state: State = { bm25ChunksVersion: version };
-  const tmp = join(dir, `${STATE_FILE}.tmp`);
-  writeFileSync(tmp, JSON.stringify(state) + "\n");
-  renameSync(tmp, join(dir, STATE_FILE));
+  await store.writeBlob(STATE_FILE, Buffer.from(JSON.stringify(state) + "\n"));
 }
 
 /**

@@ -173,11 +173,11 @@ export async function checkWithDetails(
       });
     }
     if (m !== null && chunksOk) {
-      const p = bm25Problem(dir, await store.chunksVersion(), new Set(chunks.map((c) => c.id)));
+      const p = await bm25Problem(store, dir, await store.chunksVersion(), new Set(chunks.map((c) => c.id)));
       if (p) problems.push(p);
     }
   } finally {
-    store.close();
+    await store.close();
   }
   return { report, details };
 }
@@ -219,7 +219,12 @@ async function readTable(
   }
 }
 
-function bm25Problem(dir: string, version: number, chunkIds: Set<string>): Problem | null {
+async function bm25Problem(
+  store: LanceStore,
+  dir: string,
+  version: number,
+  chunkIds: Set<string>,
+): Promise<Problem | null> {
   const file = join(dir, BM25_FILE);
   const repair = "rebuilds it from the chunks' stored text and saves it";
   if (!existsSync(file)) {
@@ -231,7 +236,7 @@ function bm25Problem(dir: string, version: number, chunkIds: Set<string>): Probl
   } catch (e) {
     return { kind: "bm25", file, message: (e as Error).message.replace(/: rebuild it.*$/, ""), repair };
   }
-  const state = readState(dir);
+  const state = await readState(store);
   if (state === null || state.bm25ChunksVersion !== version) {
     const stamp =
       state === null

@@ -1,13 +1,14 @@
-// A collection: documents, their chunks and vectors in LanceDB (lance-store.ts), BM25 over the
-// chunks (bm25-sync.ts) and collection.json (manifest.ts) in one folder under the xlir home.
+// A collection: documents, their chunks and vectors in a store (store.ts: LanceDB files in a folder
+// under the xlir home by default, or PostgreSQL), BM25 over the chunks (bm25-sync.ts) and
+// collection.json (manifest.ts) beside them in the same store.
 // This module opens, creates, describes and deletes collections and keeps what search reads in
 // memory; indexer.ts adds and removes documents, search.ts searches.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import type { AggOptions } from "../encode/aggretriever.ts";
 import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
 import { analyzerConfig, type AnalyzerOptions } from "../text/analyzer.ts";
-import { storedAggVocab } from "./agg-vocab.ts";
+import { storeAggVocabs, storedAggVocabs } from "./agg-vocab.ts";
 import type { AggVocab } from "../encode/agg-vocab-file.ts";
 import type { Bm25Index } from "./bm25.ts";
 import { bm25Params, type Bm25Params } from "./bm25-similarity.ts";
@@ -16,7 +17,18 @@ import { checkChunkOptions, type ChunkOptions } from "./chunker.ts";
 import { type DocScore, MAX_SCORE } from "./doc-score.ts";
 import { normalizeRows } from "./exact-search.ts";
 import { collectionPath, unknownCollection } from "./home.ts";
-import { type DocColumns, LanceStore } from "./lance-store.ts";
+import { LanceStore } from "./lance-store.ts";
+import type { DocColumns, Store } from "./store.ts";
+import {
+  collectionExists,
+  collectionLocation,
+  dropStore,
+  listStoreCollections,
+  type LocateOptions,
+  openStore,
+  storeUrl,
+  storeWhere,
+} from "./stores.ts";
 import { lockCollection } from "./lock.ts";
 import {
   type AggSettings,
@@ -27,10 +39,12 @@ import {
   type DenseEncoderSpec,
   type EncoderSpec,
   type Manifest,
+  MANIFEST_FILE,
+  manifestBytes,
   manifestPath,
+  parseManifest,
   readManifest,
   type Similarity,
-  writeManifest,
 } from "./manifest.ts";
 
 /** From this many chunks up, dense search goes through an ANN index by default (built when indexing). */
@@ -53,10 +67,7 @@ export interface CreateOptions {
   bm25?: Partial<Bm25Params>;
 }
 
-export interface LocateOptions {
-  /** The xlir home (default $XLIR_HOME, else ~/.xlir). */
-  home?: string;
-}
+export type { LocateOptions } from "./stores.ts";
 
 /** What search holds in memory: every document's filter fields and every chunk's document. */
 export interface CollectionView {
@@ -96,30 +107,62 @@ export class Collection {
   private bm25Cache: Bm25Index | null = null;
   private encoderCache: Encoder | null = null;
   private ownsEncoder = false;
-  private readonly aggVocabs = new Map<string, AggVocab>();
+  private aggVocabs = new Map<string, AggVocab>();
 
   private constructor(
     readonly name: string,
+    /** The collection's folder (embedded store), or its server and name (PostgreSQL), for messages. */
     readonly dir: string,
     public manifest: Manifest,
-    readonly store: LanceStore,
+    readonly store: Store,
   ) {}
 
   /** Opens an existing collection; a one-line error lists the ones there are when it does not exist. */
   static async open(name: string, opts: LocateOptions = {}): Promise<Collection> {
-    const dir = collectionPath(name, opts.home);
-    if (!existsSync(manifestPath(dir))) throw unknownCollection(name, opts.home);
-    return Collection.openDir(name, dir);
+    if (storeUrl(opts) === null) {
+      const dir = collectionPath(name, opts.home);
+      if (!existsSync(manifestPath(dir))) throw unknownCollection(name, opts.home);
+      return Collection.openDir(name, dir);
+    }
+    if (!(await collectionExists(name, opts))) {
+      const names = await listStoreCollections(opts);
+      throw new Error(
+        `no collection "${name}" in ${storeWhere(opts)}: ` +
+          (names.length
+            ? `the collections there are ${names.join(", ")}`
+            : `there is none yet; create one with xlir index ${name} --store URL --model ID --input FILE`),
+      );
+    }
+    return Collection.fromStore(name, collectionLocation(name, opts), await openStore(name, opts, null));
   }
 
   static async openDir(name: string, dir: string): Promise<Collection> {
     const manifest = readManifest(dir);
     const dims = manifest.encoder.kind === "dense" ? manifest.encoder.dims : null;
-    return new Collection(name, dir, manifest, await LanceStore.open(dir, dims));
+    return Collection.withVocabs(new Collection(name, dir, manifest, await LanceStore.open(dir, dims)));
   }
 
-  static exists(name: string, opts: LocateOptions = {}): boolean {
-    return existsSync(manifestPath(collectionPath(name, opts.home)));
+  /** A collection over an opened store, its manifest read from it (closed again on failure). */
+  private static async fromStore(name: string, where: string, store: Store): Promise<Collection> {
+    try {
+      const bytes = await store.readBlob(MANIFEST_FILE);
+      if (bytes === null) throw new Error(`${where} is not an xlir collection (no ${MANIFEST_FILE})`);
+      const manifest = parseManifest(bytes.toString("utf8"), `${where}: ${MANIFEST_FILE}`);
+      return await Collection.withVocabs(new Collection(name, where, manifest, store));
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /** Reads the stored token sets (Aggretriever target mode), so that aggVocab can answer at once. */
+  private static async withVocabs(col: Collection): Promise<Collection> {
+    col.aggVocabs = await storedAggVocabs(col.store);
+    return col;
+  }
+
+  static async exists(name: string, opts: LocateOptions = {}): Promise<boolean> {
+    return collectionExists(name, opts);
   }
 
   /**
@@ -127,23 +170,25 @@ export class Collection {
    * with the same encoder and chunking; other settings given here must match too.
    */
   static async openOrCreate(name: string, opts: CreateOptions & LocateOptions): Promise<Collection> {
-    const dir = collectionPath(name, opts.home);
     const wanted = newManifest(name, opts);
-    if (!existsSync(manifestPath(dir))) {
-      mkdirSync(dir, { recursive: true });
-      const unlock = lockCollection(dir, name);
+    if (!(await collectionExists(name, opts))) {
+      if (storeUrl(opts) === null) mkdirSync(collectionPath(name, opts.home), { recursive: true });
+      const dims = wanted.encoder.kind === "dense" ? wanted.encoder.dims : null;
+      const store = await openStore(name, opts, dims, true);
+      const unlock = await store.lock().catch(async (e) => {
+        await store.close();
+        throw e;
+      });
       try {
-        const dims = wanted.encoder.kind === "dense" ? wanted.encoder.dims : null;
-        const store = await LanceStore.open(dir, dims, true);
-        writeManifest(dir, wanted); // last: a folder without it is no collection yet
-        const col = new Collection(name, dir, wanted, store);
+        await store.writeBlob(MANIFEST_FILE, manifestBytes(wanted)); // last: no manifest, no collection yet
+        const col = new Collection(name, collectionLocation(name, opts), wanted, store);
         if (opts.model !== "bm25") col.useEncoder(opts.model);
         return col;
       } finally {
-        unlock();
+        await unlock();
       }
     }
-    const col = await Collection.openDir(name, dir);
+    const col = await Collection.open(name, opts);
     try {
       checkSameEncoder(name, col.manifest.encoder, wanted.encoder, "index into", opts);
       const [a, b] = [col.manifest.chunking, wanted.chunking];
@@ -161,13 +206,18 @@ export class Collection {
     }
   }
 
+  /** Writes the manifest back (after an ANN index is recorded in it). */
+  async saveManifest(): Promise<void> {
+    await this.store.writeBlob(MANIFEST_FILE, manifestBytes(this.manifest));
+  }
+
   get dense(): boolean {
     return this.manifest.encoder.kind === "dense";
   }
 
   /** Takes the collection's write lock; returns its release. */
-  lock(): () => void {
-    return lockCollection(this.dir, this.name);
+  lock(): Promise<() => Promise<void>> {
+    return this.store.lock();
   }
 
   /** Uses an already loaded encoder for this collection (checked against the manifest; not closed by us). */
@@ -223,17 +273,26 @@ export class Collection {
     return { mode: agg.mode, lowercase: agg.lowercase, vocab: (lang) => this.aggVocab(lang)?.ids };
   }
 
-  /** The token set stored for `lang` (agg-vocab/<lang>.json), read once; undefined when there is none. */
+  /** The token set stored for `lang` (agg-vocab/<lang>.json, read when the collection opened); undefined when there is none. */
   aggVocab(lang: string): AggVocab | undefined {
-    // a language without a set may get one later (xlir index --agg-vocab): remember found sets only
-    let v = this.aggVocabs.get(lang);
-    if (v === undefined && (v = storedAggVocab(this.dir, lang)) !== undefined) this.aggVocabs.set(lang, v);
-    return v;
+    return this.aggVocabs.get(lang);
+  }
+
+  /** Every stored token set, by language. */
+  get aggVocabSets(): ReadonlyMap<string, AggVocab> {
+    return this.aggVocabs;
+  }
+
+  /** Stores the token sets not stored yet (the caller holds the lock); returns their languages. */
+  async addAggVocabs(given: Iterable<{ vocab: AggVocab; path: string }>): Promise<string[]> {
+    const langs = await storeAggVocabs(this.store, this.name, given);
+    await Collection.withVocabs(this);
+    return langs;
   }
 
   /** BM25 over the chunks, as committed. */
   async bm25(): Promise<Bm25Index> {
-    this.bm25Cache ??= await loadCollectionBm25(this.dir, this.store, this.manifest);
+    this.bm25Cache ??= await loadCollectionBm25(this.store, this.manifest);
     return this.bm25Cache;
   }
 
@@ -246,7 +305,7 @@ export class Collection {
   async view(withVectors: boolean): Promise<CollectionView> {
     let v = this.viewCache;
     if (v === null) {
-      const docs = await this.store.readDocs();
+      const docs = byId(await this.store.readDocs());
       const docIndex = new Map(docs.ids.map((id, i) => [id, i]));
       const chunks = await this.store.readChunks(withVectors);
       const chunkDoc = Int32Array.from(chunks.docIds, (id, c) => {
@@ -286,12 +345,12 @@ export class Collection {
   async close(): Promise<void> {
     if (this.ownsEncoder) await this.encoderCache?.close();
     this.encoderCache = null;
-    this.store.close();
+    await this.store.close();
   }
 
   /** Throws a one-line error naming a damaged table file (row counts alone come from LanceDB's manifests). */
   async info(): Promise<CollectionInfo> {
-    await this.store.verifyFiles();
+    await this.store.verify();
     const docs = await this.store.readDocs();
     const langs: Record<string, number> = {};
     for (const l of docs.langs) langs[l] = (langs[l] ?? 0) + 1;
@@ -306,7 +365,8 @@ export class Collection {
       chunks: await this.store.countChunks(),
       languages: Object.fromEntries(Object.entries(langs).sort((a, b) => b[1] - a[1])),
       ann: this.manifest.ann,
-      bytes: folderBytes(this.dir),
+      store: this.store.kind,
+      bytes: await this.store.sizeBytes(),
     };
   }
 }
@@ -326,16 +386,30 @@ export interface CollectionInfo {
   /** Documents per language, most first. */
   languages: Record<string, number>;
   ann: Manifest["ann"];
+  /** "lance" (embedded) or "postgres". */
+  store: string;
   bytes: number;
 }
 
-/** Deletes a collection's folder (refused while a writer holds it). */
-export function deleteCollection(name: string, opts: LocateOptions = {}): void {
-  const dir = collectionPath(name, opts.home);
-  if (!existsSync(manifestPath(dir))) throw unknownCollection(name, opts.home);
-  const unlock = lockCollection(dir, name);
-  unlock();
-  rmSync(dir, { recursive: true, force: true });
+/** Deletes a collection: its folder, or its schema on the server (refused while a writer holds it). */
+export async function deleteCollection(name: string, opts: LocateOptions = {}): Promise<void> {
+  const url = storeUrl(opts);
+  if (url === null) {
+    const dir = collectionPath(name, opts.home);
+    if (!existsSync(manifestPath(dir))) throw unknownCollection(name, opts.home);
+    const unlock = lockCollection(dir, name);
+    unlock();
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  const col = await Collection.open(name, opts); // the unknown-collection error, if it is one
+  const unlock = await col.lock().catch(async (e) => {
+    await col.close();
+    throw e;
+  });
+  await unlock();
+  await col.close();
+  await dropStore(name, url);
 }
 
 function newManifest(name: string, opts: CreateOptions): Manifest {
@@ -373,12 +447,22 @@ function newManifest(name: string, opts: CreateOptions): Manifest {
   };
 }
 
-function folderBytes(dir: string): number {
-  let n = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    n += st.isDirectory() ? folderBytes(p) : st.size;
-  }
-  return n;
+/**
+ * The documents in id order, whatever order the store gave them in: document numbers break ties in
+ * ranking (the smaller wins), so equal scores rank the same way in every store and after a copy.
+ */
+function byId(docs: DocColumns): DocColumns {
+  const { ids } = docs;
+  let sorted = true;
+  for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1] < ids[i];
+  if (sorted) return docs;
+  const order = ids.map((_, i) => i).sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0));
+  const take = <T>(col: T[]) => order.map((i) => col[i]);
+  return {
+    ids: take(ids),
+    hashes: take(docs.hashes),
+    langs: take(docs.langs),
+    titles: take(docs.titles),
+    metadata: take(docs.metadata),
+  };
 }

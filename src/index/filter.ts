@@ -6,7 +6,6 @@
 //   --filter source.site=wiki  nested fields by dotted path
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { UNDETERMINED } from "../text/langid.ts";
-import { sqlString } from "./lance-store.ts";
 
 export interface Condition {
   /** "lang", or a metadata field path. */
@@ -73,14 +72,6 @@ export function unknownFields(filter: Filter, metadata: readonly string[]): stri
     for (const f of wanted) if (!found.has(f) && pathGet(meta, f) !== undefined) found.add(f);
   }
   return wanted.filter((f) => !found.has(f));
-}
-
-/** The LanceDB SQL for the filter's language conditions (the rest is checked after the search). */
-export function langWhere(filter: Filter): string | undefined {
-  const parts = filter
-    .filter((c) => c.field === "lang")
-    .map((c) => `lang ${c.negate ? "NOT IN" : "IN"} (${c.values.map(sqlString).join(", ")})`);
-  return parts.length ? parts.join(" AND ") : undefined;
 }
 
 function pathGet(obj: unknown, path: string): unknown {

@@ -19,8 +19,7 @@ import { type Chunk, chunkDocumentsAsync, type TokenCounter } from "./chunker.ts
 import type { Collection } from "./collection.ts";
 import { normalizeRows } from "./exact-search.ts";
 import type { InputDoc } from "./ingest.ts";
-import type { ChunkRow, DocRow } from "./lance-store.ts";
-import { writeManifest } from "./manifest.ts";
+import type { AnnType, ChunkRow, DocRow } from "./store.ts";
 
 export interface AddOptions {
   /** Language of documents that give none: a code, or "auto" to detect it (the default). */
@@ -29,7 +28,7 @@ export interface AddOptions {
   batchSize?: number;
   /** Build the ANN index at the end whatever the size ("auto": from the manifest's threshold up). */
   ann?: boolean | "auto";
-  annType?: "ivf_pq" | "hnsw_sq";
+  annType?: AnnType;
   onProgress?: (p: AddProgress) => void;
   /** A detector to reuse (default: ELD, loaded when the first document needs it). */
   detector?: LanguageDetector;
@@ -122,7 +121,7 @@ export async function addDocuments(
   const defaultLang =
     opts.lang === undefined || opts.lang === "auto" ? "auto" : checkLang(opts.lang, "--lang");
   const enc = col.dense ? await col.encoder() : null;
-  const unlock = col.lock();
+  const unlock = await col.lock();
   const store = col.store;
   const onDuplicate = opts.onDuplicate ?? "last";
   if (!DUPLICATE_POLICIES.includes(onDuplicate))
@@ -263,7 +262,7 @@ export async function addDocuments(
       p.chunks += rows.length;
       p.batches++;
       if (Date.now() - lastSave > (opts.bm25SaveSeconds ?? 300) * 1000) {
-        await saveCollectionBm25(col.dir, bm25!, store);
+        await saveCollectionBm25(bm25!, store);
         lastSave = Date.now();
       }
     };
@@ -292,7 +291,7 @@ export async function addDocuments(
       if (dirty) await finish(col, bm25!, opts);
     } finally {
       col.invalidate();
-      unlock();
+      await unlock();
     }
   }
   return p;
@@ -306,20 +305,20 @@ async function finish(col: Collection, bm25: Bm25Index, opts: AddOptions): Promi
   if (m.encoder.kind === "dense") {
     const rows = await store.countChunks();
     const due = opts.ann === true || ((opts.ann ?? "auto") === "auto" && rows >= m.ann.threshold && rows > 0);
-    if (due) await buildAnnIndex(col, opts.annType ?? "ivf_pq", rows);
+    if (due) await buildAnnIndex(col, opts.annType ?? col.store.annTypes[0], rows);
   }
-  await saveCollectionBm25(col.dir, bm25, store);
+  await saveCollectionBm25(bm25, store);
   col.setBm25(bm25);
 }
 
 /** Builds the ANN index now and records it in the manifest (the caller holds the lock). */
-export async function buildAnnIndex(
-  col: Collection,
-  type: "ivf_pq" | "hnsw_sq",
-  rows: number,
-): Promise<void> {
+export async function buildAnnIndex(col: Collection, type: AnnType, rows: number): Promise<void> {
   if (col.manifest.encoder.kind !== "dense")
     throw new Error(`collection "${col.name}" has no vectors to index (bm25)`);
+  if (!col.store.annTypes.includes(type))
+    throw new Error(
+      `--build-ann ${type}: collection "${col.name}" (${col.store.kind} store) builds ${col.store.annTypes.join(" or ")}`,
+    );
   if (type === "hnsw_sq" && col.manifest.encoder.similarity !== "cosine") {
     throw new Error(`an HNSW-SQ index needs cosine vectors; "${col.name}" scores by dot product: use ivf_pq`);
   }
@@ -333,12 +332,12 @@ export async function buildAnnIndex(
     ...col.manifest,
     ann: { ...col.manifest.ann, index: { type, rows, built: new Date().toISOString() } },
   };
-  writeManifest(col.dir, col.manifest);
+  await col.saveManifest();
 }
 
 /** Deletes documents by id; returns the ids that were not in the collection. */
 export async function deleteDocuments(col: Collection, ids: readonly string[]): Promise<string[]> {
-  const unlock = col.lock();
+  const unlock = await col.lock();
   try {
     const existing = await committedDocs(col);
     const found = ids.filter((id) => existing.has(id));
@@ -349,11 +348,11 @@ export async function deleteDocuments(col: Collection, ids: readonly string[]): 
     await col.store.deleteDocs(found);
     await col.store.deleteChunksOfDocs(found);
     for (const id of found) for (let n = 0; n < existing.get(id)!.chunks; n++) bm25Delete(bm25, `${id}#${n}`);
-    await saveCollectionBm25(col.dir, bm25, col.store);
+    await saveCollectionBm25(bm25, col.store);
     return missing;
   } finally {
     col.invalidate();
-    unlock();
+    await unlock();
   }
 }
 

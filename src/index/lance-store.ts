@@ -1,4 +1,5 @@
-// The collection's tables in LanceDB (an embedded store: files in DIR/lance, no server):
+// The embedded store (store.ts): the collection's tables in LanceDB (files in DIR/lance, no
+// server), its other values as files in DIR, its writer lock a pid file (lock.ts):
 //   documents  id, hash, title, lang, metadata (JSON text), text, chunks (count)
 //   chunks     id ("<doc id>#<n>"), doc_id, doc_hash, chunk (n), span_start, span_end, lang, prefix,
 //              text, and vector (FixedSizeList<float32>[dims]) in dense collections
@@ -8,9 +9,22 @@
 // between the two writes), or left from its previous content, are ignored by readers and swept
 // by the next writer.
 import * as lancedb from "@lancedb/lancedb";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { dotAll } from "./exact-search.ts";
+import type { Filter } from "./filter.ts";
+import { readFolderFile, listFolderFiles, writeFolderFile } from "./folder-files.ts";
+import { lockCollection, tryLockCollection } from "./lock.ts";
+import type {
+  AnnHit,
+  AnnOptions,
+  AnnType,
+  ChunkColumns,
+  ChunkRow,
+  DocColumns,
+  DocRow,
+  Store,
+} from "./store.ts";
 import { damagedManifest, firstDamagedFile } from "./lance-files.ts";
 import {
   type ArrowTable,
@@ -25,51 +39,6 @@ import {
   vectorType,
   vectorsOf,
 } from "./arrow.ts";
-
-export interface DocRow {
-  id: string;
-  hash: string;
-  title: string | null;
-  lang: string;
-  /** JSON text of the metadata object. */
-  metadata: string;
-  text: string;
-  chunks: number;
-}
-
-export interface ChunkRow {
-  id: string;
-  docId: string;
-  docHash: string;
-  chunk: number;
-  start: number;
-  end: number;
-  lang: string;
-  prefix: string;
-  text: string;
-}
-
-/** What search keeps in memory about every document. */
-export interface DocColumns {
-  ids: string[];
-  hashes: string[];
-  langs: string[];
-  titles: (string | null)[];
-  metadata: string[];
-}
-
-export interface ChunkColumns {
-  ids: string[];
-  docIds: string[];
-  docHashes: string[];
-  /** [rows, dims] row-major, or null when not asked for / not a dense collection. */
-  vectors: Float32Array | null;
-}
-
-export interface AnnHit {
-  id: string;
-  score: number;
-}
 
 const utf8 = () => new arrow.Utf8();
 const int32 = () => new arrow.Int32();
@@ -105,6 +74,14 @@ function chunksSchema(dims: number | null): Schema {
 /** A SQL string literal for LanceDB filters. */
 export function sqlString(s: string): string {
   return `'${stored(s).replace(/'/g, "''")}'`;
+}
+
+/** The LanceDB SQL for the filter's language conditions (the rest is checked after the search). */
+export function langWhere(filter: Filter): string | undefined {
+  const parts = filter
+    .filter((c) => c.field === "lang")
+    .map((c) => `lang ${c.negate ? "NOT IN" : "IN"} (${c.values.map(sqlString).join(", ")})`);
+  return parts.length ? parts.join(" AND ") : undefined;
 }
 
 /** `column IN (...)` predicates over `values`, a few hundred at a time. */
@@ -159,7 +136,10 @@ function shortLanceMessage(raw: string): string {
   return raw.split(/, \/|\n| {2}Caused by/)[0].trim();
 }
 
-export class LanceStore {
+export class LanceStore implements Store {
+  readonly kind = "lance";
+  readonly annTypes: readonly AnnType[] = ["ivf_pq", "hnsw_sq"];
+
   private constructor(
     readonly dir: string,
     private readonly db: lancedb.Connection,
@@ -207,7 +187,7 @@ export class LanceStore {
   }
 
   /** Throws the damaged-table error when a file the tables' current versions need is missing or cut off. */
-  async verifyFiles(): Promise<void> {
+  async verify(): Promise<void> {
     for (const [name, t] of [
       ["documents", this.docs],
       ["chunks", this.chunks],
@@ -218,10 +198,49 @@ export class LanceStore {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.docs.close();
     this.chunks.close();
     this.db.close();
+  }
+
+  // the collection's other values are files beside the tables, replaced atomically
+  async readBlob(name: string): Promise<Buffer | null> {
+    return readFolderFile(this.dir, name);
+  }
+
+  async writeBlob(name: string, data: Uint8Array): Promise<void> {
+    writeFolderFile(this.dir, name, data);
+  }
+
+  async listBlobs(prefix: string): Promise<string[]> {
+    return listFolderFiles(this.dir, prefix);
+  }
+
+  async lock(): Promise<() => Promise<void>> {
+    const unlock = lockCollection(this.dir, basename(this.dir));
+    return async () => unlock();
+  }
+
+  async tryLock(): Promise<(() => Promise<void>) | null> {
+    const unlock = tryLockCollection(this.dir, basename(this.dir));
+    return unlock && (async () => unlock());
+  }
+
+  async scanDocTexts(
+    each: (batch: { langs: string[]; titles: (string | null)[]; texts: string[] }) => void,
+  ): Promise<void> {
+    await this.scan("documents", ["lang", "title", "text"], (t) =>
+      each({
+        langs: stringsOf(t, "lang") as string[],
+        titles: stringsOf(t, "title"),
+        texts: (stringsOf(t, "text") as (string | null)[]).map((x) => x ?? ""),
+      }),
+    );
+  }
+
+  async sizeBytes(): Promise<number> {
+    return folderBytes(this.dir);
   }
 
   async countDocs(): Promise<number> {
@@ -456,7 +475,9 @@ export class LanceStore {
    * Builds (or rebuilds) the ANN index on the chunk vectors. HNSW-SQ is built for cosine (our
    * vectors are unit length then): LanceDB 0.30's HNSW-SQ under "dot" returns unrelated rows.
    */
-  async createVectorIndex(type: "ivf_pq" | "hnsw_sq", rows: number): Promise<void> {
+  async createVectorIndex(type: AnnType, rows: number): Promise<void> {
+    if (type === "hnsw")
+      throw new Error('the embedded store builds "ivf_pq" or "hnsw_sq" indexes, not pgvector\'s "hnsw"');
     const dims = this.dims!;
     // LanceDB's guidance: about sqrt(rows) partitions, and sub-vectors of 8-16 dimensions for PQ.
     const numPartitions = Math.max(1, Math.round(Math.sqrt(rows)));
@@ -476,24 +497,15 @@ export class LanceStore {
    * LanceDB), scored here by the exact dot product of their stored vectors: LanceDB's distances
    * differ between index types. `where` is a LanceDB SQL filter applied before the search.
    */
-  async annSearch(
-    query: Float32Array,
-    k: number,
-    opts: {
-      type: "ivf_pq" | "hnsw_sq";
-      where?: string;
-      nprobes?: number;
-      refineFactor?: number;
-      ef?: number;
-    },
-  ): Promise<AnnHit[]> {
+  async annSearch(query: Float32Array, k: number, opts: AnnOptions): Promise<AnnHit[]> {
     const dims = this.dims!;
     let q = this.chunks
       .vectorSearch(query)
       .distanceType(opts.type === "hnsw_sq" ? "cosine" : "dot")
       .limit(k)
       .select(["id", "vector", "_distance"]);
-    if (opts.where) q = q.where(opts.where);
+    const where = opts.filter ? langWhere(opts.filter) : undefined;
+    if (where) q = q.where(where);
     if (opts.type === "ivf_pq" && opts.nprobes) q = q.nprobes(opts.nprobes);
     if (opts.type === "ivf_pq" && opts.refineFactor) q = q.refineFactor(opts.refineFactor);
     if (opts.type === "hnsw_sq" && opts.ef) q = q.ef(opts.ef);
@@ -502,4 +514,14 @@ export class LanceStore {
     const scores = dotAll(vectorsOf(t, "vector", dims), dims, query);
     return ids.map((id, i) => ({ id, score: scores[i] }));
   }
+}
+
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    n += st.isDirectory() ? folderBytes(p) : st.size;
+  }
+  return n;
 }

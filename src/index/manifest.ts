@@ -1,14 +1,15 @@
 // collection.json: what a collection is built with, written once when it is created (and again when
 // an ANN index is added). Every later addition or query is checked against it, so vectors of two
 // encoders, or chunks of two chunk sizes, never mix in one collection.
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EncoderDType } from "../encode/encoder.ts";
 import { AGG_MODES, type AggMode } from "../models/aggretriever.ts";
 import { type AnalyzerConfig, checkAnalyzerConfig } from "../text/analyzer.ts";
 import { type Bm25Params, bm25Params } from "./bm25-similarity.ts";
 import { type DocScore, formatDocScore, parseDocScore } from "./doc-score.ts";
+import { writeFolderFile } from "./folder-files.ts";
+import type { AnnType } from "./store.ts";
 
 export const MANIFEST_FILE = "collection.json";
 export const COLLECTION_FORMAT_VERSION = 1;
@@ -63,8 +64,8 @@ export type EncoderSpec = DenseEncoderSpec | { kind: "bm25" };
 export interface AnnSpec {
   /** Dense search uses the ANN index (when there is one) from this many chunks up. */
   threshold: number;
-  /** The LanceDB vector index built on the chunks, or null. */
-  index: { type: "ivf_pq" | "hnsw_sq"; rows: number; built: string } | null;
+  /** The vector index built on the chunks (LanceDB's ivf_pq / hnsw_sq, pgvector's hnsw), or null. */
+  index: { type: AnnType; rows: number; built: string } | null;
 }
 
 export interface Manifest {
@@ -87,23 +88,25 @@ export function manifestPath(dir: string): string {
 
 /** Writes collection.json atomically (temporary file, then rename). */
 export function writeManifest(dir: string, m: Manifest): void {
-  const file = manifestPath(dir);
-  const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(toJson(m), null, 2) + "\n");
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${file}: ${(e as Error).message}`, { cause: e });
-  }
+  writeFolderFile(dir, MANIFEST_FILE, manifestBytes(m));
+}
+
+/** collection.json's bytes (what a store keeps under MANIFEST_FILE). */
+export function manifestBytes(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(toJson(m), null, 2) + "\n");
 }
 
 export function readManifest(dir: string): Manifest {
   const file = manifestPath(dir);
   if (!existsSync(file)) throw new Error(`${dir} is not an xlir collection (no ${MANIFEST_FILE})`);
+  return parseManifest(readFileSync(file, "utf8"), file);
+}
+
+/** A manifest from collection.json's text, checked; `file` names it in errors. */
+export function parseManifest(text: string, file: string): Manifest {
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new Error(
       `${file} is not valid JSON (${(e as Error).message}): restore it or rebuild the collection`,

@@ -61,7 +61,7 @@ export async function repairCollection(name: string, opts: RepairOptions = {}): 
   try {
     if (opts.encoder) col.useEncoder(opts.encoder);
     let changed = false;
-    let unlock = col.lock(); // takes over a stale lock
+    let unlock = await col.lock(); // takes over a stale lock
     try {
       if (lock) repaired.push(`removed the stale write lock ${lock.file}`);
       const orphans = found("orphan-chunks");
@@ -86,7 +86,7 @@ export async function repairCollection(name: string, opts: RepairOptions = {}): 
         // a crash from here on leaves them marked, and the next check finds them again
         const rows = [...(await col.store.fetchDocs(missing.ids)).values()];
         await col.store.upsertDocs(rows.map((r) => ({ ...r, hash: "" })));
-        unlock(); // the indexer takes the lock itself
+        await unlock(); // the indexer takes the lock itself
         const docs: InputDoc[] = rows.map((r) => ({
           id: r.id,
           text: r.text,
@@ -102,7 +102,7 @@ export async function repairCollection(name: string, opts: RepairOptions = {}): 
         } catch (e) {
           failed.push(`could not chunk the documents again: ${(e as Error).message}`);
         }
-        unlock = col.lock();
+        unlock = await col.lock();
       }
       if (changed || (found("bm25") && !missing)) {
         const m = col.manifest;
@@ -112,11 +112,11 @@ export async function repairCollection(name: string, opts: RepairOptions = {}): 
           index,
           ids.map((id, i) => ({ id, text: texts[i], lang: langs[i] })),
         );
-        await saveCollectionBm25(dir, index, col.store);
+        await saveCollectionBm25(index, col.store);
         repaired.push(`rebuilt and saved the BM25 index over ${ids.length} chunks`);
       }
     } finally {
-      unlock();
+      await unlock();
       col.invalidate();
     }
   } finally {

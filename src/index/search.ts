@@ -40,7 +40,7 @@ import {
   type Highlight,
   type HitExplain,
 } from "./explain.ts";
-import { allowedDocs, type Filter, langWhere, parseFilters } from "./filter.ts";
+import { allowedDocs, type Filter, parseFilters } from "./filter.ts";
 import { reciprocalRankFusion, weightedFusion } from "./fusion.ts";
 
 export type SearchMode = "dense" | "bm25" | "hybrid";
@@ -309,7 +309,7 @@ async function denseDocs(
   const want = Math.min(view.chunkIds.length, depth * 4 * (metaFilter ? 10 : 1));
   const found = await col.store.annSearch(q, want, {
     type: m.ann.index!.type,
-    where: langWhere(filter),
+    filter,
     nprobes: opts.nprobes ?? 20,
     refineFactor: opts.refineFactor ?? 10,
     ef: opts.ef ?? Math.max(100, want),

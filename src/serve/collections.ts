@@ -7,7 +7,8 @@ import type { FastifyInstance } from "fastify";
 import { Collection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import { filterFromObject, parseFilters, type Filter } from "../index/filter.ts";
-import { checkCollectionName, listCollections } from "../index/home.ts";
+import { checkCollectionName } from "../index/home.ts";
+import { listStoreCollections, type LocateOptions } from "../index/stores.ts";
 import { addDocuments, deleteDocuments } from "../index/indexer.ts";
 import { jsonDoc } from "../index/ingest.ts";
 import { searchDetailed, type SearchMode, type SearchOptions } from "../index/search.ts";
@@ -33,27 +34,30 @@ export class CollectionPool {
 
   constructor(
     private readonly ctx: ServerContext,
-    readonly home: string | undefined,
+    /** The xlir home, or a PostgreSQL store. */
+    readonly loc: LocateOptions,
   ) {}
 
-  names(): string[] {
-    return listCollections(this.home);
+  names(): Promise<string[]> {
+    return listStoreCollections(this.loc);
   }
 
   /** The open collection, or 404 naming the ones there are. */
   get(name: string): Promise<Collection> {
     let p = this.open.get(name);
     if (!p) {
-      if (!Collection.exists(name, { home: this.home }))
-        return Promise.reject(
-          new ApiError(
+      p = (async () => {
+        if (!(await Collection.exists(name, this.loc))) {
+          const names = (await this.names()).join(", ");
+          throw new ApiError(
             404,
-            `collection "${name}" does not exist: use one of ${this.names().join(", ") || "none yet (POST /collections)"}`,
+            `collection "${name}" does not exist: use one of ${names || "none yet (POST /collections)"}`,
             "name",
             "collection_not_found",
-          ),
-        );
-      p = Collection.open(name, { home: this.home }).then((col) => this.shareEncoder(col));
+          );
+        }
+        return this.shareEncoder(await Collection.open(name, this.loc));
+      })();
       this.open.set(name, p);
       p.catch(() => this.open.delete(name));
     }
@@ -99,7 +103,7 @@ export class CollectionPool {
 export function collectionRoutes(app: FastifyInstance, ctx: ServerContext, pool: CollectionPool): void {
   app.get("/collections", async () => {
     const out = [];
-    for (const name of pool.names()) out.push(summary(await (await pool.get(name)).info()));
+    for (const name of await pool.names()) out.push(summary(await (await pool.get(name)).info()));
     return { collections: out };
   });
 
@@ -112,7 +116,7 @@ export function collectionRoutes(app: FastifyInstance, ctx: ServerContext, pool:
     } catch (e) {
       throw badRequest("name", (e as Error).message);
     }
-    if (Collection.exists(name, { home: pool.home }))
+    if (await Collection.exists(name, pool.loc))
       throw new ApiError(
         409,
         `collection "${name}" already exists: add documents to it, or pick another name`,
@@ -130,7 +134,7 @@ export function collectionRoutes(app: FastifyInstance, ctx: ServerContext, pool:
     const docScore = field(o, "doc_score", isString, '"max", "sum" or "sum:K"');
     const col = await pool.write(name, async () =>
       Collection.openOrCreate(name, {
-        home: pool.home,
+        ...pool.loc,
         model: model ? model.encoder : "bm25",
         chunking:
           chunkTokens === undefined && overlap === undefined ? undefined : { tokens: chunkTokens, overlap },
@@ -321,6 +325,7 @@ function summary(info: Awaited<ReturnType<Collection["info"]>>) {
     languages: info.languages,
     doc_score: info.docScore,
     created: info.created,
+    store: info.store,
     bytes: info.bytes,
   };
 }

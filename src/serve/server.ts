@@ -29,6 +29,8 @@ export interface ServeOptions extends BatcherOptions, Partial<Limits> {
   collections?: readonly string[];
   /** xlir home of the collections. */
   home?: string;
+  /** A postgres:// URL: the collections live there (default $XLIR_STORE, else the home's folders). */
+  store?: string;
   host?: string;
   /** 0: any free port. */
   port?: number;
@@ -70,6 +72,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
   if (dupe) throw new Error(`--model: two models are named "${dupe.name}": name them apart with NAME=PATH`);
   const limits: Limits = { ...DEFAULT_LIMITS, ...definedOnly(opts) };
   const maxQueue = opts.maxQueue ?? 16384;
+  if (opts.maxInputs === undefined) limits.maxInputs = Math.min(limits.maxInputs, maxQueue);
   if (limits.maxInputs > maxQueue)
     throw new Error(
       `--max-inputs ${limits.maxInputs} is more than --max-queue ${maxQueue}: such a request could never be queued; lower it or raise --max-queue`,
@@ -103,7 +106,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
-  const pool = new CollectionPool(ctx, opts.home);
+  const pool = new CollectionPool(ctx, { home: opts.home, store: opts.store });
 
   await app.register(cors, {
     origin: opts.corsOrigin ?? "*",

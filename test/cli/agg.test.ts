@@ -277,7 +277,7 @@ describe("a collection in target mode", () => {
       ],
       /no token set for eng_Latn/,
     );
-    assert.equal(Collection.exists("new", { home }), false);
+    assert.equal(await Collection.exists("new", { home }), false);
     await inProcess(indexCommand(), ["c", "--input", more, "--agg-vocab", sets.de, "--home", home]);
     assert.equal(await count("c"), 6);
   });

@@ -9,7 +9,7 @@ import { after, before, it } from "node:test";
 import { Collection } from "../../src/index/collection.ts";
 import { addDocuments } from "../../src/index/indexer.ts";
 import { tableFiles } from "../../src/index/lance-files.ts";
-import { tableDir } from "../../src/index/lance-store.ts";
+import { type LanceStore, tableDir } from "../../src/index/lance-store.ts";
 import { runXlir } from "../helpers/cli.ts";
 
 const root = mkdtempSync(join(tmpdir(), "xlir-cli-collections-"));
@@ -43,7 +43,7 @@ it("list reports a collection with a corrupt collection.json or a lost data file
   writeFileSync(join(dirOf("broken"), "collection.json"), "{ not json");
   const col = await Collection.open("lost", { home });
   try {
-    const version = await col.store.docs.version();
+    const version = await (col.store as LanceStore).docs.version();
     [lostFile] = tableFiles(tableDir(col.dir, "documents"), version).data;
   } finally {
     await col.close();

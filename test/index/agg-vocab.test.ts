@@ -15,9 +15,9 @@ import {
   docsInLang,
   langsWithoutVocab,
   storeAggVocabs,
-  storedAggVocab,
-  storedAggVocabLangs,
+  storedAggVocabs,
 } from "../../src/index/agg-vocab.ts";
+import { LanceStore } from "../../src/index/lance-store.ts";
 import {
   type AggVocab,
   checkAggVocabFits,
@@ -177,16 +177,18 @@ describe("token sets stored in a collection", () => {
   it("are stored once per language, added later for new languages, never replaced by another set", async () => {
     const hi = await vocabOf("hin_Deva");
     const en = await vocabOf("eng_Latn");
-    assert.deepEqual(storeAggVocabs(dir, "c", [given(hi)]), ["hin_Deva"]);
-    assert.deepEqual(storedAggVocab(dir, "hin_Deva"), hi);
-    assert.deepEqual(storeAggVocabs(dir, "c", [given(hi), given(en)]), ["eng_Latn"]);
-    assert.deepEqual(storedAggVocabLangs(dir), ["eng_Latn", "hin_Deva"]);
+    const store = await LanceStore.open(dir, null, true);
+    assert.deepEqual(await storeAggVocabs(store, "c", [given(hi)]), ["hin_Deva"]);
+    assert.deepEqual((await storedAggVocabs(store)).get("hin_Deva"), hi);
+    assert.deepEqual(await storeAggVocabs(store, "c", [given(hi), given(en)]), ["eng_Latn"]);
+    assert.deepEqual([...(await storedAggVocabs(store)).keys()], ["eng_Latn", "hin_Deva"]);
     const other = { ...hi, ids: [4, 5], size: 2 };
-    assert.throws(
-      () => storeAggVocabs(dir, "c", [given(other, "new-hi.json")]),
+    await assert.rejects(
+      storeAggVocabs(store, "c", [given(other, "new-hi.json")]),
       /collection "c" already has a token set for hin_Deva \(\d+ ids\), and new-hi\.json differs/,
     );
-    assert.deepEqual(storedAggVocab(dir, "hin_Deva"), hi);
+    assert.deepEqual((await storedAggVocabs(store)).get("hin_Deva"), hi);
+    await store.close();
     assert.deepEqual(readdirSync(join(dir, AGG_VOCAB_DIR)).sort(), ["eng_Latn.json", "hin_Deva.json"]);
   });
 
@@ -198,7 +200,10 @@ describe("token sets stored in a collection", () => {
       { id: "d", text: "w7", lang: "de", source: "f:4" },
       { id: "e", text: "w8", lang: "de", source: "f:5" },
     ];
-    const has = (lang: string) => storedAggVocab(dir, lang) !== undefined;
+    const store = await LanceStore.open(dir, null);
+    const stored = await storedAggVocabs(store);
+    await store.close();
+    const has = (lang: string) => stored.has(lang);
     const detect = () => Promise.reject(new Error("no document is left to detect"));
     assert.deepEqual(await langsWithoutVocab(input, "fr", has, detect), [
       { lang: "deu_Latn", source: "f:4" },

@@ -17,7 +17,7 @@ import { Collection } from "../../src/index/collection.ts";
 import { addDocuments } from "../../src/index/indexer.ts";
 import type { InputDoc } from "../../src/index/ingest.ts";
 import { tableFiles } from "../../src/index/lance-files.ts";
-import { type TableName, tableDir } from "../../src/index/lance-store.ts";
+import { type LanceStore, type TableName, tableDir } from "../../src/index/lance-store.ts";
 import { LOCK_FILE } from "../../src/index/lock.ts";
 import { MANIFEST_FILE } from "../../src/index/manifest.ts";
 import { repairCollection } from "../../src/index/repair.ts";
@@ -80,7 +80,8 @@ function results(name: string): Promise<[string, number][][]> {
 /** The data files the current version of a table references. */
 async function dataFiles(name: string, table: TableName): Promise<string[]> {
   return withCollection(name, async (col) => {
-    const t = table === "documents" ? col.store.docs : col.store.chunks;
+    const lance = col.store as LanceStore;
+    const t = table === "documents" ? lance.docs : lance.chunks;
     return tableFiles(tableDir(col.dir, table), await t.version()).data;
   });
 }
@@ -172,7 +173,8 @@ describe("a BM25 collection", () => {
       assert.deepEqual(r.after.problems, [], what);
       assert.equal(loadBm25Index(dir).byId.size, DOCS.length, what);
       const version = await withCollection(name, (col) => col.store.chunksVersion());
-      assert.equal(readState(dir)?.bm25ChunksVersion, version, what);
+      const state = await withCollection(name, (col) => readState(col.store));
+      assert.equal(state?.bm25ChunksVersion, version, what);
       assert.deepEqual(await results(name), want, what);
     }
   });
@@ -226,7 +228,7 @@ describe("a dense collection", () => {
         await addDocuments(col, DOCS.slice(0, 4));
         const before = await col.store.readChunks(true);
         const zeros = new Array(enc.dim).fill(0);
-        await col.store.chunks.update({ where: "id = 'd1#0'", values: { vector: zeros } });
+        await (col.store as LanceStore).chunks.update({ where: "id = 'd1#0'", values: { vector: zeros } });
 
         // the rewrite also moved the chunks table past the version BM25 was saved at
         const found = await checkCollection("dense", { home });

@@ -255,11 +255,11 @@ describe("dense collection with a tiny random encoder", () => {
 
   it("searches through ANN indexes (IVF-PQ, HNSW-SQ) with scores equal to exact ones", async () => {
     for (const type of ["ivf_pq", "hnsw_sq"] as const) {
-      const unlock = col.lock();
+      const unlock = await col.lock();
       try {
         await buildAnnIndex(col, type, await col.store.countChunks());
       } finally {
-        unlock();
+        await unlock();
       }
       assert.equal(col.manifest.ann.index?.type, type);
       let overlap = 0;

@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { docsFromChunks, parseDocScore } from "../../src/index/doc-score.ts";
-import { allowedDocs, langWhere, parseFilters } from "../../src/index/filter.ts";
+import { allowedDocs, parseFilters } from "../../src/index/filter.ts";
+import { langWhere } from "../../src/index/lance-store.ts";
 import { minMax, reciprocalRankFusion, weightedFusion } from "../../src/index/fusion.ts";
 import {
   loadLanguageDetector,
