@@ -117,6 +117,10 @@ export function indexCommand(): Command {
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
     .addOption(storeOption())
     .option("--distributed", "PostgreSQL with Citus, on create: distribute the tables by document id")
+    .option(
+      "--parallel",
+      "PostgreSQL: share the work with other xlir index --parallel runs of the same input (each batch embedded once)",
+    )
     .option("--hnsw-m <n>", "PostgreSQL --build-ann hnsw: graph degree (default 16)", positiveInt)
     .option(
       "--hnsw-ef-construction <n>",
@@ -373,6 +377,7 @@ async function runAdd(
       batchSize: o.batchSize as number,
       onDuplicate: o.onDuplicate as "last" | "first" | "error",
       ann: o.buildAnn ? false : "auto",
+      shared: Boolean(o.parallel),
       onProgress: (x) => {
         if (o.json)
           process.stdout.write(
@@ -386,7 +391,8 @@ async function runAdd(
       o,
       { event: "done", collection: col.name, ...p, seconds: secs, stopped: stop },
       `${stop ? "stopped: " : ""}${p.read} documents read into "${col.name}": ${p.added} added, ${p.updated} updated, ` +
-        `${p.unchanged} unchanged${p.duplicates ? `, ${p.duplicates} duplicate ids` : ""}; ` +
+        `${p.unchanged} unchanged${p.duplicates ? `, ${p.duplicates} duplicate ids` : ""}` +
+        `${o.parallel ? `, ${p.elsewhere} in batches other writers took` : ""}; ` +
         `${p.chunks} chunks written in ${secs.toFixed(1)} s`,
     );
     if (p.duplicates) process.stderr.write(`xlir: ${duplicateWarning(p, o.onDuplicate as string)}\n`);

@@ -296,8 +296,8 @@ export class Collection {
     return this.bm25Cache;
   }
 
-  /** Hands a BM25 index kept up to date by the writer to later searches. */
-  setBm25(index: Bm25Index): void {
+  /** Hands a BM25 index kept up to date by the writer to later searches (null: read it again). */
+  setBm25(index: Bm25Index | null): void {
     this.bm25Cache = index;
   }
 

@@ -39,6 +39,15 @@ export interface AddOptions {
    * "first", or stop with an "error" (batches before it stay committed). Either way it is counted.
    */
   onDuplicate?: DuplicatePolicy;
+  /**
+   * Share the work with other writers adding the same input to this collection at the same time
+   * (`xlir index --parallel` on several machines; a store that supports claims: PostgreSQL). Each
+   * batch is claimed by one writer, so every document is embedded once; batches come out the same
+   * in every writer when they read the same input with the same batch size. The writers hold no
+   * collection lock, keep no BM25 of their own (each rebuilds and saves it when it finishes) and
+   * build no ANN index (build it with --build-ann once all are done).
+   */
+  shared?: boolean;
 }
 
 export type DuplicatePolicy = "last" | "first" | "error";
@@ -64,6 +73,8 @@ export interface AddProgress {
   duplicates: number;
   /** The first few of them (at most 5). */
   duplicateExamples: Duplicate[];
+  /** Shared indexing: documents in batches another writer claimed. */
+  elsewhere: number;
 }
 
 /** Sorted-key JSON, so equal metadata hashes equally. */
@@ -121,8 +132,13 @@ export async function addDocuments(
   const defaultLang =
     opts.lang === undefined || opts.lang === "auto" ? "auto" : checkLang(opts.lang, "--lang");
   const enc = col.dense ? await col.encoder() : null;
-  const unlock = await col.lock();
   const store = col.store;
+  const shared = opts.shared === true;
+  if (shared && !store.claim)
+    throw new Error(
+      `--parallel shares batches between writers through the store: collection "${col.name}" is in the ${store.kind} store; give --store postgres://...`,
+    );
+  const unlock = shared ? await notLocked(col) : await col.lock();
   const onDuplicate = opts.onDuplicate ?? "last";
   if (!DUPLICATE_POLICIES.includes(onDuplicate))
     throw new Error(`--on-duplicate ${onDuplicate}: choose ${DUPLICATE_POLICIES.join(", ")}`);
@@ -135,6 +151,7 @@ export async function addDocuments(
     batches: 0,
     duplicates: 0,
     duplicateExamples: [],
+    elsewhere: 0,
   };
   // every id read in this run, with where it was first read (ids only: small next to the texts),
   // and the documents that repeat one (kept when the last wins; counted as duplicates)
@@ -163,10 +180,27 @@ export async function addDocuments(
   let dirty = false;
   try {
     const existing = await committedDocs(col);
-    bm25 = await col.bm25();
-    await sweepOrphans(col, existing, bm25);
+    if (!shared) {
+      bm25 = await col.bm25();
+      // not while other writers may have a batch half-committed: their chunks would look orphaned
+      await sweepOrphans(col, existing, bm25);
+    }
 
     const commit = async (batch: InputDoc[]) => {
+      const claim = shared ? await store.claim!(batchKey(batch)) : null;
+      if (shared && claim === null) {
+        p.elsewhere += batch.length;
+        return;
+      }
+      try {
+        await commitBatch(batch);
+        await claim?.done();
+      } finally {
+        await claim?.release();
+      }
+    };
+
+    const commitBatch = async (batch: InputDoc[]) => {
       const prepared: Prepared[] = [];
       const inBatch = new Map<string, number>();
       for (const d of batch) {
@@ -249,20 +283,21 @@ export async function addDocuments(
       await store.upsertDocs(prepared.map((x) => x.row));
       dirty = true;
       for (const x of prepared) {
-        for (let n = 0; n < x.oldChunks; n++) bm25Delete(bm25!, `${x.row.id}#${n}`);
+        if (bm25) for (let n = 0; n < x.oldChunks; n++) bm25Delete(bm25, `${x.row.id}#${n}`);
         existing.set(x.row.id, { hash: x.row.hash, chunks: x.row.chunks });
         if (x.counted) continue;
         if (x.update) p.updated++;
         else p.added++;
       }
-      await bm25AddAsync(
-        bm25!,
-        rows.map((r) => ({ id: r.id, text: r.prefix + r.text, lang: r.lang })),
-      );
+      if (bm25)
+        await bm25AddAsync(
+          bm25,
+          rows.map((r) => ({ id: r.id, text: r.prefix + r.text, lang: r.lang })),
+        );
       p.chunks += rows.length;
       p.batches++;
-      if (Date.now() - lastSave > (opts.bm25SaveSeconds ?? 300) * 1000) {
-        await saveCollectionBm25(bm25!, store);
+      if (bm25 && Date.now() - lastSave > (opts.bm25SaveSeconds ?? 300) * 1000) {
+        await saveCollectionBm25(bm25, store);
         lastSave = Date.now();
       }
     };
@@ -288,13 +323,40 @@ export async function addDocuments(
     opts.onProgress?.({ ...p });
   } finally {
     try {
-      if (dirty) await finish(col, bm25!, opts);
+      if (dirty && bm25) await finish(col, bm25, opts);
+      else if (dirty) await finishShared(col);
     } finally {
       col.invalidate();
       await unlock();
     }
   }
   return p;
+}
+
+/** A shared writer's end: BM25 rebuilt from every writer's chunks and saved (when no one holds the lock). */
+async function finishShared(col: Collection): Promise<void> {
+  col.setBm25(null);
+  col.invalidate();
+  await col.bm25();
+}
+
+/** Shared writers hold no lock, but do not start while a writer holds the collection alone. */
+async function notLocked(col: Collection): Promise<() => Promise<void>> {
+  const unlock = await col.store.tryLock();
+  if (unlock === null)
+    throw new Error(
+      `collection "${col.name}" is being written by a writer without --parallel: wait for it to finish, or stop it`,
+    );
+  await unlock();
+  return async () => {};
+}
+
+/** A batch's claim key: the same documents read by every shared writer give the same key. */
+function batchKey(batch: readonly InputDoc[]): string {
+  const h = createHash("sha256");
+  for (const d of batch)
+    h.update(JSON.stringify([d.id, d.text, d.title ?? null, d.lang ?? null, d.metadata ?? {}])).update("\n");
+  return h.digest("hex");
 }
 
 /** Compaction, the ANN index when due, and BM25 saved with the final chunks version. */

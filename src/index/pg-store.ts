@@ -70,6 +70,7 @@ import type {
   AnnOptions,
   AnnType,
   ChunkColumns,
+  Claim,
   ChunkRow,
   DocColumns,
   DocRow,
@@ -944,27 +945,48 @@ export class PgStore implements Store {
 
   /** The writer lock if no one holds it (a writer of this process included), else null. */
   async tryLock(): Promise<(() => Promise<void>) | null> {
-    const key = lockKeyText(this.name);
+    return this.advisoryLock(lockKeyText(this.name), "lock the collection");
+  }
+
+  /**
+   * A batch of shared indexing: its own advisory lock while one writer works on it, then a blob
+   * claims/<key> that marks it done for every later writer.
+   */
+  async claim(key: string): Promise<Claim | null> {
+    const done = `claims/${key}`;
+    if ((await this.readBlob(done)) !== null) return null;
+    const release = await this.advisoryLock(`${lockKeyText(this.name)}:${key}`, "claim a batch");
+    if (release === null) return null;
+    // done between the look and the lock: the writer that did it has let it go
+    if ((await this.readBlob(done)) !== null) {
+      await release();
+      return null;
+    }
+    return { done: () => this.writeBlob(done, new Uint8Array(0)), release };
+  }
+
+  /** Takes advisory lock `keyText` on a connection of its own; null when someone holds it. */
+  private async advisoryLock(keyText: string, what: string): Promise<(() => Promise<void>) | null> {
     const c = new pg.Client({ connectionString: this.url });
     // a dropped connection ends its session, and the server releases the lock with it
     c.on("error", () => {});
     try {
       await c.connect();
-      const r = await c.query(LOCK_SQL, [key]);
+      const r = await c.query(LOCK_SQL, [keyText]);
       if (!r.rows[0].taken) {
         await c.end().catch(() => {});
         return null;
       }
     } catch (e) {
       await c.end().catch(() => {});
-      throw pgError(e, this.url, this.name, "lock the collection");
+      throw pgError(e, this.url, this.name, what);
     }
     let held = true;
     return async () => {
       if (!held) return;
       held = false;
       // explicitly: on PGlite closing the connection does not end the (shared) session
-      await c.query(UNLOCK_SQL, [key]).catch(() => {});
+      await c.query(UNLOCK_SQL, [keyText]).catch(() => {});
       await c.end().catch(() => {});
     };
   }

@@ -80,6 +80,17 @@ export interface StoreFiles {
   lock(): Promise<() => Promise<void>>;
   /** The writer lock if it is free, else null (this process's own writer counts as holding it). */
   tryLock(): Promise<(() => Promise<void>) | null>;
+  /**
+   * Several writers at once (PostgreSQL only): claims unit of work `key` (a batch of documents) for
+   * this writer. Null when another writer holds it or has done it; else done() marks it done for
+   * good and release() lets it go (a writer that dies releases it with its connection).
+   */
+  claim?(key: string): Promise<Claim | null>;
+}
+
+export interface Claim {
+  done(): Promise<void>;
+  release(): Promise<void>;
 }
 
 export interface Store extends StoreFiles {

@@ -261,4 +261,66 @@ describe("a collection in the embedded store and in PostgreSQL", () => {
       await col.close();
     }
   });
+
+  it("lets two `xlir index --parallel` runs fill one collection: every document embedded once", async () => {
+    const input = join(root, "docs.jsonl");
+    const created = await Collection.openOrCreate("shared", { ...postgres, model: enc });
+    await created.close();
+    const args = [
+      "index",
+      "shared",
+      "--store",
+      server.url,
+      "--input",
+      input,
+      "--batch-size",
+      "8",
+      "--threads",
+      "1",
+      "--parallel",
+      "--json",
+    ];
+    const run = () =>
+      new Promise<{ added: number; elsewhere: number; batches: number }>((resolve, reject) => {
+        const child = spawn(process.execPath, [XLIR_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+        child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+        child.on("exit", (code) => {
+          if (code !== 0) return reject(new Error(`exit ${code}: ${err}`));
+          const done = out
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l))
+            .find((e) => e.event === "done");
+          resolve(done);
+        });
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    // each batch went to one of them: together they added every document, each once
+    assert.equal(a.added + b.added, docs.length);
+    assert.equal(a.elsewhere + b.elsewhere, docs.length);
+    assert.ok(
+      a.batches > 0 && b.batches > 0,
+      `one writer did everything: ${a.batches} / ${b.batches} batches`,
+    );
+    const col = await Collection.open("shared", postgres);
+    try {
+      const ids = (await col.store.readDocs()).ids;
+      assert.equal(ids.length, docs.length);
+      assert.equal(new Set(ids).size, docs.length);
+      const chunks = await col.store.readChunks(false);
+      assert.equal(new Set(chunks.ids).size, chunks.ids.length);
+      assert.equal((await col.bm25()).byId.size, chunks.ids.length);
+    } finally {
+      await col.close();
+    }
+    // and the result searches like a collection built by one writer
+    sameRankings(
+      await results("shared", postgres, SEARCHES.slice(0, 3)),
+      await results("crash", postgres, SEARCHES.slice(0, 3)),
+      "parallel vs single",
+    );
+  });
 });
