@@ -22,18 +22,7 @@ import {
 } from "../../src/index/pg-sql.ts";
 import type { ChunkColumns, ChunkRow, DocColumns, DocRow, Store } from "../../src/index/store.ts";
 import { type PgliteServer, startPglite } from "../helpers/pglite.ts";
-
-/** A deterministic PRNG (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../tensor/gradcheck.ts";
 
 function randomVectors(rows: number, dims: number, rand: () => number, unit = false): Float32Array {
   const v = new Float32Array(rows * dims);

@@ -103,6 +103,38 @@ function sameRankings(a: Ranked[], b: Ranked[], what: string): void {
   });
 }
 
+/** A JSON line of `xlir index --json`. */
+type Event = { event: string } & Record<string, unknown>;
+
+/**
+ * `xlir ARGS` to its end, or SIGKILLed once it printed `killAfter` progress lines; its JSON events
+ * and how it ended.
+ */
+function xlir(
+  args: string[],
+  killAfter?: number,
+): Promise<{ code: number | null; signal: string | null; events: Event[]; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [XLIR_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const events: Event[] = [];
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+      const lines = out.split("\n");
+      out = lines.pop()!;
+      for (const l of lines) {
+        events.push(JSON.parse(l));
+        if (events.filter((e) => e.event === ("progress" as never)).length === killAfter)
+          child.kill("SIGKILL");
+      }
+    });
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve({ code, signal, events, err }));
+  });
+}
+
 const SEARCHES: SearchOptions[] = [
   { mode: "dense", lang: "auto" },
   { mode: "bm25", lang: "auto" },
@@ -217,24 +249,8 @@ describe("a collection in the embedded store and in PostgreSQL", () => {
       "1",
       "--json",
     ];
-    const killed = await new Promise<string | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [XLIR_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let seen = 0;
-      let err = "";
-      child.stdout.on("data", (b: Buffer) => {
-        out += b.toString();
-        const lines = out.split("\n");
-        out = lines.pop()!;
-        for (const l of lines) if (JSON.parse(l).event === "progress" && ++seen === 3) child.kill("SIGKILL");
-      });
-      child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-      child.on("error", reject);
-      child.on("exit", (code, signal) =>
-        signal ? resolve(signal) : reject(new Error(`exit ${code} before the kill: ${err}`)),
-      );
-    });
-    assert.equal(killed, "SIGKILL");
+    const killed = await xlir(args, 3);
+    assert.equal(killed.signal, "SIGKILL", killed.err);
     // A real server ends a dropped connection's session, and its advisory locks with it. PGlite keeps
     // one session for every connection, so the killed writer's lock outlives it: release it here as
     // the server would have.
@@ -242,12 +258,7 @@ describe("a collection in the embedded store and in PostgreSQL", () => {
     await client.connect();
     await client.query("SELECT pg_advisory_unlock_all()");
     await client.end();
-    const rerun = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      const child = spawn(process.execPath, [XLIR_BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-      let err = "";
-      child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-      child.on("exit", (code) => resolve({ code, err }));
-    });
+    const rerun = await xlir(args);
     assert.equal(rerun.code, 0, rerun.err);
     const col = await Collection.open("crash", postgres);
     try {
@@ -280,23 +291,15 @@ describe("a collection in the embedded store and in PostgreSQL", () => {
       "--parallel",
       "--json",
     ];
-    const run = () =>
-      new Promise<{ added: number; elsewhere: number; batches: number }>((resolve, reject) => {
-        const child = spawn(process.execPath, [XLIR_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-        child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-        child.on("exit", (code) => {
-          if (code !== 0) return reject(new Error(`exit ${code}: ${err}`));
-          const done = out
-            .trim()
-            .split("\n")
-            .map((l) => JSON.parse(l))
-            .find((e) => e.event === "done");
-          resolve(done);
-        });
-      });
+    const run = async () => {
+      const r = await xlir(args);
+      assert.equal(r.code, 0, r.err);
+      return r.events.find((e) => e.event === "done") as Event & {
+        added: number;
+        elsewhere: number;
+        batches: number;
+      };
+    };
     const [a, b] = await Promise.all([run(), run()]);
     // each batch went to one of them: together they added every document, each once
     assert.equal(a.added + b.added, docs.length);
