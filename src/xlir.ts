@@ -4,7 +4,8 @@
  * folder:
  *
  * - encode/   `Encoder.load(idOrDir)` then `embed(texts, { role, lang })`: any supported checkpoint,
- *             Aggretriever folders included (`agg` options).
+ *             Aggretriever folders included (`agg` options). `ColbertModel.load(dir)` then
+ *             `encodeQueries` / `encodeDocuments(texts, { lang })` and `maxSim`: ColBERT(-XM).
  * - generate/ `Seq2Seq.load(dir)` then `generate(idRows, { numBeams, ... })`: NLLB-200 / M2M100 and
  *             Marian (opus-mt) translation on token ids, greedy or beam search; text translators
  *             (`createSeq2SeqTranslator`, `ApertiumClient`) behind one `Translator` interface.
@@ -30,6 +31,8 @@ export { Encoder } from "./encode/encoder.ts";
 export type { EmbedOptions, Embeddings, EncoderDType, EncoderOptions } from "./encode/encoder.ts";
 export { npyBytes } from "./encode/npy.ts";
 export type { AggOptions, AggTarget } from "./encode/aggretriever.ts";
+export { ColbertModel, maxSim, maxSimMatrix } from "./encode/colbert.ts";
+export type { ColbertEncodeOptions, ColbertInput, ColbertOptions, TokenVectors } from "./encode/colbert.ts";
 
 // generate/
 export { ApertiumClient } from "./generate/apertium.ts";

@@ -54,6 +54,10 @@ export function bertEmbeddings(p: Params, cfg: ModelConfig, inp: BertInputs): Va
 
 /** last_hidden_state [batch, seq, hidden]; `hook` sees every linear layer (LoRA). */
 export function bertEncoder(p: Params, cfg: ModelConfig, inp: BertInputs, hook?: LinearHook): Value {
+  if (cfg.xmod)
+    throw new Error(
+      `an X-MOD checkpoint (model_type "xmod") needs its language adapters: load ColBERT-XM folders with ColbertModel.load (plain X-MOD embedding is not supported)`,
+    );
   if (cfg.positionEmbeddingType !== "absolute")
     throw new Error(
       `position_embedding_type "${cfg.positionEmbeddingType}" is not supported (only "absolute")`,

@@ -55,15 +55,37 @@ export interface ModelConfig {
   torchDtype: string | null;
   /** The parsed config.json, for fields not normalised here. */
   raw: Readonly<Record<string, unknown>>;
+  /** X-MOD (model_type "xmod", family xlm-roberta): the language adapters; absent for other types. */
+  xmod?: XmodConfig;
+}
+
+/** XmodConfig's adapter fields (transformers' defaults when absent). */
+export interface XmodConfig {
+  /** Adapter names in adapter-index order (config `languages`). */
+  languages: string[];
+  /** The adapter used when a text names no language (`default_language`); null when unset. */
+  defaultLanguage: string | null;
+  /** Adapter bottleneck = hidden // adapter_reduction_factor. */
+  bottleneck: number;
+  /** `adapter_layer_norm`: a separate LayerNorm before each adapter. */
+  adapterLayerNorm: boolean;
+  /** `adapter_reuse_layer_norm`: the layer's output LayerNorm, applied before the adapter too. */
+  adapterReuseLayerNorm: boolean;
+  /** `ln_before_adapter`: the adapter's residual is the normalised input (else the raw one). */
+  lnBeforeAdapter: boolean;
+  /** `pre_norm`: pre-LN layers and a final encoder LayerNorm. */
+  preNorm: boolean;
 }
 
 const MODEL_TYPES: Record<string, ModelFamily> = {
   bert: "bert",
   "xlm-roberta": "xlm-roberta",
+  // X-MOD is XLM-R with a bottleneck adapter per language in every layer (ModelConfig.xmod)
+  xmod: "xlm-roberta",
   m2m_100: "m2m100",
   marian: "marian",
 };
-const SUPPORTED = `supported model_type values: "bert", "xlm-roberta", "m2m_100" (NLLB-200), "marian" (opus-mt)`;
+const SUPPORTED = `supported model_type values: "bert", "xlm-roberta", "m2m_100" (NLLB-200), "marian" (opus-mt), "xmod" (X-MOD)`;
 // Class-name prefixes for configs without model_type (old checkpoints); longest first.
 const ARCH_PREFIXES: [string, ModelFamily][] = [
   ["XLMRoberta", "xlm-roberta"],
@@ -176,6 +198,33 @@ export function parseConfig(json: unknown, source = "config.json"): ModelConfig 
     eosTokenId: f.tokenId("eos_token_id", xlmr ? 2 : null),
     scaleEmbedding: false,
     decoder: null,
+    ...(modelType === "xmod" && { xmod: xmodConfig(f, raw, hidden, source) }),
+  };
+}
+
+function xmodConfig(
+  f: ReturnType<typeof fields>,
+  raw: Record<string, unknown>,
+  hidden: number,
+  source: string,
+): XmodConfig {
+  const languages = "languages" in raw ? f.strings("languages") : ["en_XX"];
+  if (languages.length === 0)
+    throw new Error(`${source}: "languages" is empty; an X-MOD config lists its adapters`);
+  const defaultLanguage = f.stringOrNull("default_language");
+  if (defaultLanguage !== null && !languages.includes(defaultLanguage))
+    throw new Error(
+      `${source}: default_language "${defaultLanguage}" is not in languages (${languages.join(", ")}); fix the config.json`,
+    );
+  const factor = f.int("adapter_reduction_factor", 2);
+  return {
+    languages,
+    defaultLanguage,
+    bottleneck: Math.floor(hidden / factor),
+    adapterLayerNorm: f.bool("adapter_layer_norm", false),
+    adapterReuseLayerNorm: f.bool("adapter_reuse_layer_norm", true),
+    lnBeforeAdapter: f.bool("ln_before_adapter", true),
+    preNorm: f.bool("pre_norm", false),
   };
 }
 
