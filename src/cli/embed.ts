@@ -1,7 +1,9 @@
-// xlir embed: texts in (lines or JSONL), one vector per text out (JSONL or .npy).
+// xlir embed: texts in (lines or JSONL), one vector per text out (JSONL or .npy); with
+// --multi-vector (ColBERT / ColBERT-XM checkpoints), every kept token's vector instead.
 
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { ColbertModel } from "../encode/colbert.ts";
 import { Encoder } from "../encode/encoder.ts";
 import { npyBytes } from "../encode/npy.ts";
 import type { AggVocab } from "../encode/agg-vocab-file.ts";
@@ -41,10 +43,15 @@ export function embedCommand(): Command {
     .addOption(lowercase)
     .addOption(noLowercase)
     .addOption(aggVocabOption("one per language (--lang picks the one used)"))
+    .option(
+      "--multi-vector",
+      "ColBERT(-XM) models: one vector per kept token (JSONL: ids and vectors per text; npy: all token rows, with FILE.tokens.json saying whose)",
+    )
     .action(async (o) => {
       if (o.format === "npy" && !o.output)
         throw new Error("--format npy writes binary data: give --output FILE.npy");
       const texts = readTexts(o.input, o.field);
+      if (o.multiVector) return embedTokens(texts, o);
       let sets = new Map<string, { vocab: AggVocab }>();
       const enc = await Encoder.load(o.model, {
         batchSize: o.batchSize,
@@ -101,4 +108,59 @@ function textsLang(lang: string | undefined, mode: AggMode | null, setLangs: str
       `--agg-vocab gives token sets of ${setLangs.join(", ")}: pick the texts' language with --lang`,
     );
   return setLangs[0];
+}
+
+/** --multi-vector: per-token vectors of a ColBERT(-XM) model (queries padded with its mask tokens). */
+async function embedTokens(
+  texts: { id?: string; text: string }[],
+  o: Record<string, unknown>,
+): Promise<void> {
+  const model = await ColbertModel.load(o.model as string, {
+    batchSize: o.batchSize as number,
+    threads: o.threads as number | undefined,
+    hub: { revision: o.revision as string | undefined },
+  });
+  try {
+    const lang = o.lang as string | undefined;
+    const plain = texts.map((t) => t.text);
+    const out =
+      o.role === "query"
+        ? await model.encodeQueries(plain, { lang })
+        : await model.encodeDocuments(plain, { lang });
+    if (o.format === "npy") {
+      const dim = out[0]?.dims[1] ?? model.spec.dim;
+      const rows = out.reduce((n, v) => n + v.dims[0], 0);
+      const all = new Float32Array(rows * dim);
+      const index: { id?: string; start: number; tokens: number; ids: number[] }[] = [];
+      let at = 0;
+      out.forEach((v, i) => {
+        all.set(v.vectors, at * dim);
+        index.push({
+          ...(texts[i].id === undefined ? {} : { id: texts[i].id }),
+          start: at,
+          tokens: v.dims[0],
+          ids: v.ids,
+        });
+        at += v.dims[0];
+      });
+      writeFileSync(o.output as string, npyBytes(all, [rows, dim]));
+      writeFileSync(`${o.output}.tokens.json`, JSON.stringify(index) + "\n");
+      return;
+    }
+    const lines = out.map((v, i) => {
+      const vectors = Array.from({ length: v.dims[0] }, (_, t) =>
+        Array.from(v.vectors.subarray(t * v.dims[1], (t + 1) * v.dims[1])),
+      );
+      return JSON.stringify({
+        ...(texts[i].id === undefined ? {} : { id: texts[i].id }),
+        ids: v.ids,
+        vectors,
+      });
+    });
+    const body = lines.join("\n") + (lines.length ? "\n" : "");
+    if (o.output) writeFileSync(o.output as string, body);
+    else process.stdout.write(body);
+  } finally {
+    await model.close();
+  }
 }
