@@ -9,11 +9,22 @@
 //   as its centroid id plus its residual (token − centroid) quantized to 1 or 2 bits per
 //   dimension, with bucket cutoffs and bucket values taken from residual quantiles (ColBERTv2;
 //   here per dimension, since residual spreads differ between dimensions).
+// * Optionally (keepFloat16) the index also keeps float16 copies of the tokens, 2·dim bytes per
+//   token more, for a final exact re-score of the best few documents.
 // * searchPlaid: each query token probes its `nprobe` nearest centroids; the documents with a
 //   token in a probed centroid (an inverted list centroid → documents) are the candidates; they
 //   are ranked by PLAID's centroid interaction (MaxSim with every token replaced by its
 //   centroid's score, which needs only the centroid ids), and the best `candidates` of them are
-//   re-scored by MaxSim over decompressed vectors (centroid + dequantized residual, normalized).
+//   re-scored by MaxSim over decompressed vectors (centroid + dequantized residual, normalized),
+//   computed from per-query lookup tables rather than by decompressing. With float16 copies, the
+//   best `rerank` (default 10·k) are then re-scored exactly in float16.
+//
+// Why the float16 pass: at dim 32 and 2 bits a decompressed token keeps a cosine of ~0.96 to the
+// original, so each ⟨q_i, d_j⟩ is off by a few hundredths, while the exact MaxSim scores of ranks
+// 10 and 11 are often ~0.01 apart (bench/colbert.bench.ts prints the gaps): 2-bit re-scoring
+// orders the candidates well enough to keep nearly all of the true top 10 within its top 100, but
+// not within its top 10. With near-tied scores the centroid-interaction cut also loses true top-10
+// documents unless it keeps thousands, hence the default of 2048 candidates.
 
 import { assignNearest, normalizeRows, sphericalKmeans } from "./kmeans.ts";
 
@@ -228,6 +239,9 @@ export interface PlaidIndex {
    *  ivfDocs[ivfOffsets[c] .. ivfOffsets[c + 1]]. */
   ivfOffsets: Uint32Array;
   ivfDocs: Uint32Array;
+  /** Optional float16 copies of the tokens ([n, dim] IEEE half bit patterns), 2·dim more bytes per
+   *  token, for the final exact re-score of the best few documents (buildPlaidIndex keepFloat16). */
+  float16?: Uint16Array;
 }
 
 /** PLAID's default centroid count for `n` tokens: 2^floor(log2(16 √n)). */
@@ -235,9 +249,12 @@ export function defaultCentroids(n: number): number {
   return 2 ** Math.floor(Math.log2(16 * Math.sqrt(Math.max(n, 1))));
 }
 
-/** Stored bytes per token: centroid id + packed residual (centroids, cutoffs, lists not counted). */
-export function plaidBytesPerToken(index: Pick<PlaidIndex, "codes" | "rowBytes">): number {
-  return index.codes.BYTES_PER_ELEMENT + index.rowBytes;
+/** Stored bytes per token: centroid id + packed residual (+ the float16 copy when kept;
+ *  centroids, cutoffs, lists not counted). */
+export function plaidBytesPerToken(index: Pick<PlaidIndex, "codes" | "rowBytes" | "float16">): number {
+  const n = index.codes.length;
+  const f16 = index.float16 && n > 0 ? index.float16.byteLength / n : 0; // 2·dim
+  return index.codes.BYTES_PER_ELEMENT + index.rowBytes + f16;
 }
 
 /** Every stored byte of the index (codes, residuals, centroids, tables, offsets, inverted lists). */
@@ -251,6 +268,7 @@ export function plaidIndexBytes(index: PlaidIndex): number {
     index.docOffsets,
     index.ivfOffsets,
     index.ivfDocs,
+    index.float16 ?? new Uint16Array(0),
   ].reduce((n, a) => n + a.byteLength, 0);
 }
 
@@ -264,6 +282,8 @@ export interface PlaidBuildOptions {
   iters?: number;
   /** Token rows k-means trains on (default kmeans.ts). */
   sample?: number;
+  /** Also keep float16 copies of the tokens (2·dim bytes per token) for the final re-score. */
+  keepFloat16?: boolean;
 }
 
 /** Residual quantiles need far fewer rows than a big collection has: every stride-th token. */
@@ -393,6 +413,7 @@ export function buildPlaidIndex(
     bucketValues,
     docOffsets,
     ...invertedLists(codes, docOffsets, k),
+    ...(opts.keepFloat16 ? { float16: toFloat16(tokens) } : {}),
   };
 }
 
@@ -423,15 +444,81 @@ export function decompressTokens(
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// float16 (IEEE half) copies, for the final exact re-score (Node 20 has no Float16Array)
+// ---------------------------------------------------------------------------------------------
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half bit pattern of `x`, rounded to nearest even. */
+function halfBits(x: number): number {
+  f32[0] = x;
+  const b = u32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let m = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (m ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    m |= 0x800000; // subnormal half: shift the full mantissa in
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (m >>> 13);
+  const rem = m & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is still right
+  return sign | h;
+}
+
+/** Half bit patterns of every value of `x`. */
+export function toFloat16(x: Float32Array): Uint16Array {
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = halfBits(x[i]);
+  return out;
+}
+
+let halfTable: Float32Array | undefined;
+/** The float value of every half bit pattern (256 KiB, built on first use). */
+export function float16Table(): Float32Array {
+  if (halfTable) return halfTable;
+  halfTable = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const e = (h >>> 10) & 31;
+    const m = h & 1023;
+    const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+    halfTable[h] = h & 0x8000 ? -v : v;
+  }
+  return halfTable;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------------------------
+
+/** searchPlaid's defaults (rerank: per result asked for, when the index kept float16 copies). */
+export const PLAID_SEARCH_DEFAULTS = { nprobe: 8, candidates: 2048, rerankPerK: 10 } as const;
+
 export interface PlaidSearchOptions {
-  /** Centroids probed per query token (default 4). */
+  /** Centroids probed per query token (default 8). */
   nprobe?: number;
-  /** Documents re-scored with full MaxSim after the centroid-interaction ranking (default 256). */
+  /** Documents re-scored with full MaxSim after the centroid-interaction ranking (default 2048). */
   candidates?: number;
   /** Re-score over decompressed vectors (default), or over `exactTokens`, the original vectors. */
   rescore?: "decompressed" | "exact";
   /** The original token matrix ([n, dim], the rows the index was built from), for rescore "exact". */
   exactTokens?: Float32Array;
+  /**
+   * After decompressed re-scoring, the best `rerank` documents are scored once more with the
+   * index's float16 token copies (default 10·k when the index kept them, else 0).
+   */
+  rerank?: number;
 }
 
 export interface PlaidHits extends Hits {
@@ -439,6 +526,8 @@ export interface PlaidHits extends Hits {
   generated: number;
   /** Documents re-scored with full MaxSim. */
   rescored: number;
+  /** Documents re-scored once more with float16 vectors. */
+  reranked: number;
 }
 
 /** Each query token's `nprobe` best centroids by score (scores [nq, k] row-major), marked in `probed`. */
@@ -473,6 +562,104 @@ function probeCentroids(
   }
 }
 
+const invNormCache = new WeakMap<Uint8Array, Float32Array>(); // keyed by index.residuals
+
+/**
+ * 1 / |c + r| of every decompressed token: query-independent, so derived once per index on first
+ * search (4 bytes per token in memory, nothing stored).
+ */
+function decodedInvNorms(index: PlaidIndex): Float32Array {
+  let inv = invNormCache.get(index.residuals);
+  if (inv) return inv;
+  const { dim, bits, centroids, codes, residuals, rowBytes, bucketValues } = index;
+  const B = 1 << bits;
+  const mask = B - 1;
+  const n = codes.length;
+  inv = new Float32Array(n);
+  for (let t = 0; t < n; t++) {
+    const co = codes[t] * dim;
+    const row = t * rowBytes;
+    let s = 0;
+    for (let d = 0; d < dim; d++) {
+      const bit = d * bits;
+      const x = centroids[co + d] + bucketValues[d * B + ((residuals[row + (bit >> 3)] >> (bit & 7)) & mask)];
+      s += x * x;
+    }
+    inv[t] = s > 0 ? 1 / Math.sqrt(s) : 0;
+  }
+  invNormCache.set(index.residuals, inv);
+  return inv;
+}
+
+/**
+ * Scores MaxSim over decompressed tokens without decompressing them: ⟨q_i, c + r⟩ = ⟨q_i, c⟩
+ * (the query-centroid table) + Σ over residual bytes of a per-query lookup table (each byte holds
+ * 8 / bits dimensions, so one table entry sums their ⟨q_i[d], bucket value⟩), then multiplies by
+ * 1 / |c + r| (decodedInvNorms) as decompressTokens' normalization would. A quarter of the
+ * arithmetic of decompressing and taking dot products (dim 32, 2 bits), though in V8 the table
+ * gathers make a token cost about as much as one exact float MaxSim token: the speed-up over exact
+ * search comes from scoring few documents.
+ */
+class ResidualScorer {
+  /** lut[(p * 256 + v) * nq + i]: query token i's dot with the dims of byte p holding value v. */
+  private readonly lut: Float32Array;
+  /** Scratch: each residual byte's row offset in lut for the current token. */
+  private readonly offs: Int32Array;
+
+  constructor(
+    private readonly index: PlaidIndex,
+    private readonly q: Float32Array,
+    private readonly nq: number,
+    /** query-centroid scores, [K, nq] */
+    private readonly cq: Float32Array,
+  ) {
+    const { dim, bits, rowBytes, bucketValues } = index;
+    const B = 1 << bits;
+    const per = 8 / bits;
+    this.lut = new Float32Array(rowBytes * 256 * nq);
+    for (let p = 0; p < rowBytes; p++)
+      for (let v = 0; v < 256; v++)
+        for (let i = 0; i < nq; i++) {
+          let s = 0;
+          for (let j = 0; j < per; j++) {
+            const d = p * per + j;
+            if (d >= dim) break;
+            s += q[i * dim + d] * bucketValues[d * B + ((v >> (j * bits)) & (B - 1))];
+          }
+          this.lut[(p * 256 + v) * nq + i] = s;
+        }
+    this.offs = new Int32Array(rowBytes);
+  }
+
+  /** MaxSim of the query with tokens from..to (0 for none). */
+  maxSim(from: number, to: number, maxima: Float64Array): number {
+    if (to <= from) return 0;
+    const { codes, residuals, rowBytes } = this.index;
+    const invNorms = decodedInvNorms(this.index);
+    const nq = this.nq;
+    const lut = this.lut;
+    const offs = this.offs;
+    const cq = this.cq;
+    for (let i = 0; i < nq; i++) maxima[i] = -Infinity;
+    for (let t = from; t < to; t++) {
+      const code = codes[t];
+      const row = t * rowBytes;
+      const inv = invNorms[t];
+      const cqo = code * nq;
+      for (let p = 0; p < rowBytes; p++) offs[p] = (p * 256 + residuals[row + p]) * nq;
+      for (let i = 0; i < nq; i++) {
+        let s = cq[cqo + i];
+        for (let p = 0; p < rowBytes; p++) s += lut[offs[p] + i];
+        s *= inv;
+        if (s > maxima[i]) maxima[i] = s;
+      }
+    }
+    let s = 0;
+    for (let i = 0; i < nq; i++) s += maxima[i];
+    return s;
+  }
+}
+
 /** Top `k` documents of `index` for `query` (see the file comment for the stages). */
 export function searchPlaid(
   index: PlaidIndex,
@@ -504,7 +691,7 @@ export function searchPlaid(
 
   // candidate generation: documents in the inverted lists of the probed centroids
   const probed = new Uint8Array(K);
-  probeCentroids(qc, nq, K, opts.nprobe ?? 4, probed);
+  probeCentroids(qc, nq, K, opts.nprobe ?? PLAID_SEARCH_DEFAULTS.nprobe, probed);
   const seen = new Uint8Array(nDocs);
   const cands: number[] = [];
   for (let c = 0; c < K; c++) {
@@ -533,28 +720,55 @@ export function searchPlaid(
     for (let i = 0; i < nq; i++) s += maxima[i];
     approx[x] = s;
   }
-  const keep = topK(approx, opts.candidates ?? 256);
+  const keep = topK(approx, opts.candidates ?? PLAID_SEARCH_DEFAULTS.candidates);
 
   // re-scoring: full MaxSim over the kept documents' (decompressed or original) vectors
   // in document order, so equal final scores go to the lower document index
   const ids = Uint32Array.from(keep.ids, (x) => cands[x]).sort();
   const full = new Float32Array(ids.length);
-  let longest = 0;
-  for (const d of ids) longest = Math.max(longest, docOffsets[d + 1] - docOffsets[d]);
-  const buf = new Float32Array(longest * dim);
+  const scorer = rescore === "exact" ? undefined : new ResidualScorer(index, query.vectors, nq, cq);
   ids.forEach((d, x) => {
     const from = docOffsets[d];
     const to = docOffsets[d + 1];
-    full[x] =
-      rescore === "exact"
-        ? maxSimRows(query.vectors, nq, dim, opts.exactTokens!, from, to, maxima)
-        : maxSimRows(query.vectors, nq, dim, decompressTokens(index, from, to, buf), 0, to - from, maxima);
+    full[x] = scorer
+      ? scorer.maxSim(from, to, maxima)
+      : maxSimRows(query.vectors, nq, dim, opts.exactTokens!, from, to, maxima);
   });
+
+  // final re-score of the best few with the float16 copies
+  const f16 = index.float16;
+  const rerank =
+    rescore === "exact" || !f16
+      ? 0
+      : Math.min(opts.rerank ?? PLAID_SEARCH_DEFAULTS.rerankPerK * k, ids.length);
+  if (rerank > 0) {
+    const few = topK(full, rerank);
+    const rids = Uint32Array.from(few.ids, (x) => ids[x]).sort();
+    const table = float16Table();
+    let longest = 0;
+    for (const d of rids) longest = Math.max(longest, docOffsets[d + 1] - docOffsets[d]);
+    const buf = new Float32Array(longest * dim);
+    const exact = Float32Array.from(rids, (d) => {
+      const from = docOffsets[d] * dim;
+      const to = docOffsets[d + 1] * dim;
+      for (let x = from; x < to; x++) buf[x - from] = table[f16![x]];
+      return maxSimRows(query.vectors, nq, dim, buf, 0, (to - from) / dim, maxima);
+    });
+    const top = topK(exact, k);
+    return {
+      ids: Uint32Array.from(top.ids, (x) => rids[x]),
+      scores: top.scores,
+      generated: cands.length,
+      rescored: ids.length,
+      reranked: rids.length,
+    };
+  }
   const top = topK(full, k);
   return {
     ids: Uint32Array.from(top.ids, (x) => ids[x]),
     scores: top.scores,
     generated: cands.length,
     rescored: ids.length,
+    reranked: 0,
   };
 }
