@@ -27,7 +27,7 @@ import { MAX_SCORE } from "../src/index/doc-score.ts";
 import { addDocuments } from "../src/index/indexer.ts";
 import type { InputDoc } from "../src/index/ingest.ts";
 import { Rng } from "../src/models/random.ts";
-import { wordBertDir } from "./util.ts";
+import { wordBertDir, wordsByCount } from "./util.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const XQUAD = resolve(REPO, "..", "shared", "data", "xquad-r");
@@ -58,12 +58,7 @@ const fmt = (x: number, d = 1) => x.toFixed(d);
 /** An e5-small-v2-shaped BertModel folder with a whole-word WordPiece vocabulary of the corpus' words. */
 function e5SmallDir(texts: string[]): string {
   const dir = join(root, "e5-small-random");
-  const counts = new Map<string, number>();
-  for (const t of texts)
-    for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [])
-      counts.set(w, (counts.get(w) ?? 0) + 1);
-  const words = [...counts].sort((a, b) => b[1] - a[1]).map(([w]) => w);
-  return wordBertDir(dir, { hidden: 384, layers: 12, heads: 12, ffn: 1536 }, words, 3);
+  return wordBertDir(dir, { hidden: 384, layers: 12, heads: 12, ffn: 1536 }, wordsByCount(texts), 3);
 }
 
 async function indexing(): Promise<void> {

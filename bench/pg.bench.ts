@@ -41,7 +41,7 @@ import { searchDetailed, type SearchOptions } from "../src/index/search.ts";
 import type { AnnType } from "../src/index/store.ts";
 import type { LocateOptions } from "../src/index/stores.ts";
 import { startPglite, type PgliteServer } from "../test/helpers/pglite.ts";
-import { cpu, fmt, median, onExit, parseOptions, printTable, wordBertDir } from "./util.ts";
+import { cpu, fmt, median, onExit, parseOptions, printTable, wordBertDir, wordsByCount } from "./util.ts";
 
 const DATA = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "data");
 const XQUAD = join(DATA, "xquad-r");
@@ -105,14 +105,6 @@ function corpus(): InputDoc[] {
   if (nDocs >= all.length) return all;
   const step = all.length / nDocs;
   return Array.from({ length: nDocs }, (_, i) => all[Math.floor(i * step)]);
-}
-
-function wordsByCount(texts: string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const t of texts)
-    for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [])
-      counts.set(w, (counts.get(w) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([w]) => w);
 }
 
 // ---------------------------------------------------------------------------------------------

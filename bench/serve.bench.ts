@@ -36,7 +36,7 @@ import { addDocuments } from "../src/index/indexer.ts";
 import type { InputDoc } from "../src/index/ingest.ts";
 import { searchDetailed, type SearchMode } from "../src/index/search.ts";
 import { startServer } from "../src/serve/server.ts";
-import { cpu, fmt, median, onExit, parseOptions, printTable, wordBertDir } from "./util.ts";
+import { cpu, fmt, median, onExit, parseOptions, printTable, wordBertDir, wordsByCount } from "./util.ts";
 import { forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -119,14 +119,6 @@ async function load(
 // ---------------------------------------------------------------------------------------------
 // Models and collection (cached)
 // ---------------------------------------------------------------------------------------------
-
-function wordsByCount(texts: string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const t of texts)
-    for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [])
-      counts.set(w, (counts.get(w) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([w]) => w);
-}
 
 interface Prepared {
   root: string;

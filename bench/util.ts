@@ -136,3 +136,12 @@ export function wordBertDir(
     json("config_sentence_transformers.json", { prompts: { query: "query: ", passage: "passage: " } });
   return dir;
 }
+
+/** The words of `texts` (lower-cased, as BertPreTokenizer splits them), most frequent first. */
+export function wordsByCount(texts: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const t of texts)
+    for (const w of t.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [])
+      counts.set(w, (counts.get(w) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([w]) => w);
+}

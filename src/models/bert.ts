@@ -68,13 +68,7 @@ export function bertEncoder(p: Params, cfg: ModelConfig, inp: BertInputs, hook?:
   let x = bertEmbeddings(p, cfg, inp);
   for (let i = 0; i < cfg.layers; i++) {
     const l = `encoder.layer.${i}`;
-    const names = {
-      q: `${l}.attention.self.query`,
-      k: `${l}.attention.self.key`,
-      v: `${l}.attention.self.value`,
-      out: `${l}.attention.output.dense`,
-    };
-    const att = selfAttention(p, names, x, bias, d, cfg.heads, hook);
+    const att = selfAttention(p, attentionNames(l), x, bias, d, cfg.heads, hook);
     x = layerNorm(p, `${l}.attention.output.LayerNorm`, o.add(att, x), d, cfg.layerNormEps);
     const up = act(linear(p, `${l}.intermediate.dense`, x, d, cfg.ffn, hook));
     x = layerNorm(
@@ -123,4 +117,14 @@ export function mlmLogits(p: Params, cfg: ModelConfig, h: Value): Value {
   const words = p(names.words, [cfg.vocabSize, cfg.hidden]);
   const bias = p(names.bias, [cfg.vocabSize]);
   return o.add(o.matmul(mlmTransform(p, cfg, h), o.transpose(words, [1, 0])), bias);
+}
+
+/** The self-attention weights of BERT layer `l` (a prefix like "encoder.layer.3"). */
+export function attentionNames(l: string) {
+  return {
+    q: `${l}.attention.self.query`,
+    k: `${l}.attention.self.key`,
+    v: `${l}.attention.self.value`,
+    out: `${l}.attention.output.dense`,
+  };
 }

@@ -20,7 +20,7 @@ import type { Value } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import type { ModelConfig, XmodConfig } from "../weights/config.ts";
 import { activation } from "./activations.ts";
-import { type BertInputs, bertEmbeddings } from "./bert.ts";
+import { attentionNames, type BertInputs, bertEmbeddings } from "./bert.ts";
 import type { Params, WeightSource } from "./checkpoint.ts";
 import { layerNorm, linear, selfAttention } from "./layers.ts";
 
@@ -72,12 +72,7 @@ export function xmodEncoder(p: Params, cfg: ModelConfig, inp: BertInputs, langua
   let h = bertEmbeddings(p, cfg, inp);
   for (let i = 0; i < cfg.layers; i++) {
     const l = `encoder.layer.${i}`;
-    const names = {
-      q: `${l}.attention.self.query`,
-      k: `${l}.attention.self.key`,
-      v: `${l}.attention.self.value`,
-      out: `${l}.attention.output.dense`,
-    };
+    const names = attentionNames(l);
     const lnAtt = (v: Value) => layerNorm(p, `${l}.attention.output.LayerNorm`, v, d, eps);
     const lnOut = (v: Value) => layerNorm(p, `${l}.output.LayerNorm`, v, d, eps);
     let a = o.add(selfAttention(p, names, x.preNorm ? lnAtt(h) : h, bias, d, cfg.heads), h);

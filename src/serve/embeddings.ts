@@ -5,7 +5,7 @@
 // Token-id inputs (OpenAI's `input: number[] | number[][]`, TEI's inputs as ids) are complete model
 // rows, as POST /tokenize returns them for the same input_type: prefix and special tokens included.
 // They are checked against the vocabulary and cut at the model's max length like text.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Role } from "../encode/conventions.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import {
@@ -42,7 +42,11 @@ export function embeddingRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const role = readRole(o, suffixRole ?? model.role);
     const inputs = await readInputs(o.input, "input", model, role, readLang(o), ctx);
     const dim = dimensions === undefined ? model.encoder.dim : checkDimensions(model, dimensions);
-    const emb = await embedInputs(model, inputs, role, req, ctx);
+    const emb = await model.batcher.submit(inputs.rows, {
+      role,
+      langs: inputs.langs,
+      deadline: ctx.deadline(req),
+    });
     const data = inputs.rows.map((_, i) => {
       const v = cut(emb.subarray(i * model.encoder.dim, (i + 1) * model.encoder.dim), dim);
       return { object: "embedding", index: i, embedding: format === "base64" ? base64(v) : Array.from(v) };
@@ -83,7 +87,11 @@ export function embeddingRoutes(app: FastifyInstance, ctx: ServerContext): void 
         `inputs[${inputs.truncated[0]}] is longer than the model's ${model.encoder.maxLength} tokens: shorten it or send "truncate": true`,
         "inputs",
       );
-    const emb = await embedInputs(model, inputs, role, req, ctx);
+    const emb = await model.batcher.submit(inputs.rows, {
+      role,
+      langs: inputs.langs,
+      deadline: ctx.deadline(req),
+    });
     markTruncated(reply, inputs);
     const d = model.encoder.dim;
     // normalize false: the model's vectors as they are (unit length already for most models)
@@ -219,17 +227,6 @@ async function readInputs(
   }
   if (truncated.length) ctx.metrics.truncated.inc({ model: model.name }, truncated.length);
   return { rows, truncated, langs, tokens: rows.reduce((n, r) => n + r.length, 0) };
-}
-
-/** Runs the rows through the batcher under the request's deadline. */
-async function embedInputs(
-  model: ServedModel,
-  inputs: Inputs,
-  role: Role,
-  req: FastifyRequest,
-  ctx: ServerContext,
-): Promise<Float32Array> {
-  return model.batcher.submit(inputs.rows, { role, langs: inputs.langs, deadline: ctx.deadline(req) });
 }
 
 /** `dimensions` is only meaningful where vectors are unit length and one piece (not Aggretriever's [s; agg*]). */

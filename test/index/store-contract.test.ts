@@ -135,6 +135,21 @@ function xlir(
   });
 }
 
+/** Collection `name` in PostgreSQL holds every document once, no chunk twice, and BM25 over all its chunks. */
+async function assertEachDocumentOnce(name: string): Promise<void> {
+  const col = await Collection.open(name, postgres);
+  try {
+    const ids = (await col.store.readDocs()).ids;
+    assert.equal(ids.length, docs.length);
+    assert.equal(new Set(ids).size, docs.length);
+    const chunks = await col.store.readChunks(false);
+    assert.equal(new Set(chunks.ids).size, chunks.ids.length);
+    assert.equal((await col.bm25()).byId.size, chunks.ids.length);
+  } finally {
+    await col.close();
+  }
+}
+
 const SEARCHES: SearchOptions[] = [
   { mode: "dense", lang: "auto" },
   { mode: "bm25", lang: "auto" },
@@ -260,17 +275,7 @@ describe("a collection in the embedded store and in PostgreSQL", () => {
     await client.end();
     const rerun = await xlir(args);
     assert.equal(rerun.code, 0, rerun.err);
-    const col = await Collection.open("crash", postgres);
-    try {
-      const ids = (await col.store.readDocs()).ids;
-      assert.equal(ids.length, docs.length);
-      assert.equal(new Set(ids).size, docs.length);
-      const chunks = await col.store.readChunks(false);
-      assert.equal(new Set(chunks.ids).size, chunks.ids.length);
-      assert.equal((await col.bm25()).byId.size, chunks.ids.length);
-    } finally {
-      await col.close();
-    }
+    await assertEachDocumentOnce("crash");
   });
 
   it("lets two `xlir index --parallel` runs fill one collection: every document embedded once", async () => {
@@ -308,17 +313,7 @@ describe("a collection in the embedded store and in PostgreSQL", () => {
       a.batches > 0 && b.batches > 0,
       `one writer did everything: ${a.batches} / ${b.batches} batches`,
     );
-    const col = await Collection.open("shared", postgres);
-    try {
-      const ids = (await col.store.readDocs()).ids;
-      assert.equal(ids.length, docs.length);
-      assert.equal(new Set(ids).size, docs.length);
-      const chunks = await col.store.readChunks(false);
-      assert.equal(new Set(chunks.ids).size, chunks.ids.length);
-      assert.equal((await col.bm25()).byId.size, chunks.ids.length);
-    } finally {
-      await col.close();
-    }
+    await assertEachDocumentOnce("shared");
     // and the result searches like a collection built by one writer
     sameRankings(
       await results("shared", postgres, SEARCHES.slice(0, 3)),
