@@ -17,6 +17,18 @@ export const BASELINE = resolve(
 const PYTHON = process.env.XLIR_BENCH_PYTHON ?? "/usr/bin/python3";
 const INSTALL = "apt-get install -y python3-torch libopenblas0-openmp";
 
+/**
+ * The baseline's environment: ours without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which pin
+ * OpenBLAS to another CPU's kernels or cache size (a shell may export them for other tools) and
+ * would make PyTorch slower than it is on this machine.
+ */
+function pythonEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
 function requireScript(): void {
   if (!existsSync(BASELINE))
     throw new Error(
@@ -29,14 +41,17 @@ const lastLine = (s: string) => s.trim().split("\n").pop() ?? "";
 /** Fail early, with the fix, when the baseline cannot run; returns torch's version and GEMM GFLOP/s. */
 export function checkBaseline(): { torch: string; gemm_gflops: number } {
   requireScript();
-  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], {
+    encoding: "utf8",
+    env: pythonEnv(),
+  });
   if (probe.error || probe.status !== 0) {
     const why = probe.error ? probe.error.message : lastLine(probe.stderr);
     throw new Error(
       `the PyTorch baseline needs Debian's python3-torch, and ${PYTHON} cannot import torch (${why}); install it with: ${INSTALL}`,
     );
   }
-  const gemm = spawnSync(PYTHON, [BASELINE, "gemm", "--n", "2048"], { encoding: "utf8" });
+  const gemm = spawnSync(PYTHON, [BASELINE, "gemm", "--n", "2048"], { encoding: "utf8", env: pythonEnv() });
   if (gemm.status !== 0) throw new Error(`${BASELINE} gemm failed: ${lastLine(gemm.stderr)}`);
   const gflops = JSON.parse(lastLine(gemm.stdout)).gflops_median as number;
   if (gflops < 100)
@@ -74,7 +89,7 @@ export function runPythonJson<T>(
 ): Promise<T | "timeout"> {
   const name = basename(script);
   return new Promise((res, rej) => {
-    const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"], env: pythonEnv() });
     onSpawn?.(child);
     let out = "";
     let err = "";

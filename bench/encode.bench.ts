@@ -14,9 +14,14 @@
 // A baseline that is very slow here (bfloat16 on a CPU without AVX512-BF16 runs ~30x slower than
 // float32) gets fewer iterations and rounds, about --baseline-budget-s seconds each.
 // int8's accuracy is reported as the lowest cosine of its embeddings to float32's on the same batch.
+// xlir's graphs have their self-attention fused into ONNX Runtime's MultiHeadAttention
+// (src/tensor/fuse.ts); the dtypes float32-unfused / int8-unfused run the graph without it, for a
+// before/after in the same run. The CPU's GEMM-relevant flags (VNNI, BF16, AMX) are printed with
+// the figures: the ratios depend on them.
 // Prints a table, then one line of JSON with every figure.
 //
-//   npm run bench:encode -- [--shapes e5-small-v2,e5-base-v2,nllb-600m-encoder] [--dtype float32,int8]
+//   npm run bench:encode -- [--shapes e5-small-v2,e5-base-v2,nllb-600m-encoder]
+//        [--dtype float32,int8 (also float32-unfused, int8-unfused)]
 //        [--dtype-baseline float32,bfloat16] [--rounds 3] [--latency-runs 20] [--throughput-runs 3]
 //        [--threads N] [--baseline-budget-s 120]
 //
@@ -34,7 +39,7 @@ import type { Graph, TensorData } from "../src/tensor/graph.ts";
 import { quantizeLinears } from "../src/tensor/quantize.ts";
 import { Session } from "../src/tensor/session.ts";
 import { type BaselineResult, baselineShapes, checkBaseline, hfConfig, runBaseline } from "./baseline.ts";
-import { fmt, median, onExit, parseOptions, printTable, type Figures } from "./util.ts";
+import { cpu, fmt, median, onExit, parseOptions, printTable, type Figures } from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -91,7 +96,8 @@ type FromWorker =
   | { type: "bye"; peak_rss_mib: number; rss_mib: number }
   | { type: "error"; message: string };
 
-type XlirDType = "float32" | "int8";
+const XLIR_DTYPES = ["float32", "int8", "float32-unfused", "int8-unfused"] as const;
+type XlirDType = (typeof XLIR_DTYPES)[number];
 
 async function worker(dir: string, dtype: XlirDType): Promise<void> {
   const send = (m: FromWorker) => process.send!(m);
@@ -103,8 +109,8 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
   // as Encoder.load does it: the graph goes to Session.create (which opens models over 256 MiB
   // from external data by path) and is dropped once the session has it, so RSS after that is the
   // session's
-  const f32 = encoderGraph(ck, { pooling: "mean", normalize: true });
-  let graph: Graph | undefined = dtype === "int8" ? quantizeLinears(f32) : f32;
+  const f32 = encoderGraph(ck, { pooling: "mean", normalize: true, fuse: !dtype.endsWith("-unfused") });
+  let graph: Graph | undefined = dtype.startsWith("int8") ? quantizeLinears(f32) : f32;
   const bytes = graph.initializerBytes();
   const nodes = graph.nodes.length;
   ck.close();
@@ -255,7 +261,7 @@ function parseArgs(argv: string[]) {
       throw new Error(`--dtype-baseline: "${d}" is not float32 or bfloat16`);
   const xlirDtypes = (opts.dtype ?? "float32,int8").split(",").filter(Boolean) as XlirDType[];
   for (const d of xlirDtypes)
-    if (d !== "float32" && d !== "int8") throw new Error(`--dtype: "${d}" is not float32 or int8`);
+    if (!XLIR_DTYPES.includes(d)) throw new Error(`--dtype: "${d}" is not one of ${XLIR_DTYPES.join(", ")}`);
   return {
     xlirDtypes,
     shapes: (opts.shapes ?? "e5-small-v2,e5-base-v2,nllb-600m-encoder").split(",").filter(Boolean),
@@ -276,7 +282,7 @@ async function main(): Promise<void> {
       throw new Error(
         `--shapes: "${s}" is not a shape of torch_baseline.py (known: ${[...known.keys()].join(", ")})`,
       );
-  const baseline = checkBaseline();
+  const baseline = { ...checkBaseline(), cpu: cpu() };
   const settings: Setting[] = [
     { name: "query-latency", batch: 1, seq: 32, threads: 1, runs: args.latencyRuns, warmup: 3, rewarm: 2 },
     {
@@ -293,6 +299,7 @@ async function main(): Promise<void> {
   log(
     `torch ${baseline.torch}, GEMM 2048: ${baseline.gemm_gflops} GFLOP/s; shapes ${args.shapes.join(", ")}`,
   );
+  log(`CPU: ${baseline.cpu.model}; flags ${baseline.cpu.flags.join(" ")}`);
 
   const results: Record<string, unknown>[] = [];
   const dirs = new Set<string>();
@@ -421,7 +428,7 @@ async function main(): Promise<void> {
 function report(
   results: Record<string, unknown>[],
   args: ReturnType<typeof parseArgs>,
-  baseline: object,
+  baseline: { cpu: ReturnType<typeof cpu> },
 ): void {
   type Row = {
     shape: string;
@@ -470,8 +477,12 @@ function report(
     ]);
   }
   printTable(lines);
+  const has = (f: string) => (baseline.cpu.flags.includes(f) ? "yes" : "no");
   console.log(
-    "ratios: latency = xlir ms / torch ms (goal <= 0.6 vs float32); throughput = xlir seq/s / torch seq/s (goal >= 1 vs float32). Medians over all rounds." +
+    `CPU: ${baseline.cpu.model}; avx512_vnni ${has("avx512_vnni")}, avx512_bf16 ${has("avx512_bf16")}, amx ${has("amx_tile")}`,
+  );
+  console.log(
+    "ratios: latency = xlir ms / torch ms (goal: float32 <= 0.7 vs bfloat16); throughput = xlir seq/s / torch seq/s (goal: float32 >= 1.5 vs float32). Medians over all rounds." +
       (cosine ? " int8 cos: lowest cosine of int8's embeddings to float32's on the batch." : ""),
   );
   const json = rows.map((r) => ({

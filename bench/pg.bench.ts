@@ -8,19 +8,22 @@
 //   - the same collection built twice through the library (Collection.openOrCreate + addDocuments):
 //     embedded, and PostgreSQL on PGlite served over the wire (test/helpers/pglite.ts), then the ANN
 //     indexes: LanceDB's IVF-PQ and HNSW-SQ (one after the other: one index at a time), pgvector's
-//     HNSW (m 16, ef_construction 64); build times printed;
+//     HNSW (m 16, ef_construction 64) and HNSW over binary-quantised vectors (hnsw_bq: Hamming
+//     candidates, k x refine of them, re-ranked by the full vectors in the same query); build
+//     times printed;
 //   - searchDetailed, k 10, dense, XQuAD-R questions in the filter's language, one query at a time:
 //     with the filter lang=<--lang> (about 10% of the rows: the queries' own language), with
 //     lang=<--cross> (another ~10%: a cross-lingual search, whose allowed rows are mostly not the
 //     query's nearest, the hard case for a filtered graph search) and without: exact (ann: false) and ANN
 //     at a few settings in each store (IVF-PQ nprobes/refine 20/10 and 50/20; HNSW ef 40, 100,
-//     200); recall@10 of ANN against the same store's exact search, QPS, p50/p99 latency, and QPS
+//     200; HNSW-BQ refine 10 and 40); recall@10 of ANN against the same store's exact search, QPS, p50/p99 latency, and QPS
 //     relative to the same store's exact search measured in the same rounds (each index's settings
 //     and exact search take turns, --rounds times: the machine may be shared); PostgreSQL's exact
 //     results are checked against the embedded store's (same ids and scores).
 // The PostgreSQL here is PGlite: PostgreSQL 17 + pgvector 0.8 compiled to WebAssembly, running in
 // this process (one thread, shared with the client), so its absolute figures are PGlite's, not a
-// server's. Exact search scores every vector in this process in both stores.
+// server's. Exact search scores every vector in this process in the embedded store, and runs in SQL
+// in PostgreSQL (a full scan, the language filter in its WHERE, the hits re-scored here).
 //
 //   npm run bench:pg -- [--quick] [--docs 24146] [--queries 200] [--rounds 2] [--lang de] [--cross zh]
 //        [--threads N]
@@ -218,7 +221,10 @@ async function main(): Promise<void> {
       {
         name: "postgres",
         loc: { store: server.url },
-        anns: [{ type: "hnsw", settings: [{ ef: 40 }, { ef: 100 }, { ef: 200 }] }],
+        anns: [
+          { type: "hnsw", settings: [{ ef: 40 }, { ef: 100 }, { ef: 200 }] },
+          { type: "hnsw_bq", settings: [{ refineFactor: 10 }, { refineFactor: 40 }] },
+        ],
       },
     ];
 

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// The xlir command. In a checkout (src/ beside bin/) it runs the TypeScript sources through tsx, so
-// `npm install` is the only set-up and no stale build is ever run; installed from the package (which
-// ships dist/, not src/) it runs the JavaScript that `npm pack` built into dist/.
-import { existsSync } from "node:fs";
+// The xlir command: the JavaScript built into dist/ when it is the build of the current sources
+// (always, installed from the package, which ships dist/ and no src/), else in a checkout the
+// TypeScript sources through tsx, so `npm install` is the only set-up and no stale build is ever
+// run. `npm run build` in a checkout gives the fast start (dist.js says when dist/ is used).
 import { URL } from "node:url";
+import { builtMain } from "./dist.js";
 
-const sources = new URL("../src/cli/main.ts", import.meta.url);
-if (existsSync(sources)) {
+const main = builtMain();
+if (main !== null) {
+  await import(main.href);
+} else {
   const { register } = await import("tsx/esm/api");
   register();
-  await import(sources.href);
-} else {
-  await import("../dist/cli/main.js");
+  await import(new URL("../src/cli/main.ts", import.meta.url).href);
 }

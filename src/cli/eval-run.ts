@@ -67,6 +67,10 @@ export function evalRunCommand(): Command {
     )
     .option("--margin-k <n>", "neighbours per sentence for --margin", positiveInt, 4)
     .option(
+      "--adapter-fallback <lang>",
+      "ColBERT-XM models: the adapter for languages the model has none for (e.g. en_XX; default: refuse them)",
+    )
+    .option(
       "--reference <file>",
       "published numbers to show beside ours (YAML or JSON), repeatable",
       (v: string, p: string[] = []) => [...p, v],
@@ -123,6 +127,7 @@ export function evalRunCommand(): Command {
         output,
         depth: o.depth,
         margin: o.margin ? { kind: o.margin, k: o.marginK } : undefined,
+        adapterFallback: o.adapterFallback,
         references: o.reference,
         cacheDir: o.cache === false ? null : typeof o.cache === "string" ? o.cache : defaultCacheDir(),
         writeRuns: o.runs,

@@ -4,7 +4,9 @@
 // rerun resumes). Progress: a bar on a terminal, JSON lines with --json.
 
 import { Command, Option } from "commander";
+import { ColbertModel, isColbertFolder } from "../encode/colbert.ts";
 import { Encoder } from "../encode/encoder.ts";
+import { resolveModel } from "../weights/hub.ts";
 import { freshAggVocabs, langsWithoutVocab } from "../index/agg-vocab.ts";
 import { type AggVocab } from "../encode/agg-vocab-file.ts";
 import { Collection, deleteCollection, type LocateOptions } from "../index/collection.ts";
@@ -21,10 +23,12 @@ import {
   type AddProgress,
   addDocuments,
   buildAnnIndex,
+  defaultAnnType,
   deleteDocuments,
   DUPLICATE_POLICIES,
 } from "../index/indexer.ts";
 import { checkSameAgg } from "../index/manifest.ts";
+import { VECTOR_TYPES } from "../index/pg-sql.ts";
 import { type LanguageDetector, loadLanguageDetector } from "../text/langid.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { aggVocabOption, checkAggApplies, givenAgg, givenAggVocabs } from "./agg-options.ts";
@@ -97,6 +101,10 @@ export function indexCommand(): Command {
         "one per language, stored in the collection (a language's set cannot be replaced once stored)",
       ),
     )
+    .option(
+      "--adapter-fallback <lang>",
+      "ColBERT-XM: the adapter for documents in a language the model has none for (e.g. en_XX; default: refuse them)",
+    )
     .option("--allow-model-change", "extend a collection even though its model's weights changed since")
     .option("--skip-empty", "skip documents with empty text instead of stopping", false)
     .addOption(
@@ -106,7 +114,7 @@ export function indexCommand(): Command {
     )
     .option(
       "--build-ann [type]",
-      "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq; hnsw on a PostgreSQL store",
+      "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq; hnsw or hnsw_bq (binary-quantised, re-ranked) on a PostgreSQL store",
     )
     .option(
       "--ann-threshold <n>",
@@ -117,6 +125,12 @@ export function indexCommand(): Command {
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
     .addOption(storeOption())
     .option("--distributed", "PostgreSQL with Citus, on create: distribute the tables by document id")
+    .addOption(
+      new Option(
+        "--vector-type <type>",
+        "PostgreSQL, on create: store vectors as float32 (vector) or float16 (halfvec: half the bytes) (default: vector)",
+      ).choices([...VECTOR_TYPES]),
+    )
     .option(
       "--parallel",
       "PostgreSQL: share the work with other xlir index --parallel runs of the same input (each batch embedded once)",
@@ -139,15 +153,16 @@ export function indexCommand(): Command {
         store: o.store,
         distributed: o.distributed,
         hnsw: { m: o.hnswM, efConstruction: o.hnswEfConstruction },
+        vectorType: o.vectorType,
       };
       const exists = await Collection.exists(name, loc);
       if (!exists && !o.model)
         throw new Error(
           `collection "${name}" does not exist yet: give --model ID_OR_DIR (or --model bm25) to create it`,
         );
-      if (o.buildAnn && !["ivf_pq", "hnsw_sq", "hnsw", true].includes(o.buildAnn)) {
+      if (o.buildAnn && !["ivf_pq", "hnsw_sq", "hnsw", "hnsw_bq", "plaid", true].includes(o.buildAnn)) {
         throw new Error(
-          `--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq (embedded store), hnsw (PostgreSQL)`,
+          `--build-ann ${o.buildAnn}: choose ivf_pq or hnsw_sq (embedded store), hnsw or hnsw_bq (PostgreSQL), plaid (multi-vector)`,
         );
       }
       // Everything the input and options can get wrong is checked before a collection is created
@@ -166,6 +181,7 @@ export function indexCommand(): Command {
         detect: async () => (input.detector ??= await loadLanguageDetector()),
       };
       let enc: Encoder | null = null;
+      let colbert: ColbertModel | null = null;
       let col: Collection;
       let vocabs: GivenVocab[] = [];
       if (exists && !o.model) {
@@ -183,6 +199,12 @@ export function indexCommand(): Command {
           }
           checkAggApplies(col.agg !== undefined, o, `the model of collection "${name}"`);
           if (col.agg) checkSameAgg(name, col.agg, givenAgg(o), "index into");
+          const colbertOpts = {
+            batchSize: o.encodeBatch,
+            threads: o.threads,
+            adapterFallback: o.adapterFallback,
+          };
+          if (col.multiVector) await col.colbert({ ...colbertOpts, allowModelChange: o.allowModelChange });
           const own = col.dense
             ? await col.encoder({
                 batchSize: o.encodeBatch,
@@ -198,7 +220,15 @@ export function indexCommand(): Command {
           throw e;
         }
       } else {
-        if (o.model !== "bm25") {
+        // a ColBERT checkpoint (artifact.metadata beside its weights) makes a multi-vector collection
+        if (o.model !== "bm25" && isColbertFolder(await resolveModel(o.model, { revision: o.revision }))) {
+          colbert = await ColbertModel.load(o.model, {
+            batchSize: o.encodeBatch,
+            threads: o.threads,
+            adapterFallback: o.adapterFallback,
+            hub: { revision: o.revision },
+          });
+        } else if (o.model !== "bm25") {
           const stored = await storedVocabs(name, loc, exists);
           enc = await Encoder.load(o.model, {
             batchSize: o.encodeBatch,
@@ -218,7 +248,7 @@ export function indexCommand(): Command {
           vocabs = await checkAggInput(name, enc, input, o);
           col = await Collection.openOrCreate(name, {
             ...loc,
-            model: enc ?? "bm25",
+            model: enc ?? colbert ?? "bm25",
             revision: o.revision ?? null,
             chunking:
               o.chunkTokens !== undefined || o.overlap !== undefined
@@ -231,6 +261,7 @@ export function indexCommand(): Command {
           });
         } catch (e) {
           await enc?.close();
+          await colbert?.close();
           throw e;
         }
       }
@@ -249,7 +280,7 @@ export function indexCommand(): Command {
           try {
             await buildAnnIndex(
               col,
-              o.buildAnn === true ? col.store.annTypes[0] : o.buildAnn,
+              o.buildAnn === true ? defaultAnnType(col) : o.buildAnn,
               await col.store.countChunks(),
             );
           } finally {
@@ -264,6 +295,7 @@ export function indexCommand(): Command {
       } finally {
         await col.close();
         await enc?.close();
+        await colbert?.close();
         if (discard) await deleteCollection(name, loc);
       }
     });

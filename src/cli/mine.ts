@@ -80,13 +80,15 @@ export function mineCommand(): Command {
       const records = await loadPairRecords(data, lang === "auto" ? {} : { defaultLang: lang });
       const col = await Collection.open(o.collection, { home: o.home });
       try {
-        const mode = o.mode ?? (col.dense ? "dense" : "bm25");
+        const mode = o.mode ?? (col.neural ? "dense" : "bm25");
         if (mode !== "bm25") {
-          if (!col.dense)
+          if (!col.neural)
             throw new Error(
               `collection "${o.collection}" is lexical only (built with --model bm25): use --mode bm25`,
             );
-          await col.encoder({ threads: o.threads, dtype: o.dtype, allowModelChange: o.allowModelChange });
+          // search loads a multi-vector collection's ColBERT model itself
+          if (col.dense)
+            await col.encoder({ threads: o.threads, dtype: o.dtype, allowModelChange: o.allowModelChange });
         }
         const auto = lang === "auto" && records.some((r) => r.lang === undefined);
         const detector = auto ? await loadLanguageGuesser() : undefined;

@@ -7,10 +7,11 @@ import { Collection } from "../index/collection.ts";
 import { parseDocScore } from "../index/doc-score.ts";
 import { encoderSpec } from "../index/collection.ts";
 import { parseFilters, unknownFields } from "../index/filter.ts";
+import type { HitExplain } from "../index/explain.ts";
 import { search, searchDetailed, type SearchHit, type SearchOptions } from "../index/search.ts";
 import { appendRun, finishRun, readTopics, resumeRun, runLines, type Topic } from "../eval/topics.ts";
 import { progressBar } from "./progress.ts";
-import { Encoder } from "../encode/encoder.ts";
+import type { Encoder } from "../encode/encoder.ts";
 import { checkSameAgg, checkSameEncoder } from "../index/manifest.ts";
 import { checkAggApplies, givenAgg } from "./agg-options.ts";
 import {
@@ -66,9 +67,17 @@ export function searchCommand(): Command {
     )
     .option("--exact", "exact dense search even when the collection has an ANN index")
     .option("--ann", "dense search through the ANN index")
-    .option("--nprobes <n>", "ANN: IVF partitions to probe", positiveInt)
+    .option(
+      "--nprobes <n>",
+      "ANN: IVF partitions to probe; PLAID (ColBERT): centroids per query token (default 8)",
+      positiveInt,
+    )
     .option("--refine-factor <n>", "ANN: candidates re-ranked exactly, as a multiple of k", positiveInt)
-    .option("--ef <n>", "ANN (HNSW): candidate list size", positiveInt)
+    .option(
+      "--ef <n>",
+      "ANN (HNSW): candidate list size; PLAID (ColBERT): documents re-scored (default 2048)",
+      positiveInt,
+    )
     .option("--model <id-or-dir>", "check the query encoder (default: the collection's own)")
     .addOption(aggModeOption())
     .addOption(lowercase)
@@ -78,7 +87,15 @@ export function searchCommand(): Command {
     .addOption(dtypeOption("the one the collection was built with"))
     .option("--home <dir>", "xlir home holding the collections (default: $XLIR_HOME or ~/.xlir)")
     .addOption(storeOption())
+    .option(
+      "--adapter-fallback <lang>",
+      "ColBERT-XM collections: the adapter for a query language the model has none for (e.g. en_XX)",
+    )
     .option("--allow-model-change", "search even though the model's weights changed since indexing")
+    .option(
+      "--explain",
+      "say why each hit scored what it did: its rank and score in each list, BM25's per-term scores, the fusion's parts, and for ColBERT collections which document token each query token matched",
+    )
     .option("--json", "one JSON object per result line")
     .action(async (name: string, query: string | undefined, o) => {
       if (o.exact && o.ann) throw new Error("--exact and --ann contradict each other: give one");
@@ -91,10 +108,21 @@ export function searchCommand(): Command {
       const filter = parseFilters(o.filter);
       const col = await Collection.open(name, { home: o.home, store: o.store });
       let enc: Encoder | null = null;
+      let closeModel = async () => {};
       try {
         checkAggOptions(col, o);
-        const mode = o.mode ?? (col.dense ? "dense" : "bm25");
-        if (o.model) {
+        const mode = o.mode ?? (col.neural ? "dense" : "bm25");
+        const check = { allowModelChange: o.allowModelChange };
+        if (col.multiVector && mode !== "bm25") {
+          // ColBERT: the collection's own model (a --model given must be the same)
+          const opts = { threads: o.threads, adapterFallback: o.adapterFallback, ...check };
+          if (o.model && o.model !== "bm25") {
+            const { ColbertModel } = await import("../encode/colbert.ts");
+            const model = await ColbertModel.load(o.model, opts);
+            closeModel = () => model.close();
+            col.useColbert(model, check);
+          } else await col.colbert(opts);
+        } else if (o.model) {
           if (o.model === "bm25") checkSameEncoder(name, col.manifest.encoder, { kind: "bm25" }, "search");
           else {
             const built = col.manifest.encoder;
@@ -102,9 +130,9 @@ export function searchCommand(): Command {
             // queries get the prefixes the documents were embedded with
             const prompts = built.kind === "dense" ? built.prompts : undefined;
             const agg = col.aggOptions();
+            const { Encoder } = await import("../encode/encoder.ts");
             enc = await Encoder.load(o.model, { threads: o.threads, dtype, prompts, agg });
             const spec = encoderSpec(enc, built.kind === "dense" ? built.revision : null);
-            const check = { allowModelChange: o.allowModelChange };
             checkSameEncoder(name, built, spec, "search", check);
             col.useEncoder(enc, check);
           }
@@ -125,15 +153,17 @@ export function searchCommand(): Command {
           refineFactor: o.refineFactor,
           ef: o.ef,
           aggTarget: o.aggTarget,
+          explain: Boolean(o.explain),
         };
         if (topics) return await searchTopics(col, topics, opts, o);
         const { hits, warning } = await searchDetailed(col, query!, opts);
         if (warning !== null) warn(warning);
         if (o.json) for (const h of hits) process.stdout.write(JSON.stringify(h) + "\n");
-        else process.stdout.write(formatHits(hits, query!));
+        else process.stdout.write(formatHits(hits, query!, { explain: Boolean(o.explain) }));
       } finally {
         await col.close();
         await enc?.close();
+        await closeModel();
       }
     });
 }
@@ -179,17 +209,54 @@ async function searchTopics(
 
 const warn = (message: string) => process.stderr.write(`xlir: warning: ${message}\n`);
 
-/** Human output: rank, score, id, language, title, then the passage, shortened around the query words. */
-export function formatHits(hits: readonly SearchHit[], query: string): string {
+/**
+ * Human output: rank, score, id, language, title, then the passage, shortened around the query
+ * words; with `explain`, the hit's explanation below it.
+ */
+export function formatHits(
+  hits: readonly SearchHit[],
+  query: string,
+  opts: { explain?: boolean } = {},
+): string {
   if (hits.length === 0) return "no results\n";
   return (
     hits
       .map((h) => {
         const head = `${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}  [${h.lang}]${h.title ? `  ${h.title}` : ""}`;
-        return `${head}\n     ${snippet(h.text, query)}`;
+        const why = opts.explain && h.explain ? explainLines(h.explain).map((l) => `\n     ${l}`) : [];
+        return `${head}\n     ${snippet(h.text, query)}${why.join("")}`;
       })
       .join("\n") + "\n"
   );
+}
+
+const rankOf = (r: number | null) => (r === null ? "not in the list" : `rank ${r}`);
+
+/** One line per list searched, and ColBERT's token matches (query token -> document token). */
+function explainLines(e: HitExplain): string[] {
+  const out: string[] = [];
+  if (e.dense) {
+    out.push(`dense ${e.dense.score.toFixed(4)} (${rankOf(e.dense.rank)})`);
+    const tokens = e.dense.tokens ?? [];
+    const words = tokens.filter((t) => !t.expansion);
+    if (words.length)
+      out.push(`  matches: ${words.map((t) => `${t.query}→${t.doc} ${t.score.toFixed(3)}`).join(", ")}`);
+    const rest = tokens.filter((t) => t.expansion);
+    if (rest.length) {
+      const sum = rest.reduce((a, t) => a + t.score, 0);
+      const docs = [...new Set(rest.map((t) => t.doc))].slice(0, 8).join(" ");
+      out.push(`  ${rest.length} [MASK] expansions: ${sum.toFixed(3)} (matched ${docs})`);
+    }
+  }
+  if (e.bm25) {
+    const terms = e.bm25.terms.map((t) => `${t.term}×${t.tf} ${t.score.toFixed(3)}`).join(", ");
+    out.push(`bm25 ${e.bm25.score.toFixed(4)} (${rankOf(e.bm25.rank)})${terms ? `: ${terms}` : ""}`);
+  }
+  if (e.fusion)
+    out.push(
+      `${e.fusion.method}: ${e.fusion.parts.map((p) => `${p.list} ${rankOf(p.rank)} +${p.contribution.toFixed(4)}`).join(", ")}`,
+    );
+  return out;
 }
 
 /** At most ~200 characters of the passage, starting near the first query word it contains. */

@@ -43,18 +43,18 @@ export function trainCommand(): Command {
   const [lowercase, noLowercase] = lowercaseOptions();
   return new Command("train")
     .description(
-      "fine-tune a retriever on query/passage pairs (InfoNCE, weighted InfoNCE, triplet; Aggretriever loss for Aggretriever models)",
+      "fine-tune a retriever on query/passage pairs (InfoNCE, weighted InfoNCE, triplet; Aggretriever loss for Aggretriever models; MaxSim InfoNCE for ColBERT(-XM))",
     )
     .requiredOption(
       "--model <id-or-dir>",
-      "BERT / XLM-R / sentence-transformers checkpoint, an NLLB-E5 folder, an Aggretriever folder, or a masked LM with --head agg",
+      "BERT / XLM-R / sentence-transformers checkpoint, an NLLB-E5 folder, an Aggretriever folder, a ColBERT(-XM) folder, or a masked LM with --head agg",
     )
     .addOption(
       new Option(
         "--head <kind>",
-        "what the model is trained as: auto (by the folder; an Aggretriever folder trains as one) or agg (Aggretriever; a masked LM such as xlm-roberta-base gets fresh heads)",
+        "what the model is trained as: auto (by the folder; an Aggretriever or ColBERT folder trains as one), agg (Aggretriever; a masked LM such as xlm-roberta-base gets fresh heads) or colbert (a ColBERT(-XM) folder: MaxSim InfoNCE, X-MOD adapters frozen)",
       )
-        .choices(["auto", "agg"])
+        .choices(["auto", "agg", "colbert"])
         .default("auto"),
     )
     .addOption(aggModeOption())
@@ -96,17 +96,23 @@ export function trainCommand(): Command {
     .addOption(new Option("--similarity <s>", "InfoNCE similarity (default cos)").choices(["cos", "dot"]))
     .option(
       "--temperature <x>",
-      "InfoNCE temperature (scale = 1/temperature; default 0.05)",
+      "InfoNCE temperature (scale = 1/temperature; default 0.05, ColBERT 1 as colbert-ai)",
       decimal({ above: 0 }),
     )
     .option("--symmetric", "InfoNCE: also rank queries for each positive (mean of both directions)")
+    .addOption(
+      new Option(
+        "--in-batch <mode>",
+        "InfoNCE's use of the batch: shared (one cross-entropy over every text of the batch; default), none (own positive and hard negatives only) or separate (colbert-ai's use_ib_negatives: both terms; ColBERT default from artifact.metadata)",
+      ).choices(["shared", "none", "separate"]),
+    )
     .addOption(
       new Option("--distance <d>", "triplet distance (default euclidean)").choices(["euclidean", "cosine"]),
     )
     .option("--margin <x>", "triplet margin (default 5 euclidean, 0.1 cosine)", decimal({ min: 0 }))
     .option(
       "--trainable <set>",
-      "full, last:N (default last:1) or lora; NLLB-E5 folders: lora (projection + LoRA); Aggretriever: full (default), heads, last:N or lora, the heads always train",
+      "full, last:N (default last:1) or lora; NLLB-E5 folders: lora (projection + LoRA); Aggretriever: full (default), heads, last:N or lora, the heads always train; ColBERT: full (default), heads, last:N or lora, the projection always trains, X-MOD embeddings and adapters never",
     )
     .option("--lora-r <n>", "LoRA rank", positiveInt, 32)
     .option("--lora-alpha <n>", "LoRA alpha", decimal({ above: 0 }), 64)
@@ -131,18 +137,21 @@ export function trainCommand(): Command {
     )
     .option(
       "--lr <x>",
-      "peak learning rate (default 3e-5, triplet 1e-5, Aggretriever 5e-6)",
+      "peak learning rate (default 3e-5, triplet 1e-5, Aggretriever 5e-6, ColBERT 3e-6)",
       decimal({ above: 0 }),
     )
     .option("--warmup-steps <n>", "linear warmup steps (default 10% of the steps)", nonNegativeInt)
     .option("--weight-decay <x>", "AdamW weight decay (default 0.01, Aggretriever 0)", decimal({ min: 0 }))
     .option(
       "--max-grad-norm <x>",
-      "clip gradients to this global norm (0: no clipping)",
+      "clip gradients to this global norm (0: no clipping; default 1, ColBERT 2 as colbert-ai)",
       decimal({ min: 0 }),
-      1,
     )
-    .option("--max-length <n>", "tokens per text", positiveInt)
+    .option(
+      "--max-length <n>",
+      "tokens per text (ColBERT: artifact.metadata's query_maxlen / doc_maxlen)",
+      positiveInt,
+    )
     .option(
       "--val-split <x>",
       "fraction held out for validation, stratified by language",
@@ -181,6 +190,7 @@ export function trainCommand(): Command {
             similarity: o.similarity,
             temperature: o.temperature,
             symmetric: o.symmetric,
+            inBatch: o.inBatch,
             distance: o.distance,
             margin: o.margin,
             trainable: o.trainable,

@@ -26,9 +26,15 @@ import { colbertDim, colbertGraph } from "../models/colbert.ts";
 import { adapterFeeds } from "../models/xmod.ts";
 import { resolveXmodLanguage } from "../models/xmod-langs.ts";
 import type { TensorData } from "../tensor/graph.ts";
-import { Session } from "../tensor/session.ts";
-import { checkTokenizerFits, loadTokenizer, type TextTokenizer } from "../text/tokenizer.ts";
-import { DEFAULT_ENCODER_FILES, type ResolveOptions, resolveModel } from "../weights/hub.ts";
+import type { Session } from "../tensor/session.ts";
+import type { TextTokenizer } from "../text/tokenizer.ts";
+import { modelFingerprint } from "../weights/fingerprint.ts";
+import type { ResolveOptions } from "../weights/hub.ts";
+
+/** A colbert-ai checkpoint folder: it has artifact.metadata (resolveModel fetches it with a hub id's files). */
+export function isColbertFolder(idOrDir: string): boolean {
+  return existsSync(join(idOrDir, "artifact.metadata"));
+}
 
 /** Python's string.punctuation, what colbert-ai's skiplist is made of. */
 export const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -114,7 +120,7 @@ export interface ColbertVocab {
 }
 
 /** special_tokens_map.json's token strings (a value may be a string or {content}). */
-function specialTokens(dir: string): Record<string, string> {
+export function specialTokens(dir: string): Record<string, string> {
   const file = join(dir, "special_tokens_map.json");
   const out: Record<string, string> = {
     cls_token: "<s>",
@@ -318,8 +324,12 @@ export class ColbertModel {
   private readonly adapters = new Map<string, Record<string, TensorData>>();
 
   private constructor(
+    /** What it was loaded as: a hub id, or the folder given. */
+    readonly id: string,
     readonly dir: string,
     readonly spec: ColbertSpec,
+    /** weights/fingerprint.ts of config.json and model.safetensors (what a collection records). */
+    readonly fingerprint: string,
     private readonly ck: Checkpoint,
     private readonly session: Session,
     private readonly tok: TextTokenizer | null,
@@ -328,8 +338,13 @@ export class ColbertModel {
 
   /** A colbert-ai checkpoint folder (or hub id): config.json, model.safetensors, artifact.metadata. */
   static async load(idOrDir: string, opts: ColbertOptions = {}): Promise<ColbertModel> {
-    const hub = { ...opts.hub, files: opts.hub?.files ?? [...DEFAULT_ENCODER_FILES, "artifact.metadata"] };
-    const dir = await resolveModel(idOrDir, hub);
+    // loaded here, not with the module: collection.ts imports it, and most commands run no model
+    const [{ Session }, { checkTokenizerFits, loadTokenizer }, { resolveModel }] = await Promise.all([
+      import("../tensor/session.ts"),
+      import("../text/tokenizer.ts"),
+      import("../weights/hub.ts"),
+    ]);
+    const dir = await resolveModel(idOrDir, opts.hub);
     const ck = Checkpoint.open(dir);
     try {
       const meta = readColbertMetadata(dir);
@@ -366,7 +381,11 @@ export class ColbertModel {
         threads: opts.threads,
         device: opts.device,
       });
-      return new ColbertModel(dir, spec, ck, session, tok, opts);
+      const fingerprint = modelFingerprint(dir, {
+        configs: [join(dir, "config.json"), join(dir, "artifact.metadata")],
+        weights: [join(dir, "model.safetensors")],
+      });
+      return new ColbertModel(idOrDir, dir, spec, fingerprint, ck, session, tok, opts);
     } catch (e) {
       ck.close();
       throw e;
@@ -375,6 +394,27 @@ export class ColbertModel {
 
   get dim(): number {
     return this.spec.dim;
+  }
+
+  /** doc_maxlen: the longest document row, [CLS] [D] ... [SEP] included. */
+  get maxLength(): number {
+    return this.spec.docMaxlen;
+  }
+
+  /** Each text's document row length before truncation (what the chunker counts). */
+  countTokens(texts: readonly string[]): number[] {
+    return this.bodies(texts).map((b) => b.length + (this.opts.legacyTokenization ? 2 : 3));
+  }
+
+  /** Each text's kept document token ids (as encodeDocuments' `ids`), without running the model. */
+  documentTokenIds(texts: readonly string[]): number[][] {
+    const rows = documentRows(this.bodies(texts), this.spec, { legacy: this.opts.legacyTokenization });
+    return rows.inputIds.map((ids, k) => ids.filter((_, j) => rows.keepMask[k][j] === 1));
+  }
+
+  /** A token id as the tokenizer spells it ("▁volcano"), or "#id" without a tokenizer. */
+  tokenText(id: number): string {
+    return this.tok?.idToToken(id) ?? `#${id}`;
   }
 
   /** X-MOD adapter names (config `languages`); [] for a BERT / XLM-R backbone. */

@@ -10,12 +10,14 @@
 //   <output>/chart.svg             per-language bars
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ColbertModel, isColbertFolder } from "../encode/colbert.ts";
 import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
 import { resolveNllbLang } from "../text/nllb-langs.ts";
 import { resolveModel } from "../weights/hub.ts";
 import { aggEval, type AggEval, type AggEvalOptions, refuseAggOptions } from "./agg-eval.ts";
 import { DenseScorer } from "./dense-search.ts";
 import { cachedEmbedder, modelFingerprint, type EmbedStats, type Embedder } from "./embed-cache.ts";
+import { lateRanker, type LateRanker } from "./late-interaction.ts";
 import type { Reference, Report } from "./report.ts";
 import { renderMarkdown, unmatched } from "./report-markdown.ts";
 import { readReference } from "./report-reference.ts";
@@ -52,6 +54,8 @@ export interface BenchmarkOptions {
   encoder?: Pick<EncoderOptions, "batchSize" | "threads" | "device" | "dtype" | "prompts"> & {
     revision?: string;
   };
+  /** ColBERT-XM models: the adapter for languages the model has none for (default: refuse them). */
+  adapterFallback?: string;
   /** Aggretriever models: --agg-mode, --lowercase, --agg-target (agg-eval.ts); an error for others. */
   agg?: AggEvalOptions;
   onProgress?: (label: string, done: number, total: number) => void;
@@ -81,17 +85,28 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
 
   let embedder: Embedder | undefined;
   let scorer: DenseScorer | undefined;
+  let late: LateRanker | undefined;
   let modelKey: string | undefined;
   let agg: AggEval | undefined;
   const files: string[] = [];
   try {
-    if (mode !== "bm25") {
-      const hub = { revision: o.encoder?.revision };
+    const hub = { revision: o.encoder?.revision };
+    const dir = mode === "bm25" ? null : await resolveModel(o.model, hub);
+    if (dir !== null && isColbertFolder(dir)) {
+      if (o.agg && Object.values(o.agg).some((v) => v !== undefined))
+        throw new Error(`${o.model} is a ColBERT model: the --agg-* options are for Aggretriever models`);
+      const model = await ColbertModel.load(dir, {
+        batchSize: o.encoder?.batchSize,
+        threads: o.encoder?.threads,
+        device: o.encoder?.device,
+        adapterFallback: o.adapterFallback,
+      });
+      late = lateRanker(model, o.onProgress);
+    } else if (dir !== null) {
       // int8 embeddings are not float32's: their own cache entries
       const dtype = o.encoder?.dtype ?? "float32";
       // so are embeddings with prefixes given by hand (none given: the keys caches already have)
       const prompts = o.encoder?.prompts ?? {};
-      const dir = await resolveModel(o.model, hub);
       agg = aggEval(o.model, dir, task, o.agg);
       modelKey =
         modelFingerprint(o.model, dir) +
@@ -129,6 +144,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       mode,
       embedder,
       scorer,
+      late,
       depth,
       margin: o.margin,
       queryLang: agg?.queryLang,
@@ -208,6 +224,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   } finally {
     await embedder?.close();
     await scorer?.close();
+    await late?.close();
   }
 }
 

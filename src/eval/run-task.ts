@@ -5,6 +5,7 @@ import { addDocuments, createBm25Index, searchBm25, type Bm25Index } from "../in
 import { analyzerLanguage } from "../text/analyzer.ts";
 import { concatRows, DenseScorer, normalizeRows, type TopK } from "./dense-search.ts";
 import type { Embedder } from "./embed-cache.ts";
+import type { LateRanker } from "./late-interaction.ts";
 import { marginScores, type MarginKind } from "./margin.ts";
 import { rankDocs } from "./ranking.ts";
 import { rrf, RRF_K } from "./rrf.ts";
@@ -25,6 +26,8 @@ export interface RunTaskOptions {
   /** Dense and hybrid modes. */
   embedder?: Embedder;
   scorer?: DenseScorer;
+  /** Instead of embedder and scorer: a multi-vector (ColBERT) model ranking by MaxSim. */
+  late?: LateRanker;
   /** Documents kept per query in the run (and in each list RRF fuses). */
   depth: number;
   /** xSIM margin scoring for bitext settings (dense mode only). */
@@ -45,8 +48,10 @@ export interface TaskRun {
 export async function runTask(task: EvalTask, o: RunTaskOptions): Promise<TaskRun> {
   if (!(Number.isInteger(o.depth) && o.depth >= 1))
     throw new Error(`--depth ${o.depth} is not a positive whole number; give e.g. --depth 100`);
-  if (o.mode !== "bm25" && (!o.embedder || !o.scorer))
+  if (o.mode !== "bm25" && !o.late && (!o.embedder || !o.scorer))
     throw new Error(`${o.mode} mode needs an encoder: pass --model ID_OR_DIR`);
+  if (o.margin && o.late)
+    throw new Error(`margin scoring needs one vector per sentence; a multi-vector (ColBERT) model has many`);
   if (o.margin && o.mode !== "dense")
     throw new Error(`margin scoring rescores dense neighbours; use --mode dense with --margin`);
   const lastUse = lastUses(task.settings);
@@ -57,7 +62,12 @@ export async function runTask(task: EvalTask, o: RunTaskOptions): Promise<TaskRu
   for (const [i, s] of task.settings.entries()) {
     o.onProgress?.(`ranking ${task.name}`, i, task.settings.length);
     const depth = s.dropIdenticalIds ? o.depth + 1 : o.depth;
-    const dense = o.mode === "bm25" ? undefined : await denseRun(s, depth, o);
+    const dense =
+      o.mode === "bm25"
+        ? undefined
+        : o.late
+          ? { lists: await o.late.rank(s, depth) }
+          : await denseRun(s, depth, o);
     const lexical = o.mode === "dense" ? undefined : bm25Run(s, depth, bm25, analyzerLang);
     const run = fuse(s, dense, lexical, o.depth);
     const result = evaluate(s.qrels, run, {
@@ -71,7 +81,11 @@ export async function runTask(task: EvalTask, o: RunTaskOptions): Promise<TaskRu
     out.push(settingMetrics(s, result));
     // Free what no later setting reads: vectors of sets, BM25 indexes of document sets.
     for (const set of s.queries) if (lastUse.get(set) === i) o.embedder?.drop(set, s.queryRole);
-    for (const set of s.docs) if (lastUse.get(set) === i) o.embedder?.drop(set, s.docRole);
+    for (const set of s.docs)
+      if (lastUse.get(set) === i) {
+        o.embedder?.drop(set, s.docRole);
+        o.late?.drop(set);
+      }
     if (lastUse.get(docsKey(s)) === i) bm25.delete(docsKey(s));
   }
   o.onProgress?.(`ranking ${task.name}`, task.settings.length, task.settings.length);

@@ -16,12 +16,17 @@
 //     freqs      u32 per posting: term frequency
 // The header also holds the analyzer config, the BM25 parameters, the counts, and the body's
 // SHA-256, so loading detects truncation, bit rot and indexes from another analyzer version.
+//
+// Loading is on every CLI search's path (tens of thousands of terms for a 20k-document
+// collection), so it makes no copy per term: the u32 sections are views of the one buffer the file
+// was read into, and a term's postings become the number[] arrays of Postings only when first read
+// (StoredPostings); a search reads its query's few terms. Every check still covers the whole file.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { checkAnalyzerConfig } from "../text/analyzer.ts";
-import { compactBm25, createBm25Index, type Bm25Index } from "./bm25.ts";
+import { compactBm25, createBm25Index, type Bm25Index, type Postings } from "./bm25.ts";
 import { intToByte4 } from "./bm25-norms.ts";
 import { bm25Params } from "./bm25-similarity.ts";
 import { writeFolderFile } from "./folder-files.ts";
@@ -203,13 +208,15 @@ function decode(buf: Buffer, file: string): Bm25Index {
     if (!Array.isArray(v) || v.length !== n || !v.every((s) => typeof s === "string" && s !== "")) {
       throw corrupt(`${name} must be ${n} non-empty strings`);
     }
-    if (new Set(v).size !== n) throw corrupt(`duplicate ${name}`);
-    return v as string[];
+    return v as string[]; // distinct: checked by the maps built from them below
   };
   const u32 = (name: Section, n: number): Uint32Array => {
     const b = section(name);
     if (b.length !== 4 * n) throw corrupt(`${name} holds ${b.length} bytes, expected ${4 * n}`);
-    return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    // a view when aligned (sections start at multiples of 8 in the file); a copy otherwise
+    return b.byteOffset % 4 === 0
+      ? new Uint32Array(b.buffer, b.byteOffset, n)
+      : new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
   };
   const ids = strings("ids", nDocs);
   const terms = strings("terms", nTerms);
@@ -223,27 +230,31 @@ function decode(buf: Buffer, file: string): Bm25Index {
   if (termStarts[0] !== 0 || termStarts[nTerms] !== nPostings) throw corrupt("bad term offsets");
   const lengthFromPostings = new Float64Array(nDocs);
   const index = createBm25Index({ analyzer, bm25: params });
+  const sections = { docs, freqs };
   for (let t = 0; t < nTerms; t++) {
-    const [start, end] = [termStarts[t], termStarts[t + 1]];
+    const start = termStarts[t];
+    const end = termStarts[t + 1];
     if (end <= start || end > nPostings) throw corrupt(`bad postings range for term ${t}`);
+    let last = -1;
     for (let j = start; j < end; j++) {
-      if (docs[j] >= nDocs || (j > start && docs[j] <= docs[j - 1]) || freqs[j] === 0) {
+      const d = docs[j];
+      if (d >= nDocs || d <= last || freqs[j] === 0) {
         throw corrupt(`bad posting ${j} of term ${JSON.stringify(terms[t])}`);
       }
-      lengthFromPostings[docs[j]] += freqs[j];
+      lengthFromPostings[d] += freqs[j];
+      last = d;
     }
-    index.postings.set(terms[t], {
-      docs: Array.from(docs.subarray(start, end)),
-      freqs: Array.from(freqs.subarray(start, end)),
-    });
+    index.postings.set(terms[t], new StoredPostings(sections, start, end));
   }
+  if (index.postings.size !== nTerms) throw corrupt("duplicate terms");
+  for (let d = 0; d < nDocs; d++) index.byId.set(ids[d], d);
+  if (index.byId.size !== nDocs) throw corrupt("duplicate ids");
   let docCount = 0;
   let sum = 0;
   for (let d = 0; d < nDocs; d++) {
     if (lengthFromPostings[d] !== lengths[d]) throw corrupt(`length of document ${JSON.stringify(ids[d])}`);
     if (lengths[d] > 0) docCount++;
     sum += lengths[d];
-    index.byId.set(ids[d], d);
   }
   if (docCount !== count("docCount") || sum !== count("sumTotalTermFreq")) throw corrupt("statistics");
   index.ids = ids;
@@ -252,6 +263,37 @@ function decode(buf: Buffer, file: string): Bm25Index {
   index.docCount = docCount;
   index.sumTotalTermFreq = sum;
   return index;
+}
+
+/**
+ * A term's postings in the decoded file, turned into Postings' arrays the first time they are read
+ * and kept (so writers that add to a loaded index push onto them as onto any other Postings).
+ */
+class StoredPostings implements Postings {
+  private docsRead: number[] | null = null;
+  private freqsRead: number[] | null = null;
+
+  constructor(
+    private readonly stored: { docs: Uint32Array; freqs: Uint32Array },
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  get docs(): number[] {
+    return (this.docsRead ??= Array.from(this.stored.docs.subarray(this.start, this.end)));
+  }
+
+  set docs(docs: number[]) {
+    this.docsRead = docs;
+  }
+
+  get freqs(): number[] {
+    return (this.freqsRead ??= Array.from(this.stored.freqs.subarray(this.start, this.end)));
+  }
+
+  set freqs(freqs: number[]) {
+    this.freqsRead = freqs;
+  }
 }
 
 function bytesOf(a: Uint32Array): Buffer {

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import type { AggOptions } from "../encode/aggretriever.ts";
-import { Encoder, type EncoderOptions } from "../encode/encoder.ts";
+import { ColbertModel, type ColbertOptions } from "../encode/colbert.ts";
+import type { Encoder, EncoderOptions } from "../encode/encoder.ts";
 import { analyzerConfig, type AnalyzerOptions } from "../text/analyzer.ts";
 import { storeAggVocabs, storedAggVocabs } from "./agg-vocab.ts";
 import type { AggVocab } from "../encode/agg-vocab-file.ts";
@@ -17,9 +18,10 @@ import { checkChunkOptions, type ChunkOptions } from "./chunker.ts";
 import { type DocScore, MAX_SCORE } from "./doc-score.ts";
 import { normalizeRows } from "./exact-search.ts";
 import { collectionPath, unknownCollection } from "./home.ts";
-import { LanceStore } from "./lance-store.ts";
 import type { DocColumns, Store } from "./store.ts";
+import { loadTokenSearch, type TokenSearch } from "./token-vectors.ts";
 import {
+  checkStoreOptions,
   collectionExists,
   collectionLocation,
   dropStore,
@@ -38,6 +40,7 @@ import {
   type EncoderCheckOptions,
   type DenseEncoderSpec,
   type EncoderSpec,
+  type MultiVectorEncoderSpec,
   type Manifest,
   MANIFEST_FILE,
   manifestBytes,
@@ -49,10 +52,15 @@ import {
 
 /** From this many chunks up, dense search goes through an ANN index by default (built when indexing). */
 export const DEFAULT_ANN_THRESHOLD = 200_000;
+/**
+ * The same for multi-vector collections (a PLAID index): exact MaxSim reads every token of every
+ * chunk (~30-200 per chunk), so it pays off far sooner than a single-vector index.
+ */
+export const DEFAULT_MULTI_VECTOR_THRESHOLD = 10_000;
 
 export interface CreateOptions {
-  /** The encoder of a dense collection, or "bm25" for a lexical-only one. */
-  model: Encoder | "bm25";
+  /** The encoder of a dense collection, a ColBERT model for a multi-vector one, or "bm25" for a lexical-only one. */
+  model: Encoder | ColbertModel | "bm25";
   /** Hub revision the encoder was loaded at (recorded, and used to load it for queries). */
   revision?: string | null;
   /** Chunk windows (dense collections); default: the encoder's max length, overlap 1/8 of it. */
@@ -79,6 +87,8 @@ export interface CollectionView {
   chunkDoc: Int32Array;
   /** [chunks, dims], unit rows for cosine collections; null until exact search needs them. */
   vectors: Float32Array | null;
+  /** Multi-vector collections: every live chunk's token vectors (with the PLAID index, or not), once searched. */
+  tokens: { indexed?: TokenSearch; exact?: TokenSearch };
 }
 
 /** The encoder spec a collection records for `enc`. */
@@ -102,11 +112,25 @@ export function encoderSpec(
   };
 }
 
+/** The spec a multi-vector collection records for a ColBERT model. */
+export function colbertSpec(m: ColbertModel, revision: string | null = null): MultiVectorEncoderSpec {
+  return {
+    kind: "multi-vector",
+    model: existsSync(m.id) ? resolve(m.id) : m.id,
+    revision,
+    dims: m.dim,
+    maxLength: m.maxLength,
+    fingerprint: m.fingerprint,
+  };
+}
+
 export class Collection {
   private viewCache: CollectionView | null = null;
   private bm25Cache: Bm25Index | null = null;
   private encoderCache: Encoder | null = null;
+  private colbertCache: ColbertModel | null = null;
   private ownsEncoder = false;
+  private ownsColbert = false;
   private aggVocabs = new Map<string, AggVocab>();
 
   private constructor(
@@ -139,6 +163,7 @@ export class Collection {
   static async openDir(name: string, dir: string): Promise<Collection> {
     const manifest = readManifest(dir);
     const dims = manifest.encoder.kind === "dense" ? manifest.encoder.dims : null;
+    const { LanceStore } = await import("./lance-store.ts");
     return Collection.withVocabs(new Collection(name, dir, manifest, await LanceStore.open(dir, dims)));
   }
 
@@ -172,7 +197,7 @@ export class Collection {
   static async openOrCreate(name: string, opts: CreateOptions & LocateOptions): Promise<Collection> {
     const wanted = newManifest(name, opts);
     if (!(await collectionExists(name, opts))) {
-      if (storeUrl(opts) === null) mkdirSync(collectionPath(name, opts.home), { recursive: true });
+      if (checkStoreOptions(opts) === null) mkdirSync(collectionPath(name, opts.home), { recursive: true });
       const dims = wanted.encoder.kind === "dense" ? wanted.encoder.dims : null;
       const store = await openStore(name, opts, dims, true);
       const unlock = await store.lock().catch(async (e) => {
@@ -182,7 +207,7 @@ export class Collection {
       try {
         await store.writeBlob(MANIFEST_FILE, manifestBytes(wanted)); // last: no manifest, no collection yet
         const col = new Collection(name, collectionLocation(name, opts), wanted, store);
-        if (opts.model !== "bm25") col.useEncoder(opts.model);
+        col.useModel(opts.model);
         return col;
       } finally {
         await unlock();
@@ -198,7 +223,7 @@ export class Collection {
             `${b.tokens}/${b.overlap}: leave --chunk-tokens/--overlap out or create a new collection`,
         );
       }
-      if (opts.model !== "bm25") col.useEncoder(opts.model, opts);
+      col.useModel(opts.model, opts);
       return col;
     } catch (e) {
       await col.close();
@@ -211,8 +236,73 @@ export class Collection {
     await this.store.writeBlob(MANIFEST_FILE, manifestBytes(this.manifest));
   }
 
+  /** One vector per chunk. */
   get dense(): boolean {
     return this.manifest.encoder.kind === "dense";
+  }
+
+  /** Token vectors per chunk, scored by MaxSim (ColBERT). */
+  get multiVector(): boolean {
+    return this.manifest.encoder.kind === "multi-vector";
+  }
+
+  /** Searched with a neural model (dense or multi-vector), not BM25 alone. */
+  get neural(): boolean {
+    return this.manifest.encoder.kind !== "bm25";
+  }
+
+  private useModel(model: CreateOptions["model"], opts: EncoderCheckOptions = {}): void {
+    if (model instanceof ColbertModel) this.useColbert(model, opts);
+    else if (model !== "bm25") this.useEncoder(model, opts);
+  }
+
+  /** Uses an already loaded ColBERT model for this multi-vector collection (not closed by us). */
+  useColbert(model: ColbertModel, opts: EncoderCheckOptions = {}): void {
+    const built = this.manifest.encoder;
+    checkSameEncoder(
+      this.name,
+      built,
+      colbertSpec(model, built.kind === "bm25" ? null : built.revision),
+      "use",
+      opts,
+    );
+    this.colbertCache = model;
+  }
+
+  /** The collection's ColBERT model, loaded from the manifest's model id the first time. */
+  async colbert(opts: ColbertOptions & EncoderCheckOptions = {}): Promise<ColbertModel> {
+    if (this.colbertCache) return this.colbertCache;
+    const spec = this.manifest.encoder;
+    if (spec.kind !== "multi-vector")
+      throw new Error(`collection "${this.name}" is not a multi-vector (ColBERT) collection`);
+    const m = await ColbertModel.load(spec.model, {
+      ...opts,
+      hub: { ...opts.hub, revision: spec.revision ?? undefined },
+    });
+    try {
+      checkSameEncoder(this.name, spec, colbertSpec(m, spec.revision), "use", opts);
+    } catch (e) {
+      await m.close();
+      throw e;
+    }
+    this.colbertCache = m;
+    this.ownsColbert = true;
+    return m;
+  }
+
+  /**
+   * Multi-vector collections: the token vectors of the view's chunks, with the PLAID index when
+   * `useIndex` and one is built (without: every chunk scored exactly).
+   */
+  async tokenSearch(useIndex: boolean): Promise<TokenSearch> {
+    const spec = this.manifest.encoder;
+    if (spec.kind !== "multi-vector")
+      throw new Error(`collection "${this.name}" is not a multi-vector (ColBERT) collection`);
+    const v = await this.view(false);
+    const withIndex = useIndex && this.manifest.ann.index !== null;
+    const key = withIndex ? "indexed" : "exact";
+    v.tokens[key] ??= await loadTokenSearch(this.store, v.chunkIds, liveHashes(v), spec.dims, withIndex);
+    return v.tokens[key];
   }
 
   /** Takes the collection's write lock; returns its release. */
@@ -237,8 +327,11 @@ export class Collection {
   async encoder(opts: EncoderOptions & EncoderCheckOptions = {}): Promise<Encoder> {
     if (this.encoderCache) return this.encoderCache;
     const spec = this.manifest.encoder;
+    if (spec.kind === "multi-vector")
+      throw new Error(`collection "${this.name}" is multi-vector (ColBERT): it has no single-vector encoder`);
     if (spec.kind !== "dense")
       throw new Error(`collection "${this.name}" is lexical only (bm25): use --mode bm25`);
+    const { Encoder } = await import("../encode/encoder.ts");
     const enc = await Encoder.load(spec.model, {
       ...opts,
       dtype: opts.dtype ?? spec.dtype,
@@ -319,6 +412,7 @@ export class Collection {
         chunkIndex: new Map(chunks.ids.map((id, i) => [id, i])),
         chunkDoc,
         vectors: chunks.vectors,
+        tokens: {},
       };
       this.viewCache = v;
     } else if (withVectors && v.vectors === null && this.dense) {
@@ -344,7 +438,9 @@ export class Collection {
 
   async close(): Promise<void> {
     if (this.ownsEncoder) await this.encoderCache?.close();
+    if (this.ownsColbert) await this.colbertCache?.close();
     this.encoderCache = null;
+    this.colbertCache = null;
     await this.store.close();
   }
 
@@ -423,14 +519,19 @@ function newManifest(name: string, opts: CreateOptions): Manifest {
     }
     encoder = { kind: "bm25" };
   } else {
-    encoder = encoderSpec(opts.model, opts.revision ?? null, opts.similarity);
+    encoder =
+      opts.model instanceof ColbertModel
+        ? colbertSpec(opts.model, opts.revision ?? null)
+        : encoderSpec(opts.model, opts.revision ?? null, opts.similarity);
     const tokens = opts.chunking?.tokens ?? opts.model.maxLength;
     chunking = checkChunkOptions(
       { tokens, overlap: opts.chunking?.overlap ?? Math.floor(tokens / 8) },
       opts.model.maxLength,
     );
   }
-  const threshold = opts.annThreshold ?? DEFAULT_ANN_THRESHOLD;
+  const threshold =
+    opts.annThreshold ??
+    (encoder.kind === "multi-vector" ? DEFAULT_MULTI_VECTOR_THRESHOLD : DEFAULT_ANN_THRESHOLD);
   if (!Number.isInteger(threshold) || threshold < 0)
     throw new Error(`ANN threshold must be an integer >= 0, got ${threshold}`);
   return {
@@ -445,6 +546,11 @@ function newManifest(name: string, opts: CreateOptions): Manifest {
     bm25: bm25Params(opts.bm25),
     ann: { threshold, index: null },
   };
+}
+
+/** Each chunk's document hash while that document is live (its chunks' docHash), else null. */
+export function liveHashes(v: CollectionView): (string | null)[] {
+  return Array.from(v.chunkDoc, (d) => (d >= 0 ? v.docs.hashes[d] : null));
 }
 
 /**

@@ -8,6 +8,7 @@ import { readState, STATE_FILE } from "./bm25-sync.ts";
 import { MANIFEST_FILE, manifestBytes } from "./manifest.ts";
 import { AGG_VOCAB_DIR } from "./agg-vocab.ts";
 import { collectionExists, collectionLocation, type LocateOptions, openStore } from "./stores.ts";
+import { listTokenSegments } from "./token-vectors.ts";
 
 export interface CopyResult {
   documents: number;
@@ -63,8 +64,13 @@ export async function copyCollection(
         const stamp = { bm25ChunksVersion: await dst.chunksVersion() };
         await dst.writeBlob(STATE_FILE, Buffer.from(JSON.stringify(stamp) + "\n"));
       }
-      for (const blob of await src.store.listBlobs(`${AGG_VOCAB_DIR}/`))
-        await dst.writeBlob(blob, (await src.store.readBlob(blob))!);
+      // token sets, and a multi-vector collection's token vectors (segments as they are; the PLAID
+      // index is left behind like an ANN index: --build-ann builds it again)
+      const blobs = [
+        ...(await src.store.listBlobs(`${AGG_VOCAB_DIR}/`)),
+        ...(await listTokenSegments(src.store)),
+      ];
+      for (const blob of blobs) await dst.writeBlob(blob, (await src.store.readBlob(blob))!);
       await dst.writeBlob(MANIFEST_FILE, manifestBytes({ ...m, ann: { ...m.ann, index: null } }));
       return { documents: docIds.length, chunks: chunks.ids.length, to: collectionLocation(name, to) };
     } finally {

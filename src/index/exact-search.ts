@@ -1,11 +1,43 @@
-// Exact dense search: the query against every stored vector, in TypeScript over one row-major
-// Float32Array. Measured against LanceDB's own flat search on 100k x 384 vectors (bench/index.bench.ts)
-// this is several times faster per query, and it is exact in double precision, which is what
-// evaluation wants.
+// Exact dense scores: the query against stored vectors, in TypeScript over one row-major
+// Float32Array, accumulated in double precision (exact products, eight partial sums). This is the
+// definition of a dense score everywhere (index, ANN re-scoring, evaluation); scanning a whole
+// collection goes through scan-search.ts, which finds the top with a float32 GEMM and re-scores the
+// candidates here, so its results equal these.
 import { topK } from "./bm25-topk.ts";
 import { type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
 
-/** q . v for every row v of `vectors` ([rows, dims] row-major), accumulated in double precision. */
+/** q . v of the row of `vectors` starting at `base`, in double precision (eight partial sums). */
+export function rowDot(vectors: Float32Array, base: number, query: Float32Array, dims: number): number {
+  // eight independent partial sums the CPU can overlap; products of two floats are exact in double
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let s5 = 0;
+  let s6 = 0;
+  let s7 = 0;
+  const tail = dims - (dims % 8);
+  let j = 0;
+  for (; j < tail; j += 8) {
+    const b = base + j;
+    s0 += query[j] * vectors[b];
+    s1 += query[j + 1] * vectors[b + 1];
+    s2 += query[j + 2] * vectors[b + 2];
+    s3 += query[j + 3] * vectors[b + 3];
+    s4 += query[j + 4] * vectors[b + 4];
+    s5 += query[j + 5] * vectors[b + 5];
+    s6 += query[j + 6] * vectors[b + 6];
+    s7 += query[j + 7] * vectors[b + 7];
+  }
+  for (; j < dims; j++) s0 += query[j] * vectors[base + j];
+  return s0 + s1 + (s2 + s3) + (s4 + s5 + (s6 + s7));
+}
+
+/**
+ * q . v for every row v of `vectors` ([rows, dims] row-major), accumulated in double precision: the
+ * exact score every search path agrees on (see scan-search.ts for the fast path that finds the top).
+ */
 export function dotAll(
   vectors: Float32Array,
   dims: number,
@@ -15,23 +47,7 @@ export function dotAll(
   if (query.length !== dims) throw new Error(`query vector has ${query.length} dims, the collection ${dims}`);
   const rows = Math.floor(vectors.length / dims);
   const scores = out ?? new Float64Array(rows);
-  const tail = dims - (dims % 4);
-  for (let r = 0, base = 0; r < rows; r++, base += dims) {
-    // four partial sums: independent adds the CPU can overlap
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let j = 0;
-    for (; j < tail; j += 4) {
-      s0 += query[j] * vectors[base + j];
-      s1 += query[j + 1] * vectors[base + j + 1];
-      s2 += query[j + 2] * vectors[base + j + 2];
-      s3 += query[j + 3] * vectors[base + j + 3];
-    }
-    for (; j < dims; j++) s0 += query[j] * vectors[base + j];
-    scores[r] = s0 + s1 + s2 + s3;
-  }
+  for (let r = 0, base = 0; r < rows; r++, base += dims) scores[r] = rowDot(vectors, base, query, dims);
   return scores;
 }
 

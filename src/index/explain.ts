@@ -9,8 +9,10 @@
 //  - Term highlights analyse the hit's text with the analyzer and language of the query reading
 //    that scored it, so a stemmed form ("volcanoes" for "volcano") lights up as the index matched it.
 //  - The sentence highlight embeds each sentence of the hit's text as a passage, as the document
-//    was, and keeps the one nearest the query: where the dense match most likely sits.
-import type { Encoder } from "../encode/encoder.ts";
+//    was, and keeps the one nearest the query: where the dense match most likely sits (multi-vector
+//    collections: each sentence encoded as a document and scored by MaxSim).
+//  - Multi-vector (ColBERT) hits list, for each query token, the document token it matched (its
+//    maximum dot product) and that dot product: the terms of the MaxSim sum, from the stored vectors.
 import { type AnalyzerConfig, makeSpanAnalyzer } from "../text/analyzer.ts";
 import { encodedLang } from "./agg-vocab.ts";
 import { type Bm25Index, docFreq, type Postings } from "./bm25.ts";
@@ -18,13 +20,12 @@ import { LENGTH_TABLE } from "./bm25-norms.ts";
 import { avgFieldLength, luceneIdf, normInverse, termScore, termWeight } from "./bm25-similarity.ts";
 import type { CollectionView } from "./collection.ts";
 import { type ChunkScore, type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
-import { dotAll, normalizeRows } from "./exact-search.ts";
 import type { FusedItem } from "./fusion.ts";
 
 /** Why the hit scored what it did (SearchOptions.explain). */
 export interface HitExplain {
   /** Dense: the document's score and 1-based rank in the dense list (null: not in that list's depth). */
-  dense?: { score: number; rank: number | null };
+  dense?: { score: number; rank: number | null; tokens?: TokenMatch[] };
   /**
    * BM25: the document's score, its rank in the BM25 list, and each query term's contribution in
    * the best chunk (the contributions sum to the chunk's BM25 score, within float error; with doc
@@ -37,6 +38,21 @@ export interface HitExplain {
    * min-max normalised score x weight. The contributions sum to hit.score.
    */
   fusion?: { method: "rrf" | "weighted"; parts: FusionPart[] };
+}
+
+/** One query token's term of a MaxSim score: the document token it matched best. */
+export interface TokenMatch {
+  /** The query token as the tokenizer spells it ([MASK] for the query's padding rows). */
+  query: string;
+  /** Its row in the query (0 is [CLS], 1 the [Q] marker). */
+  queryPosition: number;
+  /** The document token it matched, and that token's row among the chunk's kept tokens. */
+  doc: string;
+  docPosition: number;
+  /** Their dot product: the query token's contribution to the score. */
+  score: number;
+  /** A [MASK] row of ColBERT's query augmentation (padding that matches as a soft expansion). */
+  expansion: boolean;
 }
 
 export interface Bm25TermScore {
@@ -67,14 +83,15 @@ export interface Highlight {
   score?: number;
 }
 
-/** The dense search as run: its ranked list, every chunk score it had, and the query's vector. */
+/** The dense search as run: its ranked list, every chunk score it had, and how it scores a text. */
 export interface DenseRun {
   list: readonly DocHit[];
   /** Exact search: every allowed chunk; ANN: the chunks fetched. Read only for documents off the list. */
   chunks: () => Iterable<ChunkScore>;
-  /** As scored (unit length for cosine collections). */
-  query: Float32Array;
-  encoder: Encoder;
+  /** Scores texts against the query as the collection scores chunks (each with its NLLB language). */
+  scoreTexts: (texts: readonly string[], langs: readonly string[]) => Promise<ArrayLike<number>>;
+  /** Multi-vector collections: each returned chunk's query-token matches. */
+  tokenMatches?: (chunks: readonly number[]) => Promise<TokenMatch[][]>;
 }
 
 /** The BM25 search as run: its ranked list, every chunk it matched, and the query's terms. */
@@ -89,7 +106,6 @@ export interface Bm25Run {
 export interface ExplainInput {
   view: CollectionView;
   docScore: DocScore;
-  cosine: boolean;
   dense?: DenseRun;
   bm25?: Bm25Run;
   fusion?: { method: "rrf" | "weighted"; items: readonly FusedItem[] };
@@ -125,10 +141,12 @@ export async function annotate(
     const dense = run.dense && listed(docs, run.dense.list, run.dense.chunks, view.chunkDoc, docScore);
     const bm25 = run.bm25 && listed(docs, run.bm25.list, () => run.bm25!.chunks, view.chunkDoc, docScore);
     const fused = run.fusion && new Map(run.fusion.items.map((f) => [Number(f.id), f]));
+    const matches = await run.dense?.tokenMatches?.(hits.map((h) => h.chunk));
     hits.forEach((h, i) => {
       const e: HitExplain = {};
       const d = dense?.get(h.doc);
       if (d !== undefined) e.dense = { score: d.hit.score, rank: d.rank };
+      if (e.dense && matches) e.dense.tokens = matches[i];
       if (bm25 !== undefined) {
         const b = bm25.get(h.doc);
         const { lang, terms } = reading(h.doc);
@@ -167,11 +185,46 @@ export async function annotate(
       const best = await bestSentences(
         hits.map((h) => ({ text: h.text, lang: view.docs.langs[h.doc] })),
         run.dense,
-        run.cosine,
       );
       best.forEach((s, i) => s && spans[i].push(s));
     }
     spans.forEach((s, i) => (out[i].highlights = s.sort((a, b) => a.start - b.start || a.end - b.end)));
+  }
+  return out;
+}
+
+/**
+ * For each query row, the document row with the largest dot product (the first on ties, as MaxSim's
+ * max takes it): `doc` is the chunk's stored token vectors, `docIds` the ids of its kept tokens.
+ */
+export function tokenMatchesOf(
+  query: { vectors: Float32Array; dims: readonly [number, number]; ids: readonly number[] },
+  doc: Float32Array,
+  docIds: readonly number[],
+  spell: (id: number) => string,
+  maskId: number,
+): TokenMatch[] {
+  const [nq, dim] = query.dims;
+  const nd = doc.length / dim;
+  const out: TokenMatch[] = [];
+  for (let i = 0; i < nq; i++) {
+    let best = -Infinity;
+    let at = -1;
+    for (let j = 0; j < nd; j++) {
+      let s = 0;
+      for (let x = 0; x < dim; x++) s += query.vectors[i * dim + x] * doc[j * dim + x];
+      if (s > best) [best, at] = [s, j];
+    }
+    if (at < 0) continue;
+    const id = docIds[at];
+    out.push({
+      query: spell(query.ids[i]),
+      queryPosition: i,
+      doc: id === undefined ? "?" : spell(id),
+      docPosition: at,
+      score: best,
+      expansion: query.ids[i] === maskId,
+    });
   }
   return out;
 }
@@ -279,15 +332,12 @@ export function sentenceSpans(text: string): { start: number; end: number }[] {
 async function bestSentences(
   texts: readonly { text: string; lang: string }[],
   dense: DenseRun,
-  cosine: boolean,
 ): Promise<(Highlight | null)[]> {
   const spans = texts.map((t) => sentenceSpans(t.text));
   const rows = spans.flatMap((s, i) => s.map((x) => texts[i].text.slice(x.start, x.end)));
   if (rows.length === 0) return texts.map(() => null);
   const langs = spans.flatMap((s, i) => s.map(() => encodedLang(texts[i].lang)));
-  const emb = await dense.encoder.embed(rows, { role: "passage", lang: langs });
-  if (cosine) normalizeRows(emb.data, emb.dims[1]);
-  const scores = dotAll(emb.data, emb.dims[1], dense.query);
+  const scores = await dense.scoreTexts(rows, langs);
   let row = 0;
   return spans.map((s) => {
     let best: Highlight | null = null;

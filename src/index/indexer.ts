@@ -16,10 +16,11 @@ import { type LanguageDetector, loadLanguageDetector, UNDETERMINED } from "../te
 import { deleteDocument as bm25Delete, type Bm25Index } from "./bm25.ts";
 import { addDocumentsAsync as bm25AddAsync, saveCollectionBm25 } from "./bm25-sync.ts";
 import { type Chunk, chunkDocumentsAsync, type TokenCounter } from "./chunker.ts";
-import type { Collection } from "./collection.ts";
+import { type Collection, liveHashes } from "./collection.ts";
 import { normalizeRows } from "./exact-search.ts";
 import type { InputDoc } from "./ingest.ts";
 import type { AnnType, ChunkRow, DocRow } from "./store.ts";
+import { buildTokenIndex, compactTokenSegments, writeTokenSegment } from "./token-vectors.ts";
 
 export interface AddOptions {
   /** Language of documents that give none: a code, or "auto" to detect it (the default). */
@@ -132,6 +133,7 @@ export async function addDocuments(
   const defaultLang =
     opts.lang === undefined || opts.lang === "auto" ? "auto" : checkLang(opts.lang, "--lang");
   const enc = col.dense ? await col.encoder() : null;
+  const colbert = col.multiVector ? await col.colbert() : null;
   const store = col.store;
   const shared = opts.shared === true;
   if (shared && !store.claim)
@@ -239,11 +241,12 @@ export async function addDocuments(
       }
       if (prepared.length === 0) return;
 
-      if (enc !== null) {
+      const counter = enc ? encoderCounter(enc) : colbert && { count: colbert.countTokens.bind(colbert) };
+      if (counter) {
         // async: a long document must not block Ctrl-C and progress
         const chunks = await chunkDocumentsAsync(
           prepared.map((x) => ({ text: x.row.text, title: x.row.title ?? undefined })),
-          encoderCounter(enc),
+          counter,
           col.manifest.chunking!,
         );
         prepared.forEach((x, i) => (x.chunks = chunks[i]));
@@ -274,6 +277,17 @@ export async function addDocuments(
           { role: "passage", lang: rows.map((r) => (r.lang === UNDETERMINED ? DEFAULT_NLLB_LANG : r.lang)) },
         );
         vectors = col.cosine ? normalizeRows(emb.data, emb.dims[1]) : emb.data;
+      }
+      if (colbert !== null) {
+        // token vectors go to a segment of their own, before the rows that make them live
+        const tokens = await colbert.encodeDocuments(
+          rows.map((r) => r.prefix + r.text),
+          { lang: rows.map((r) => (r.lang === UNDETERMINED ? undefined : r.lang)) as string[] },
+        );
+        await writeTokenSegment(
+          store,
+          rows.map((r, i) => ({ id: r.id, docHash: r.docHash, vectors: tokens[i] })),
+        );
       }
 
       // commit: chunks first, the document rows last (see the top of this file)
@@ -364,24 +378,52 @@ async function finish(col: Collection, bm25: Bm25Index, opts: AddOptions): Promi
   const store = col.store;
   await store.optimize();
   const m = col.manifest;
-  if (m.encoder.kind === "dense") {
+  if (m.encoder.kind === "multi-vector") {
+    col.invalidate();
+    const v = await col.view(false);
+    await compactTokenSegments(store, v.chunkIds, liveHashes(v), m.encoder.dims);
+  }
+  if (m.encoder.kind !== "bm25") {
     const rows = await store.countChunks();
     const due = opts.ann === true || ((opts.ann ?? "auto") === "auto" && rows >= m.ann.threshold && rows > 0);
-    if (due) await buildAnnIndex(col, opts.annType ?? col.store.annTypes[0], rows);
+    if (due) await buildAnnIndex(col, opts.annType ?? defaultAnnType(col), rows);
   }
   await saveCollectionBm25(bm25, store);
   col.setBm25(bm25);
 }
 
+/** The index a collection builds unless told: the store's first; PLAID for multi-vector collections. */
+export function defaultAnnType(col: Collection): AnnType {
+  return col.multiVector ? "plaid" : col.store.annTypes[0];
+}
+
 /** Builds the ANN index now and records it in the manifest (the caller holds the lock). */
 export async function buildAnnIndex(col: Collection, type: AnnType, rows: number): Promise<void> {
-  if (col.manifest.encoder.kind !== "dense")
-    throw new Error(`collection "${col.name}" has no vectors to index (bm25)`);
+  const enc = col.manifest.encoder;
+  if (enc.kind === "bm25") throw new Error(`collection "${col.name}" has no vectors to index (bm25)`);
+  if (enc.kind === "multi-vector" || type === "plaid") {
+    if (enc.kind !== "multi-vector" || type !== "plaid")
+      throw new Error(
+        `--build-ann ${type}: collection "${col.name}" builds ${enc.kind === "multi-vector" ? "plaid" : col.store.annTypes.join(" or ")}`,
+      );
+    col.invalidate();
+    const v = await col.view(false);
+    await buildTokenIndex(col.store, v.chunkIds, liveHashes(v), enc.dims);
+  } else await buildVectorIndex(col, type, rows);
+  col.manifest = {
+    ...col.manifest,
+    ann: { ...col.manifest.ann, index: { type, rows, built: new Date().toISOString() } },
+  };
+  col.invalidate();
+  await col.saveManifest();
+}
+
+async function buildVectorIndex(col: Collection, type: AnnType, rows: number): Promise<void> {
   if (!col.store.annTypes.includes(type))
     throw new Error(
       `--build-ann ${type}: collection "${col.name}" (${col.store.kind} store) builds ${col.store.annTypes.join(" or ")}`,
     );
-  if (type === "hnsw_sq" && col.manifest.encoder.similarity !== "cosine") {
+  if (type === "hnsw_sq" && !col.cosine) {
     throw new Error(`an HNSW-SQ index needs cosine vectors; "${col.name}" scores by dot product: use ivf_pq`);
   }
   if (type === "ivf_pq" && rows < 256) {
@@ -390,11 +432,6 @@ export async function buildAnnIndex(col: Collection, type: AnnType, rows: number
     );
   }
   await col.store.createVectorIndex(type, rows);
-  col.manifest = {
-    ...col.manifest,
-    ann: { ...col.manifest.ann, index: { type, rows, built: new Date().toISOString() } },
-  };
-  await col.saveManifest();
 }
 
 /** Deletes documents by id; returns the ids that were not in the collection. */

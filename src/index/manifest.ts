@@ -59,7 +59,23 @@ export interface AggSettings {
   lowercase: boolean;
 }
 
-export type EncoderSpec = DenseEncoderSpec | { kind: "bm25" };
+/**
+ * A late-interaction (ColBERT / ColBERT-XM) model: every chunk keeps one unit vector per token and
+ * scores by MaxSim (encode/colbert.ts); the token vectors live in the store's blobs
+ * (token-vectors.ts), not in the chunk rows.
+ */
+export interface MultiVectorEncoderSpec {
+  kind: "multi-vector";
+  model: string;
+  revision: string | null;
+  /** Width of each token vector. */
+  dims: number;
+  /** doc_maxlen: longest document row in tokens, special tokens and the [D] marker included. */
+  maxLength: number;
+  fingerprint?: string;
+}
+
+export type EncoderSpec = DenseEncoderSpec | MultiVectorEncoderSpec | { kind: "bm25" };
 
 export interface AnnSpec {
   /** Dense search uses the ANN index (when there is one) from this many chunks up. */
@@ -124,12 +140,10 @@ export function parseManifest(text: string, file: string): Manifest {
     );
   }
   const enc = raw.encoder as EncoderSpec | undefined;
-  if (enc?.kind !== "bm25" && enc?.kind !== "dense") throw bad(`unknown encoder ${JSON.stringify(enc)}`);
-  if (
-    enc.kind === "dense" &&
-    !(Number.isInteger(enc.dims) && enc.dims > 0 && typeof enc.model === "string")
-  ) {
-    throw bad("the dense encoder needs a model and positive integer dims");
+  if (enc?.kind !== "bm25" && enc?.kind !== "dense" && enc?.kind !== "multi-vector")
+    throw bad(`unknown encoder ${JSON.stringify(enc)}`);
+  if (enc.kind !== "bm25" && !(Number.isInteger(enc.dims) && enc.dims > 0 && typeof enc.model === "string")) {
+    throw bad(`the ${enc.kind} encoder needs a model and positive integer dims`);
   }
   if (enc.kind === "dense") {
     const p = enc.prompts;
@@ -165,6 +179,8 @@ function toJson(m: Manifest): Record<string, unknown> {
 export function describeEncoder(e: EncoderSpec): string {
   if (e.kind === "bm25") return "bm25 (lexical only)";
   const rev = e.revision ? `@${e.revision}` : "";
+  if (e.kind === "multi-vector")
+    return `${e.model}${rev} (multi-vector, ${e.dims} dims per token, MaxSim, max ${e.maxLength} tokens)`;
   const agg = e.agg ? `, --agg-mode ${e.agg.mode}${e.agg.lowercase ? ", lowercased" : ""}` : "";
   return `${e.model}${rev} (${e.dims} dims, ${e.similarity}, max ${e.maxLength} tokens${agg})`;
 }
@@ -187,20 +203,22 @@ export function checkSameEncoder(
   opts: EncoderCheckOptions = {},
 ): void {
   const same =
-    built.kind === given.kind &&
-    (built.kind === "bm25" ||
-      (given.kind === "dense" &&
+    built.kind === "bm25" || given.kind === "bm25"
+      ? built.kind === given.kind
+      : built.kind === given.kind &&
         built.model === given.model &&
         (built.revision ?? null) === (given.revision ?? null) &&
         built.dims === given.dims &&
-        built.normalize === given.normalize &&
-        built.maxLength === given.maxLength));
+        built.maxLength === given.maxLength &&
+        (built.kind !== "dense" || built.normalize === (given as DenseEncoderSpec).normalize);
   if (!same) {
     throw new Error(
       `cannot ${what} collection "${name}" with ${describeEncoder(given)}: it was built with ` +
         `${describeEncoder(built)}; use that model (or leave --model out), or create a new collection`,
     );
   }
+  if (built.kind === "bm25" || built.kind !== given.kind) return;
+  checkSameWeights(name, built, given, what, opts);
   if (built.kind !== "dense" || given.kind !== "dense") return;
   const [a, b] = [built.prompts, given.prompts];
   if (a && b && (a.query !== b.query || a.passage !== b.passage))
@@ -209,6 +227,16 @@ export function checkSameEncoder(
         `leave --query-prefix/--passage-prefix out (or give those), or create a new collection`,
     );
   if (built.agg && given.agg) checkSameAgg(name, built.agg, given.agg, what);
+}
+
+/** A model at the same path whose weights changed since the collection was built is refused. */
+function checkSameWeights(
+  name: string,
+  built: { model: string; fingerprint?: string },
+  given: { fingerprint?: string },
+  what: string,
+  opts: EncoderCheckOptions,
+): void {
   if (
     built.fingerprint &&
     given.fingerprint &&

@@ -510,8 +510,12 @@ export interface PlaidSearchOptions {
   nprobe?: number;
   /** Documents re-scored with full MaxSim after the centroid-interaction ranking (default 2048). */
   candidates?: number;
-  /** Re-score over decompressed vectors (default), or over `exactTokens`, the original vectors. */
-  rescore?: "decompressed" | "exact";
+  /**
+   * Re-score over decompressed vectors (default), over the index's float16 copies (every kept
+   * candidate scored as exactly as float16 allows: what a collection, which keeps them anyway,
+   * does), or over `exactTokens`, the original vectors.
+   */
+  rescore?: "decompressed" | "float16" | "exact";
   /** The original token matrix ([n, dim], the rows the index was built from), for rescore "exact". */
   exactTokens?: Float32Array;
   /**
@@ -672,6 +676,8 @@ export function searchPlaid(
   const nq = query.dims[0];
   const nDocs = docOffsets.length - 1;
   const rescore = opts.rescore ?? "decompressed";
+  if (rescore === "float16" && !index.float16)
+    throw new Error(`rescore "float16" needs the index's float16 copies (buildPlaidIndex keepFloat16)`);
   if (rescore === "exact" && opts.exactTokens?.length !== (docOffsets[nDocs] ?? 0) * dim)
     throw new Error(
       `rescore "exact" needs exactTokens: the ${docOffsets[nDocs]} x ${dim} token matrix indexed`,
@@ -722,38 +728,40 @@ export function searchPlaid(
   }
   const keep = topK(approx, opts.candidates ?? PLAID_SEARCH_DEFAULTS.candidates);
 
-  // re-scoring: full MaxSim over the kept documents' (decompressed or original) vectors
+  // re-scoring: full MaxSim over the kept documents' (decompressed, float16 or original) vectors
   // in document order, so equal final scores go to the lower document index
   const ids = Uint32Array.from(keep.ids, (x) => cands[x]).sort();
+  const f16 = index.float16;
+  const table = f16 ? float16Table() : null;
+  let buf = new Float32Array(0);
+  /** MaxSim of document d over its float16 copies. */
+  const halfMaxSim = (d: number) => {
+    const from = docOffsets[d] * dim;
+    const to = docOffsets[d + 1] * dim;
+    if (buf.length < to - from) buf = new Float32Array(to - from);
+    for (let x = from; x < to; x++) buf[x - from] = table![f16![x]];
+    return maxSimRows(query.vectors, nq, dim, buf, 0, (to - from) / dim, maxima);
+  };
   const full = new Float32Array(ids.length);
-  const scorer = rescore === "exact" ? undefined : new ResidualScorer(index, query.vectors, nq, cq);
+  const scorer = rescore === "decompressed" ? new ResidualScorer(index, query.vectors, nq, cq) : undefined;
   ids.forEach((d, x) => {
-    const from = docOffsets[d];
-    const to = docOffsets[d + 1];
-    full[x] = scorer
-      ? scorer.maxSim(from, to, maxima)
-      : maxSimRows(query.vectors, nq, dim, opts.exactTokens!, from, to, maxima);
+    full[x] =
+      rescore === "float16"
+        ? halfMaxSim(d)
+        : scorer
+          ? scorer.maxSim(docOffsets[d], docOffsets[d + 1], maxima)
+          : maxSimRows(query.vectors, nq, dim, opts.exactTokens!, docOffsets[d], docOffsets[d + 1], maxima);
   });
 
   // final re-score of the best few with the float16 copies
-  const f16 = index.float16;
   const rerank =
-    rescore === "exact" || !f16
+    rescore !== "decompressed" || !f16
       ? 0
       : Math.min(opts.rerank ?? PLAID_SEARCH_DEFAULTS.rerankPerK * k, ids.length);
   if (rerank > 0) {
     const few = topK(full, rerank);
     const rids = Uint32Array.from(few.ids, (x) => ids[x]).sort();
-    const table = float16Table();
-    let longest = 0;
-    for (const d of rids) longest = Math.max(longest, docOffsets[d + 1] - docOffsets[d]);
-    const buf = new Float32Array(longest * dim);
-    const exact = Float32Array.from(rids, (d) => {
-      const from = docOffsets[d] * dim;
-      const to = docOffsets[d + 1] * dim;
-      for (let x = from; x < to; x++) buf[x - from] = table[f16![x]];
-      return maxSimRows(query.vectors, nq, dim, buf, 0, (to - from) / dim, maxima);
-    });
+    const exact = Float32Array.from(rids, halfMaxSim);
     const top = topK(exact, k);
     return {
       ids: Uint32Array.from(top.ids, (x) => rids[x]),

@@ -12,10 +12,11 @@
 //   documents  id, hash, title, lang, metadata_text (the JSON text as given, returned unchanged),
 //              metadata (the same as jsonb, for queries on the server), text, chunks
 //   chunks     id ("<doc id>#<n>"), doc_id, doc_hash, chunk, span_start, span_end, lang, prefix,
-//              text, and vector (pgvector's vector(dims)) in dense collections
+//              text, and vector in dense collections: pgvector's vector(dims) (float32), or
+//              halfvec(dims) (float16: half the bytes) when created so
 //   blobs      name, data: collection.json, bm25.xlir, state.json, agg-vocab/<lang>.json
 //   meta       key, value: format_version, chunks_version (a counter bumped by every commit to
-//              chunks), dims, name, distributed
+//              chunks), dims, name, distributed, vector_type (vector or halfvec; since format 2)
 // Key columns are COLLATE "C": byte order, the same on every server whatever its locale, so ORDER BY
 // id is deterministic and the btree compares bytes (faster than a locale's rules).
 //
@@ -26,8 +27,15 @@
 import { createHash } from "node:crypto";
 import { checkCollectionName } from "./home.ts";
 
-/** The layout version in meta.format_version; open() migrates older ones and refuses newer ones. */
-export const FORMAT_VERSION = 1;
+/**
+ * The layout version in meta.format_version; open() migrates older ones and refuses newer ones.
+ * 2: meta.vector_type (an xlir reading format 1 would take a halfvec column for a vector one).
+ */
+export const FORMAT_VERSION = 2;
+
+/** How a dense collection stores its vectors: pgvector's vector (float32) or halfvec (float16). */
+export type VectorType = "vector" | "halfvec";
+export const VECTOR_TYPES: readonly VectorType[] = ["vector", "halfvec"];
 
 /** PostgreSQL's identifier limit (NAMEDATALEN - 1 bytes); longer ones are silently cut. */
 const MAX_IDENT = 63;
@@ -72,7 +80,12 @@ export function tables(name: string) {
  * quoted schema of the vector extension: types and operators are qualified with it, so they resolve
  * whatever the session's search_path.
  */
-export function createDdl(name: string, dims: number | null, vx: string): string[] {
+export function createDdl(
+  name: string,
+  dims: number | null,
+  vx: string,
+  type: VectorType = "vector",
+): string[] {
   const t = tables(name);
   if (dims !== null && !(Number.isInteger(dims) && dims > 0)) throw new Error(`internal: bad dims ${dims}`);
   return [
@@ -98,7 +111,7 @@ export function createDdl(name: string, dims: number | null, vx: string): string
   span_end integer NOT NULL,
   lang text COLLATE "C" NOT NULL,
   prefix text NOT NULL,
-  text text NOT NULL,${dims === null ? "" : `\n  vector ${vx}.vector(${dims}) NOT NULL,`}
+  text text NOT NULL,${dims === null ? "" : `\n  vector ${vx}.${type}(${dims}) NOT NULL,`}
   PRIMARY KEY (id, doc_id)
 )`,
     `CREATE INDEX chunks_doc_id ON ${t.chunks} (doc_id)`,
@@ -141,14 +154,39 @@ export interface HnswBuild {
   efConstruction: number;
 }
 
-/** The HNSW index on the chunk vectors, for inner product (`<#>`: the negated dot product). */
-export function hnswIndexDdl(name: string, vx: string, opts: HnswBuild): string[] {
+/** The vector index kinds of PostgreSQL collections (store.ts AnnType). */
+export type PgAnnType = "hnsw" | "hnsw_bq";
+
+/**
+ * The vector index on the chunks (one at a time: building one drops the other):
+ *   hnsw     HNSW on the vectors for inner product (`<#>`: the negated dot product), with the
+ *            operator class of the column's type (vector_ip_ops, halfvec_ip_ops);
+ *   hnsw_bq  HNSW on the binary-quantised vectors (one bit per dimension: its sign) for Hamming
+ *            distance, an expression index: 32x smaller than float32 vectors, its candidates
+ *            re-ranked by the full vectors in the same query (bqQuery).
+ */
+export function hnswIndexDdl(
+  name: string,
+  vx: string,
+  opts: HnswBuild,
+  index: { kind: PgAnnType; type: VectorType; dims: number },
+): string[] {
   const t = tables(name);
+  const on =
+    index.kind === "hnsw"
+      ? `vector ${vx}.${index.type}_ip_ops`
+      : `(${bits(vx, "vector", index.dims)}) ${vx}.bit_hamming_ops`;
   return [
     `DROP INDEX IF EXISTS ${t.schema}.chunks_vector_hnsw`,
-    `CREATE INDEX chunks_vector_hnsw ON ${t.chunks} USING hnsw (vector ${vx}.vector_ip_ops) ` +
+    `DROP INDEX IF EXISTS ${t.schema}.chunks_vector_hnsw_bq`,
+    `CREATE INDEX chunks_vector_${index.kind} ON ${t.chunks} USING hnsw (${on}) ` +
       `WITH (m = ${opts.m}, ef_construction = ${opts.efConstruction})`,
   ];
+}
+
+/** The binary quantisation of `v` as the hnsw_bq index holds it. */
+function bits(vx: string, v: string, dims: number): string {
+  return `${vx}.binary_quantize(${v})::bit(${dims})`;
 }
 
 /**
@@ -172,15 +210,97 @@ export function annSettings(ef: number, iterative: boolean, distributed: boolean
 /**
  * The ANN query: the k nearest chunks by inner product, through the HNSW index, with the
  * filter's language conditions ($1 is the query vector, $2.. the language lists). The vectors come
- * back in pgvector's binary form (vector_send), so their float32 values arrive bit-exact.
+ * back in pgvector's binary form (vector_send, halfvec_send), so their values arrive bit-exact.
  */
-export function annQuery(name: string, vx: string, langConds: { negate: boolean }[], k: number): string {
+export function annQuery(
+  name: string,
+  vx: string,
+  langConds: { negate: boolean }[],
+  k: number,
+  type: VectorType = "vector",
+): string {
   const t = tables(name);
-  const where = langConds.map((c, i) => `${c.negate ? "NOT " : ""}(lang = ANY($${i + 2}::text[]))`);
   return (
-    `SELECT id, ${vx}.vector_send(vector) AS v FROM ${t.chunks}` +
-    (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
-    ` ORDER BY vector OPERATOR(${vx}.<#>) $1::${vx}.vector LIMIT ${k}`
+    `SELECT id, ${vx}.${type}_send(vector) AS v FROM ${t.chunks}${langWhere(langConds)}` +
+    ` ORDER BY vector OPERATOR(${vx}.<#>) $1::${vx}.${type} LIMIT ${k}`
+  );
+}
+
+/**
+ * The hnsw_bq query: `candidates` chunks nearest in Hamming distance between the binary-quantised
+ * vectors (through the index, language conditions as in annQuery), re-ranked by their full
+ * vectors' dot product, best k kept.
+ */
+export function bqQuery(
+  name: string,
+  vx: string,
+  langConds: { negate: boolean }[],
+  k: number,
+  candidates: number,
+  type: VectorType,
+  dims: number,
+): string {
+  const t = tables(name);
+  return (
+    `SELECT id, ${vx}.${type}_send(vector) AS v FROM (SELECT id, vector FROM ${t.chunks}${langWhere(langConds)}` +
+    ` ORDER BY ${bits(vx, "vector", dims)} OPERATOR(${vx}.<~>) ${bits(vx, `$1::${vx}.${type}`, dims)} LIMIT ${candidates}) AS c` +
+    ` ORDER BY ${dot(vx, type, "vector")} DESC, id LIMIT ${k}`
+  );
+}
+
+function langWhere(langConds: { negate: boolean }[]): string {
+  const where = langConds.map((c, i) => `${c.negate ? "NOT " : ""}(lang = ANY($${i + 2}::text[]))`);
+  return where.length ? ` WHERE ${where.join(" AND ")}` : "";
+}
+
+/**
+ * The dot product of column `v` and the query $1, in float32 (a halfvec is widened first, so the
+ * query keeps its precision). Negating `<#>` makes an expression no vector index serves: ordering
+ * by it is always a full scan, which is what exact search is.
+ */
+function dot(vx: string, type: VectorType, v: string): string {
+  return `((${type === "halfvec" ? `${v}::${vx}.vector` : v}) OPERATOR(${vx}.<#>) $1::${vx}.vector) * -1`;
+}
+
+/**
+ * Exact search in SQL: every live chunk (its document's row committed with its hash) passing
+ * `where` (conditions on documents d, from filterSql; $1 is the query vector) scored by its dot
+ * product, no index involved. `perDoc` null: the n best chunks, with their doc_id. `perDoc` a
+ * number (Infinity: all): the n documents with the best sum of their `perDoc` best chunks' scores,
+ * each with the ids of those chunks. `withDocs` adds the document's lang and metadata_text, for
+ * checking the conditions `where` only narrows. Ties go to the smaller id, as everywhere else.
+ */
+export function exactQuery(
+  name: string,
+  vx: string,
+  type: VectorType,
+  where: string[],
+  n: number,
+  perDoc: number | null,
+  withDocs: boolean,
+): string {
+  const t = tables(name);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`internal: bad n ${n}`);
+  const from =
+    `FROM ${t.chunks} c JOIN ${t.documents} d ON d.id = c.doc_id AND d.hash = c.doc_hash` +
+    (where.length ? ` WHERE ${where.join(" AND ")}` : "");
+  const docCols = withDocs ? ", d.lang, d.metadata_text" : "";
+  const score = dot(vx, type, "c.vector");
+  if (perDoc === null)
+    return (
+      `SELECT c.id, c.doc_id, ${vx}.${type}_send(c.vector) AS v${docCols} ${from} ` +
+      `ORDER BY ${score} DESC, c.id LIMIT ${n}`
+    );
+  if (!(perDoc === Infinity || (Number.isInteger(perDoc) && perDoc >= 1)))
+    throw new Error(`internal: bad perDoc ${perDoc}`);
+  const some = perDoc !== Infinity;
+  const groupCols = withDocs ? ", s.lang, s.metadata_text" : "";
+  return (
+    `SELECT s.doc_id, array_agg(s.id ORDER BY s.id) AS ids${groupCols} FROM (` +
+    `SELECT c.id, c.doc_id, ${score} AS score${docCols}` +
+    (some ? `, row_number() OVER (PARTITION BY c.doc_id ORDER BY ${score} DESC, c.id) AS r` : "") +
+    ` ${from}) AS s${some ? ` WHERE s.r <= ${perDoc}` : ""} ` +
+    `GROUP BY s.doc_id${groupCols} ORDER BY sum(s.score) DESC, s.doc_id LIMIT ${n}`
   );
 }
 

@@ -1,6 +1,6 @@
 // A collection's rows in PostgreSQL + pgvector (optionally Citus): the Store of store.ts for
 // collections that outgrow one machine. The SQL text lives in pg-sql.ts (schema layout, Citus
-// distribution, the HNSW search); this file runs it: connections, transactions, locking, converting
+// distribution, the vector searches) and pg-filter.ts (filters as WHERE conditions); this file runs it: connections, transactions, locking, converting
 // rows, and errors.
 //
 // Connections. One pg.Pool (max 4) per server URL, shared by every PgStore of this process on that
@@ -43,27 +43,40 @@
 // is 1): the pools' plus one per held lock.
 //
 // Vectors go to the server as pgvector's text form ('[0.1,-2,...]'; a float32's shortest double
-// repr parses back to the same float32 with strtof) and come back in its binary form,
-// vector_send(): float32 bit for bit, and cheaper to decode than text. node-postgres cannot receive
-// binary columns (its parser reads every value as text), hence the bytea of vector_send.
+// repr parses back to the same float32 with strtof; a halfvec column rounds it to float16) and come
+// back in its binary form, vector_send() (halfvec_send()): float32 (float16) bit for bit, and
+// cheaper to decode than text. node-postgres cannot receive binary columns (its parser reads every
+// value as text), hence the bytea of vector_send.
+//
+// Dense search runs on the server in both its forms, so no vector leaves it but the hits': through
+// the vector index (annSearch), or exactly (exactSearch: a full scan, the filter pushed down into
+// its WHERE, see pg-filter.ts). Either way the hits' vectors come back and are re-scored here in
+// double precision, as the embedded store's exact search scores them.
 //
 // PostgreSQL text cannot hold NUL characters (LanceDB's strings can): a row with one is refused
 // with a one-line error naming it before anything is written.
 import pg from "pg";
+import { f16ToF32 } from "../weights/safetensors.ts";
 import { dotAll } from "./exact-search.ts";
+import { allowedDocs, type Filter } from "./filter.ts";
+import { filterSql } from "./pg-filter.ts";
 import {
   displayUrl,
   FORMAT_VERSION,
   type HnswBuild,
   annQuery,
   annSettings,
+  bqQuery,
   createDdl,
   distributedDdl,
+  exactQuery,
   hnswIndexDdl,
   lockKeyText,
+  type PgAnnType,
   quoteIdent,
   schemaName,
   tables,
+  type VectorType,
 } from "./pg-sql.ts";
 import type {
   AnnHit,
@@ -74,6 +87,7 @@ import type {
   ChunkRow,
   DocColumns,
   DocRow,
+  ExactOptions,
   Store,
 } from "./store.ts";
 
@@ -82,6 +96,11 @@ export interface PgStoreOptions {
   hnsw?: { m?: number; efConstruction?: number };
   /** On create: distribute the tables with Citus (the server needs the citus extension). */
   distributed?: boolean;
+  /**
+   * On create: how the vectors are stored, float32 (vector, the default) or float16 (halfvec: half
+   * the bytes, pgvector 0.7+). Recorded in the collection; given when opening one, it must match.
+   */
+  vectorType?: VectorType;
 }
 
 const POOL_MAX = 4;
@@ -95,6 +114,8 @@ const VECTOR_PAGE = 5000;
 /** pgvector's defaults for hnsw.ef_search, and its maximum. */
 const DEFAULT_EF = 40;
 const MAX_EF = 1000;
+/** hnsw_bq: candidates re-ranked by the full vectors, per hit wanted. */
+const DEFAULT_REFINE = 10;
 
 /** An error this file wrote itself: already one line, already free of the password. */
 class PgStoreError extends Error {}
@@ -208,16 +229,31 @@ function vectorText(vectors: Float32Array, r: number, dims: number): string {
   return `[${Array.prototype.join.call(vectors.subarray(r * dims, (r + 1) * dims), ",")}]`;
 }
 
-/** Decodes vector_send() values (int16 dims, int16 unused, dims big-endian float32) into `out` at row `at`. */
-function decodeVectors(bufs: readonly Buffer[], dims: number, out: Float32Array, at: number): void {
+/**
+ * Decodes vector_send() values (int16 dims, int16 unused, dims big-endian float32), or
+ * halfvec_send() ones (the same with float16), into `out` at row `at`.
+ */
+function decodeVectors(
+  bufs: readonly Buffer[],
+  dims: number,
+  out: Float32Array,
+  at: number,
+  type: VectorType,
+): void {
+  const size = type === "halfvec" ? 2 : 4;
+  const half = new Uint16Array(type === "halfvec" ? dims : 0);
   for (let r = 0; r < bufs.length; r++) {
     const b = bufs[r];
     const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    if (b.byteLength !== 4 + 4 * dims || view.getInt16(0) !== dims) {
+    if (b.byteLength !== 4 + size * dims || view.getInt16(0) !== dims) {
       throw new Error(`internal: a stored vector has ${view.getInt16(0)} dims, the collection ${dims}`);
     }
     const base = (at + r) * dims;
-    for (let j = 0; j < dims; j++) out[base + j] = view.getFloat32(4 + 4 * j);
+    if (size === 4) for (let j = 0; j < dims; j++) out[base + j] = view.getFloat32(4 + 4 * j);
+    else {
+      for (let j = 0; j < dims; j++) half[j] = view.getUint16(4 + 2 * j);
+      out.set(f16ToF32(half), base);
+    }
   }
 }
 
@@ -236,7 +272,11 @@ END AS taken`;
 const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 
 /** Migrations from format version N to N + 1 (statements run in one transaction), by N. */
-const MIGRATIONS: Record<number, (name: string) => string[]> = {};
+const MIGRATIONS: Record<number, (name: string) => string[]> = {
+  1: (name) => [
+    `INSERT INTO ${tables(name).meta} (key, value) VALUES ('vector_type', 'vector') ON CONFLICT (key) DO NOTHING`,
+  ],
+};
 
 interface VectorExt {
   /** Quoted schema of the extension. */
@@ -261,7 +301,7 @@ const atLeast = (v: [number, number], major: number, minor: number) =>
 
 export class PgStore implements Store {
   readonly kind = "postgres";
-  readonly annTypes: readonly AnnType[] = ["hnsw"];
+  readonly annTypes: readonly AnnType[] = ["hnsw", "hnsw_bq"];
   private readonly t: ReturnType<typeof tables>;
   private closed = false;
 
@@ -274,6 +314,8 @@ export class PgStore implements Store {
     private readonly pool: pg.Pool,
     private readonly vector: VectorExt | null,
     private readonly hnsw: HnswBuild,
+    /** How the vectors are stored ("vector" in BM25-only collections, which have none). */
+    readonly vectorType: VectorType,
   ) {
     this.t = tables(name);
   }
@@ -308,7 +350,8 @@ export class PgStore implements Store {
     try {
       const exists = await schemaExists(pool, schema);
       if (!exists && !create) throw missing(url, name);
-      if (!exists) await createCollection(pool, url, name, dims, opts.distributed ?? false);
+      if (!exists)
+        await createCollection(pool, url, name, dims, opts.distributed ?? false, opts.vectorType ?? "vector");
       const meta = await readMeta(pool, url, name);
       const version = Number(meta.get("format_version"));
       if (!Number.isInteger(version) || version < 1)
@@ -333,7 +376,14 @@ export class PgStore implements Store {
         if (vector === null)
           throw damaged(url, name, "the vector extension (pgvector) is gone from the database");
       }
-      return new PgStore(url, name, stored, meta.get("distributed") === "true", pool, vector, hnsw);
+      const type = (meta.get("vector_type") ?? "vector") as VectorType;
+      if (stored !== null && opts.vectorType !== undefined && opts.vectorType !== type) {
+        throw new PgStoreError(
+          `collection "${name}" (PostgreSQL at ${displayUrl(url)}) stores its vectors as ${type}, ` +
+            `not ${opts.vectorType}: the vector type is chosen when a collection is created`,
+        );
+      }
+      return new PgStore(url, name, stored, meta.get("distributed") === "true", pool, vector, hnsw, type);
     } catch (e) {
       await givePool(url);
       throw pgError(e, url, name, "open the collection");
@@ -421,7 +471,7 @@ export class PgStore implements Store {
    * transaction; `each` gets each page's rows as arrays.
    */
   private async pages(table: string, cols: string, page: number, each: (rows: unknown[][]) => void) {
-    const begin = this.distributed ? "BEGIN READ ONLY" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const begin = this.readBegin;
     await this.tx(async (c) => {
       let last: string | null = null;
       for (;;) {
@@ -440,11 +490,21 @@ export class PgStore implements Store {
     }, begin);
   }
 
-  /** Rows of `table` whose id is in `ids`, 1000 ids per query. */
-  private async byIds(table: string, cols: string, ids: readonly string[]): Promise<unknown[][]> {
+  /** A read-only transaction's BEGIN: one snapshot for all its queries (see the top of this file). */
+  private get readBegin(): string {
+    return this.distributed ? "BEGIN READ ONLY" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  }
+
+  /** Rows of `table` whose id is in `ids`, 1000 ids per query (on client `on`, else the pool). */
+  private async byIds(
+    table: string,
+    cols: string,
+    ids: readonly string[],
+    on: pg.Pool | pg.ClientBase = this.pool,
+  ): Promise<unknown[][]> {
     const out: unknown[][] = [];
     for (const batch of batches([...new Set(ids)])) {
-      const r = await this.pool.query({
+      const r = await on.query({
         text: `SELECT ${cols} FROM ${table} WHERE id = ANY($1::text[]) ORDER BY id`,
         values: [batch],
         rowMode: "array",
@@ -573,7 +633,7 @@ export class PgStore implements Store {
     const cols =
       dims === null
         ? "id, doc_id, doc_hash"
-        : `id, doc_id, doc_hash, ${this.vector!.schema}.vector_send(vector)`;
+        : `id, doc_id, doc_hash, ${this.vector!.schema}.${this.vectorType}_send(vector)`;
     await this.run("read chunks", () =>
       this.pages(this.t.chunks, cols, dims === null ? READ_PAGE : VECTOR_PAGE, (rows) => {
         for (const row of rows) {
@@ -588,6 +648,7 @@ export class PgStore implements Store {
             dims,
             part,
             0,
+            this.vectorType,
           );
           parts.push(part);
         }
@@ -719,13 +780,14 @@ export class PgStore implements Store {
     const sql =
       mode === "upsert"
         ? `INSERT INTO ${this.t.chunks} (${cols}${dims === null ? "" : ", vector"}) ` +
-          `SELECT ${cols}${dims === null ? "" : `, v::${vx}.vector`} FROM ${unnest} ` +
+          `SELECT ${cols}${dims === null ? "" : `, v::${vx}.${this.vectorType}`} FROM ${unnest} ` +
           `ON CONFLICT (id, doc_id) DO UPDATE SET ` +
           [...set, ...(dims === null ? [] : ["vector"])].map((c) => `${c} = EXCLUDED.${c}`).join(", ")
         : `UPDATE ${this.t.chunks} AS c SET ` +
-          [...set.map((c) => `${c} = r.${c}`), ...(dims === null ? [] : [`vector = r.v::${vx}.vector`])].join(
-            ", ",
-          ) +
+          [
+            ...set.map((c) => `${c} = r.${c}`),
+            ...(dims === null ? [] : [`vector = r.v::${vx}.${this.vectorType}`]),
+          ].join(", ") +
           ` FROM ${unnest} WHERE c.id = r.id AND c.doc_id = r.doc_id`;
     await this.run(doing, () =>
       this.tx(async (c) => {
@@ -834,65 +896,151 @@ export class PgStore implements Store {
     });
   }
 
-  /** Builds (or rebuilds) the HNSW index on the chunk vectors (the row count is not needed). */
+  /**
+   * Builds (or rebuilds) the vector index on the chunk vectors, replacing the other kind (the row
+   * count is not needed): hnsw, or hnsw_bq (see hnswIndexDdl).
+   */
   async createVectorIndex(type: AnnType): Promise<void> {
-    this.checkAnn(type);
-    await this.run("build the HNSW index", () =>
+    const kind = this.checkAnn(type);
+    await this.run(`build the ${kind} index`, () =>
       this.tx(async (c) => {
-        for (const s of hnswIndexDdl(this.name, this.vector!.schema, this.hnsw)) await c.query(s);
+        const index = { kind, type: this.vectorType, dims: this.dims! };
+        for (const s of hnswIndexDdl(this.name, this.vector!.schema, this.hnsw, index)) await c.query(s);
       }),
     );
   }
 
-  private checkAnn(type: AnnType): void {
+  private checkAnn(type: AnnType): PgAnnType {
     if (this.dims === null) throw new PgStoreError(`collection "${this.name}" has no vectors to index`);
-    if (type !== "hnsw") {
+    if (type !== "hnsw" && type !== "hnsw_bq") {
       throw new PgStoreError(
-        `collection "${this.name}" is in PostgreSQL, whose vector index is hnsw, not ${type}`,
+        `collection "${this.name}" is in PostgreSQL, whose vector index is hnsw_bq or hnsw, not ${type}`,
       );
     }
-    if (!atLeast(this.vector!.version, 0, 5)) {
+    // binary_quantize and bit_hamming_ops came with 0.7
+    const [major, minor] = type === "hnsw" ? [0, 5] : [0, 7];
+    if (!atLeast(this.vector!.version, major, minor)) {
       throw new PgStoreError(
-        `PostgreSQL at ${displayUrl(this.url)} has pgvector ${this.vector!.version.join(".")}: HNSW needs 0.5 or later`,
+        `PostgreSQL at ${displayUrl(this.url)} has pgvector ${this.vector!.version.join(".")}: ${type} needs ${major}.${minor} or later`,
       );
     }
+    return type;
+  }
+
+  private checkQuery(query: Float32Array): number {
+    if (this.dims === null) throw new PgStoreError(`collection "${this.name}" has no vectors to search`);
+    if (query.length !== this.dims)
+      throw new Error(`query vector has ${query.length} dims, the collection ${this.dims}`);
+    return this.dims;
   }
 
   /**
-   * The k nearest chunks through the HNSW index (with the filter's language conditions applied in
-   * the search), scored by the exact dot product of their stored vectors and sorted by it.
+   * The k nearest chunks through the vector index (with the filter's language conditions applied
+   * in the search), scored by the exact dot product of their stored vectors and sorted by it.
+   * hnsw_bq takes k x refineFactor candidates by Hamming distance and keeps the k best by the full
+   * vectors (one query); its candidate list (ef) is at least that long.
    */
   async annSearch(query: Float32Array, k: number, opts: AnnOptions): Promise<AnnHit[]> {
-    this.checkAnn(opts.type);
-    const dims = this.dims!;
-    if (query.length !== dims)
-      throw new Error(`query vector has ${query.length} dims, the collection ${dims}`);
+    const kind = this.checkAnn(opts.type);
+    const dims = this.checkQuery(query);
     if (!Number.isInteger(k) || k < 0) throw new Error(`internal: bad k ${k}`);
     if (k === 0) return [];
     const langs = (opts.filter ?? []).filter((c) => c.field === "lang");
-    const ef = Math.min(MAX_EF, Math.max(k, Math.round(opts.ef ?? DEFAULT_EF)));
+    const candidates = kind === "hnsw" ? k : k * Math.max(1, Math.round(opts.refineFactor ?? DEFAULT_REFINE));
+    const ef = Math.min(MAX_EF, Math.max(candidates, Math.round(opts.ef ?? DEFAULT_EF)));
     const iterative = atLeast(this.vector!.version, 0, 8);
+    const vx = this.vector!.schema;
     const rows = await this.run("search", () =>
       this.tx(async (c) => {
         for (const s of annSettings(ef, iterative, this.distributed)) await c.query(s);
         const r = await c.query({
-          text: annQuery(this.name, this.vector!.schema, langs, k),
+          text:
+            kind === "hnsw"
+              ? annQuery(this.name, vx, langs, k, this.vectorType)
+              : bqQuery(this.name, vx, langs, k, candidates, this.vectorType, dims),
           values: [vectorText(query, 0, dims), ...langs.map((l) => l.values)],
           rowMode: "array",
         });
         return r.rows;
       }, "BEGIN READ ONLY"),
     );
-    const vectors = new Float32Array(rows.length * dims);
-    decodeVectors(
+    return this.scored(
+      rows.map((r) => r[0] as string),
       rows.map((r) => r[1] as Buffer),
-      dims,
-      vectors,
-      0,
+      query,
     );
+  }
+
+  /**
+   * Exact dense search on the server (exactQuery: a full scan, the filter in its WHERE): the chunks
+   * that rank the best `opts.docs` documents passing the filter by `opts.docScore`, scored by the
+   * exact dot product of their stored vectors (double precision, as the embedded store's exact
+   * search), best first.
+   *
+   * pgvector sums in float32, so which rows make its LIMIT may differ from the double-precision
+   * order between near-equal scores: twice the documents asked for are fetched, so such a swap at
+   * the cut cannot reach the top `docs`. Rows the WHERE lets through but the filter does not (it
+   * widens metadata conditions, see pg-filter.ts) are dropped here, and while too few documents
+   * pass, the query runs again with a LIMIT 4x larger, until enough pass or no rows are left.
+   */
+  async exactSearch(query: Float32Array, opts: ExactOptions): Promise<AnnHit[]> {
+    const dims = this.checkQuery(query);
+    if (!Number.isInteger(opts.docs) || opts.docs < 0) throw new Error(`internal: bad docs ${opts.docs}`);
+    if (opts.docs === 0) return [];
+    const filter = opts.filter ?? [];
+    const where = filterSql(filter, 2);
+    const check: Filter | null = where.exact ? null : filter;
+    const perDoc = opts.docScore.kind === "sum" ? opts.docScore.top : null;
+    const want = 2 * opts.docs;
+    const vx = this.vector!.schema;
+    const values = [vectorText(query, 0, dims), ...where.values];
+    // the LIMIT counts chunks (max: a document may have several) or documents (sum)
+    let n = want * (check === null ? 1 : 4);
+    for (;;) {
+      const found = await this.run("search", () =>
+        this.tx(async (c) => {
+          const r = await c.query({
+            text: exactQuery(this.name, vx, this.vectorType, where.where, n, perDoc, check !== null),
+            values,
+            rowMode: "array",
+          });
+          const at = perDoc === null ? 3 : 2; // where lang and metadata_text start
+          const pass =
+            check === null
+              ? null
+              : allowedDocs(
+                  check,
+                  r.rows.map((x) => x[at] as string),
+                  r.rows.map((x) => x[at + 1] as string),
+                );
+          const rows = r.rows.filter((_, i) => pass === null || pass[i]);
+          const docs = new Set(rows.map((x) => x[perDoc === null ? 1 : 0] as string)).size;
+          if (r.rows.length === n && docs < want) return null;
+          if (perDoc === null)
+            return { ids: rows.map((x) => x[0] as string), bufs: rows.map((x) => x[2] as Buffer) };
+          // sum: the chosen chunks' vectors, in the same snapshot
+          const chunks = await this.byIds(
+            this.t.chunks,
+            `id, ${vx}.${this.vectorType}_send(vector)`,
+            rows.flatMap((x) => x[1] as string[]),
+            c,
+          );
+          return { ids: chunks.map((x) => x[0] as string), bufs: chunks.map((x) => x[1] as Buffer) };
+        }, this.readBegin),
+      );
+      if (found !== null) return this.scored(found.ids, found.bufs, query);
+      n *= 4;
+    }
+  }
+
+  /** Chunks `ids` scored by the dot product of `query` and their vectors `bufs` (the _send form), best first. */
+  private scored(ids: string[], bufs: Buffer[], query: Float32Array): AnnHit[] {
+    const dims = this.dims!;
+    const vectors = new Float32Array(ids.length * dims);
+    decodeVectors(bufs, dims, vectors, 0, this.vectorType);
     const scores = dotAll(vectors, dims, query);
-    return rows
-      .map((r, i) => ({ id: r[0] as string, score: scores[i] }))
+    return ids
+      .map((id, i) => ({ id, score: scores[i] }))
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -929,6 +1077,13 @@ export class PgStore implements Store {
       );
       return r.rows.map((x) => x.name as string).filter((n) => !n.slice(level).includes("/"));
     });
+  }
+
+  async deleteBlobs(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.run("delete blobs", () =>
+      this.pool.query(`DELETE FROM ${this.t.blobs} WHERE name = ANY($1)`, [names]),
+    );
   }
 
   /** Takes the writer lock (see the top of this file); the returned function releases it. */
@@ -1037,6 +1192,7 @@ async function createCollection(
   name: string,
   dims: number | null,
   distributed: boolean,
+  type: VectorType,
 ): Promise<void> {
   const c = await pool.connect();
   let broken: Error | undefined;
@@ -1056,6 +1212,11 @@ async function createCollection(
         }
         ext = (await vectorExtension(c))!;
       }
+      if (type === "halfvec" && !atLeast(ext.version, 0, 7)) {
+        throw new PgStoreError(
+          `PostgreSQL at ${displayUrl(url)} has pgvector ${ext.version.join(".")}: halfvec needs 0.7 or later`,
+        );
+      }
       vx = ext.schema;
     }
     if (distributed) {
@@ -1068,12 +1229,12 @@ async function createCollection(
     }
     await c.query("BEGIN");
     try {
-      for (const s of createDdl(name, dims, vx)) await c.query(s);
+      for (const s of createDdl(name, dims, vx, type)) await c.query(s);
       await c.query(
         `INSERT INTO ${tables(name).meta} (key, value) SELECT * FROM unnest($1::text[], $2::text[])`,
         [
-          ["format_version", "chunks_version", "dims", "name", "distributed"],
-          [String(FORMAT_VERSION), "0", dims === null ? "" : String(dims), name, String(distributed)],
+          ["format_version", "chunks_version", "dims", "name", "distributed", "vector_type"],
+          [String(FORMAT_VERSION), "0", dims === null ? "" : String(dims), name, String(distributed), type],
         ],
       );
       if (distributed) for (const s of distributedDdl(name)) await c.query(s);

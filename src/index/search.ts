@@ -31,7 +31,7 @@ import type { AggTarget } from "../encode/aggretriever.ts";
 import { type Bm25QueryPart, searchParts } from "./bm25.ts";
 import type { Collection, CollectionView } from "./collection.ts";
 import { type ChunkScore, type DocHit, type DocScore, docsFromChunks } from "./doc-score.ts";
-import { dotAll, normalizeRows, topDocs } from "./exact-search.ts";
+import { dotAll, normalizeRows } from "./exact-search.ts";
 import {
   annotate,
   type Bm25Run,
@@ -39,8 +39,11 @@ import {
   type ExplainInput,
   type Highlight,
   type HitExplain,
+  tokenMatchesOf,
 } from "./explain.ts";
+import { maxSim } from "../encode/colbert.ts";
 import { allowedDocs, type Filter, parseFilters } from "./filter.ts";
+import { chunkTokens, scoreTokenChunks } from "./token-vectors.ts";
 import { reciprocalRankFusion, weightedFusion } from "./fusion.ts";
 
 export type SearchMode = "dense" | "bm25" | "hybrid";
@@ -171,8 +174,8 @@ export async function searchDetailed(
     throw new Error("the query is empty: give some words to search for");
   const k = opts.k ?? 10;
   if (!Number.isInteger(k) || k < 1) throw new Error(`--k must be a positive integer, got ${k}`);
-  const mode = opts.mode ?? (col.dense ? "dense" : "bm25");
-  if (mode !== "bm25" && !col.dense) {
+  const mode = opts.mode ?? (col.neural ? "dense" : "bm25");
+  if (mode !== "bm25" && !col.neural) {
     throw new Error(`collection "${col.name}" is lexical only (built with --model bm25): use --mode bm25`);
   }
   const filter: Filter = isParsed(opts.filter) ? opts.filter : parseFilters(opts.filter ?? []);
@@ -226,7 +229,7 @@ export async function searchDetailed(
   const described = await describe(col, view, top, read.queryLangs);
   if (opts.explain || opts.highlight) {
     const refs = top.map((h, i) => ({ doc: h.doc, chunk: h.chunk, text: described[i].text }));
-    const run = { view, docScore: agg, cosine: col.cosine, dense: denseRun, bm25: bm25Run, fusion };
+    const run = { view, docScore: agg, dense: denseRun, bm25: bm25Run, fusion };
     const notes = await annotate(refs, run, { explain: !!opts.explain, highlight: !!opts.highlight });
     notes.forEach((n, i) => Object.assign(described[i], n));
   }
@@ -273,6 +276,7 @@ async function denseDocs(
   depth: number,
   opts: SearchOptions,
 ): Promise<{ view: CollectionView; hits: DocHit[]; run: DenseRun }> {
+  if (col.multiVector) return lateDocs(col, query, lang, filter, agg, depth, opts);
   const enc = await col.encoder();
   let view = await col.view(false);
   const allowed = allowedDocs(filter, view.docs.langs, view.docs.metadata);
@@ -282,6 +286,11 @@ async function denseDocs(
       : encodedLang(lang);
   const q = (await enc.embed([query], { role: "query", lang: encLang })).data;
   if (col.cosine) normalizeRows(q, q.length);
+  const scoreTexts = async (texts: readonly string[], langs: readonly string[]) => {
+    const emb = await enc.embed(texts, { role: "passage", lang: langs });
+    if (col.cosine) normalizeRows(emb.data, emb.dims[1]);
+    return dotAll(emb.data, emb.dims[1], q);
+  };
   const m = col.manifest;
   const annAuto = (opts.ann ?? "auto") === "auto";
   const useAnn =
@@ -291,29 +300,43 @@ async function denseDocs(
       `collection "${col.name}" has no ANN index: build one with xlir index ${col.name} --build-ann, or search exactly`,
     );
   }
-  if (!useAnn) {
+  if (!useAnn && !col.store.exactSearch) {
     view = await col.view(true);
-    const scores = dotAll(view.vectors!, q.length, q);
     const { chunkDoc } = view;
-    const hits = topDocs(scores, chunkDoc, view.docs.ids.length, agg, depth, allowed);
+    const { searchDocs, sharedScanSearch } = await import("./scan-search.ts"); // ONNX Runtime: dense only
+    const found = await searchDocs(
+      await sharedScanSearch(),
+      view.vectors!,
+      q,
+      chunkDoc,
+      view.docs.ids.length,
+      agg,
+      depth,
+      allowed,
+    );
+    const hits = found.hits;
     const chunks = function* (): Generator<ChunkScore> {
+      const scores = found.scores();
       for (let c = 0; c < scores.length; c++) {
         const d = chunkDoc[c];
         if (d >= 0 && (allowed === null || allowed[d])) yield { chunk: c, score: scores[c] };
       }
     };
-    return { view, hits, run: { list: hits, chunks, query: q, encoder: enc } };
+    return { view, hits, run: { list: hits, chunks, scoreTexts } };
   }
-  // ANN: over-fetch chunks (several may belong to one document; metadata filters apply afterwards)
+  // ANN: over-fetch chunks (several may belong to one document; metadata filters apply afterwards).
+  // Exact search where the store runs it (PostgreSQL, no vector read here): the best documents' chunks.
   const metaFilter = filter.some((c) => c.field !== "lang");
   const want = Math.min(view.chunkIds.length, depth * 4 * (metaFilter ? 10 : 1));
-  const found = await col.store.annSearch(q, want, {
-    type: m.ann.index!.type,
-    filter,
-    nprobes: opts.nprobes ?? 20,
-    refineFactor: opts.refineFactor ?? 10,
-    ef: opts.ef ?? Math.max(100, want),
-  });
+  const found = !useAnn
+    ? await col.store.exactSearch!(q, { docs: depth, docScore: agg, filter })
+    : await col.store.annSearch(q, want, {
+        type: m.ann.index!.type,
+        filter,
+        nprobes: opts.nprobes, // the store's default (lance-store.ts ANN_DEFAULTS)
+        refineFactor: opts.refineFactor ?? 10,
+        ef: opts.ef ?? Math.max(100, want),
+      });
   const chunks = found.flatMap((h) => {
     const c = view.chunkIndex.get(h.id);
     return c === undefined ? [] : [{ chunk: c, score: h.score }];
@@ -323,7 +346,60 @@ async function denseDocs(
     return d >= 0 && (allowed === null || allowed[d]) ? d : -1;
   };
   const hits = docsFromChunks(chunks, docOf, agg, depth);
-  return { view, hits, run: { list: hits, chunks: () => chunks, query: q, encoder: enc } };
+  return { view, hits, run: { list: hits, chunks: () => chunks, scoreTexts } };
+}
+
+/**
+ * Multi-vector (ColBERT) collections: the query's token vectors (its language picks the X-MOD
+ * adapter; "und": the model's default) against every chunk's by MaxSim, exactly or through the
+ * PLAID index (search as ANN does: over-fetched chunks, filters applied to them).
+ */
+async function lateDocs(
+  col: Collection,
+  query: string,
+  lang: string,
+  filter: Filter,
+  agg: DocScore,
+  depth: number,
+  opts: SearchOptions,
+): Promise<{ view: CollectionView; hits: DocHit[]; run: DenseRun }> {
+  const model = await col.colbert();
+  const view = await col.view(false);
+  const m = col.manifest;
+  if (opts.ann === true && m.ann.index === null)
+    throw new Error(
+      `collection "${col.name}" has no PLAID index: build one with xlir index ${col.name} --build-ann, or search exactly`,
+    );
+  const useIndex =
+    opts.ann === true ||
+    ((opts.ann ?? "auto") === "auto" && m.ann.index !== null && view.chunkIds.length >= m.ann.threshold);
+  const adapterLang = lang === UNDETERMINED ? undefined : lang;
+  const [q] = await model.encodeQueries([query], { lang: adapterLang });
+  const ts = await col.tokenSearch(useIndex);
+  const allowed = allowedDocs(filter, view.docs.langs, view.docs.metadata);
+  const ok = (c: number) => {
+    const d = view.chunkDoc[c];
+    return d >= 0 && (allowed === null || allowed[d] === 1);
+  };
+  const want = Math.min(view.chunkIds.length, depth * 4 * (filter.length ? 10 : 1));
+  const chunks = scoreTokenChunks(ts, q, want, ok, { nprobe: opts.nprobes, candidates: opts.ef });
+  const hits = docsFromChunks(chunks, (c) => view.chunkDoc[c], agg, depth);
+  const scoreTexts = async (texts: readonly string[], langs: readonly string[]) => {
+    const docs = await model.encodeDocuments(texts, {
+      lang: langs.map((l) => (l === UNDETERMINED ? undefined : l)) as string[],
+    });
+    return docs.map((d) => maxSim(q, d));
+  };
+  const tokenMatches = async (cs: readonly number[]) => {
+    const rows = await col.store.fetchChunkRows(cs.map((c) => view.chunkIds[c]));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const texts = cs.map((c) => byId.get(view.chunkIds[c])!);
+    const ids = model.documentTokenIds(texts.map((r) => r.prefix + r.text));
+    return cs.map((c, i) =>
+      tokenMatchesOf(q, chunkTokens(ts, c), ids[i], (t) => model.tokenText(t), model.spec.maskId),
+    );
+  };
+  return { view, hits, run: { list: hits, chunks: () => chunks, scoreTexts, tokenMatches } };
 }
 
 /**

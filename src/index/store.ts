@@ -6,6 +6,7 @@
 // A chunk belongs to a live document only while its docHash equals the document's hash: chunks
 // written for a document whose own row never got committed, or left from its previous content, are
 // ignored by readers and swept by the next writer (indexer.ts), whatever the store.
+import type { DocScore } from "./doc-score.ts";
 import type { Filter } from "./filter.ts";
 
 export interface DocRow {
@@ -53,18 +54,30 @@ export interface AnnHit {
   score: number;
 }
 
-/** LanceDB's IVF-PQ and HNSW-SQ; pgvector's HNSW. */
-export type AnnType = "ivf_pq" | "hnsw_sq" | "hnsw";
+/**
+ * LanceDB's IVF-PQ and HNSW-SQ; pgvector's HNSW, and HNSW over binary-quantised vectors (hnsw_bq:
+ * candidates by Hamming distance, re-ranked by the full vectors). "plaid" is a multi-vector collection's index
+ * (token-vectors.ts), kept in blobs by xlir itself, in either store.
+ */
+export type AnnType = "ivf_pq" | "hnsw_sq" | "hnsw" | "hnsw_bq" | "plaid";
 
 export interface AnnOptions {
   type: AnnType;
   /** Only the language conditions are applied by the store (the rest is checked after the search). */
   filter?: Filter;
-  /** IVF-PQ: partitions probed, candidates re-ranked exactly (x k). */
+  /** IVF-PQ: partitions probed; IVF-PQ and HNSW-BQ: candidates re-ranked exactly (x k). */
   nprobes?: number;
   refineFactor?: number;
   /** HNSW: candidate list size. */
   ef?: number;
+}
+
+export interface ExactOptions {
+  /** Documents wanted: enough chunks come back to rank the best `docs` by `docScore`. */
+  docs: number;
+  docScore: DocScore;
+  /** Applied whole: only chunks of documents passing it come back. */
+  filter?: Filter;
 }
 
 /**
@@ -76,6 +89,8 @@ export interface StoreFiles {
   writeBlob(name: string, data: Uint8Array): Promise<void>;
   /** Names starting with `prefix`, sorted. */
   listBlobs(prefix: string): Promise<string[]>;
+  /** Removes blobs (names that are not there are ignored). */
+  deleteBlobs(names: readonly string[]): Promise<void>;
   /** The writer lock (one writer at a time); a one-line error names the holder when it is taken. */
   lock(): Promise<() => Promise<void>>;
   /** The writer lock if it is free, else null (this process's own writer counts as holding it). */
@@ -136,4 +151,10 @@ export interface Store extends StoreFiles {
   createVectorIndex(type: AnnType, rows: number): Promise<void>;
   /** Candidate chunks through the vector index, scored by the exact dot product of their vectors. */
   annSearch(query: Float32Array, k: number, opts: AnnOptions): Promise<AnnHit[]>;
+  /**
+   * Exact dense search run by the store where the vectors are (PostgreSQL): the chunks that rank
+   * the best documents, scored by the exact dot product (as dotAll), best first. Absent (the
+   * embedded store): the caller reads every vector and scores them itself.
+   */
+  exactSearch?(query: Float32Array, opts: ExactOptions): Promise<AnnHit[]>;
 }

@@ -1,11 +1,12 @@
 // Which store holds a collection: the embedded one (a folder under the xlir home, lance-store.ts)
 // unless a PostgreSQL URL is given (--store postgres://user@host/db, or $XLIR_STORE), then that
 // server (pg-store.ts, loaded only then). Everything above this module works on the Store interface.
+// Both are imported when a store is opened, not with this module: LanceDB and Apache Arrow take a
+// good part of a CLI command's start, and listing or locating collections needs neither.
 import { existsSync } from "node:fs";
 import { collectionPath, collectionsDir, listCollections } from "./home.ts";
-import { LanceStore } from "./lance-store.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
-import { displayUrl } from "./pg-sql.ts";
+import { displayUrl, type VectorType } from "./pg-sql.ts";
 import type { Store } from "./store.ts";
 
 export interface LocateOptions {
@@ -17,6 +18,8 @@ export interface LocateOptions {
   distributed?: boolean;
   /** PostgreSQL: HNSW build parameters (pgvector's defaults: m 16, ef_construction 64). */
   hnsw?: { m?: number; efConstruction?: number };
+  /** PostgreSQL, on create: vectors as float32 (vector, default) or float16 (halfvec). */
+  vectorType?: VectorType;
 }
 
 /** The PostgreSQL URL asked for, or null for the embedded store. */
@@ -52,6 +55,18 @@ export async function collectionExists(name: string, opts: LocateOptions): Promi
   }
 }
 
+/** The store URL (null: embedded), once the PostgreSQL-only options are known to have one. */
+export function checkStoreOptions(opts: LocateOptions): string | null {
+  const url = storeUrl(opts);
+  if (url === null && opts.distributed)
+    throw new Error("--distributed distributes PostgreSQL tables with Citus: give --store postgres://...");
+  if (url === null && opts.vectorType === "halfvec")
+    throw new Error(
+      "--vector-type halfvec stores PostgreSQL vectors as float16: give --store postgres://...",
+    );
+  return url;
+}
+
 /** Opens (or creates) the store of collection `name`; `dims` for a dense collection being created. */
 export async function openStore(
   name: string,
@@ -59,14 +74,17 @@ export async function openStore(
   dims: number | null,
   create = false,
 ): Promise<Store> {
-  const url = storeUrl(opts);
+  const url = checkStoreOptions(opts);
   if (url === null) {
-    if (opts.distributed)
-      throw new Error("--distributed distributes PostgreSQL tables with Citus: give --store postgres://...");
+    const { LanceStore } = await import("./lance-store.ts");
     return LanceStore.open(collectionPath(name, opts.home), dims, create);
   }
   const { PgStore } = await pg();
-  return PgStore.open(url, name, dims, create, { distributed: opts.distributed, hnsw: opts.hnsw });
+  return PgStore.open(url, name, dims, create, {
+    distributed: opts.distributed,
+    hnsw: opts.hnsw,
+    vectorType: opts.vectorType,
+  });
 }
 
 /** Names of the collections there, sorted. */

@@ -2,6 +2,7 @@
 // [batch, seq], plus token_type_ids for BERTs with several token types), outputs last_hidden_state,
 // the pooled (and optionally normalised) `embedding`, and on request pooler_output and mlm_logits.
 
+import { fuseForInference } from "../tensor/fuse.ts";
 import { Graph, type Value } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import { bertEncoder, bertPooler, mlmLogits } from "./bert.ts";
@@ -22,6 +23,11 @@ export interface EncoderGraphOptions {
   dense?: DenseLayer[];
   /** Training: which checkpoint weights become graph inputs, and LoRA on the BERT linears. */
   train?: EncoderTraining;
+  /**
+   * Rewrite self-attention into ONNX Runtime's MultiHeadAttention kernel (tensor/fuse.ts). Default:
+   * on for inference graphs; training graphs are never fused (the kernel has no gradient rule).
+   */
+  fuse?: boolean;
 }
 
 export interface EncoderTraining {
@@ -53,6 +59,18 @@ function denseLayer(g: Graph, x: Value, d: DenseLayer, i: number): Value {
 export const takesTokenTypes = (ck: Checkpoint) =>
   ck.config.family !== "m2m100" && ck.config.typeVocabSize > 1;
 
+/** The LoRA hook on the shared layers when training with LoRA adapters (their tensors graph inputs). */
+export function trainingHook(g: Graph, t: EncoderTraining | undefined) {
+  const lora = t?.lora;
+  return lora
+    ? loraHook(
+        params(lora.source, g, { trainable: () => true, trainableData: t.trainableData }),
+        lora.spec,
+        lora.dropout,
+      )
+    : undefined;
+}
+
 export function encoderGraph(ck: Checkpoint, opts: EncoderGraphOptions): Graph {
   if (ck.config.family === "marian")
     throw new Error(
@@ -68,15 +86,7 @@ export function encoderGraph(ck: Checkpoint, opts: EncoderGraphOptions): Graph {
   if (cfg.family === "m2m100") h = m2m100Encoder(p, ck, { ids, mask });
   else {
     const tokenTypes = takesTokenTypes(ck) ? g.input("token_type_ids", "int64", ["batch", "seq"]) : undefined;
-    const lora = t?.lora;
-    const hook = lora
-      ? loraHook(
-          params(lora.source, g, { trainable: () => true, trainableData: t.trainableData }),
-          lora.spec,
-          lora.dropout,
-        )
-      : undefined;
-    h = bertEncoder(p, cfg, { ids, mask, tokenTypes }, hook);
+    h = bertEncoder(p, cfg, { ids, mask, tokenTypes }, trainingHook(g, t));
   }
   g.output(h, "last_hidden_state");
   let pooled = pool(h, mask, opts.pooling);
@@ -92,5 +102,7 @@ export function encoderGraph(ck: Checkpoint, opts: EncoderGraphOptions): Graph {
       throw new Error(`${ck.dir}: the checkpoint has no MLM head (cls.predictions.* or lm_head.*)`);
     g.output(mlmLogits(p, cfg, h), "mlm_logits");
   }
-  return g;
+  if (opts.fuse && t)
+    throw new Error("encoderGraph: a training graph cannot be fused (fuse: true with train)");
+  return (opts.fuse ?? !t) ? fuseForInference(g) : g;
 }

@@ -22,7 +22,7 @@ import type { ModelConfig, XmodConfig } from "../weights/config.ts";
 import { activation } from "./activations.ts";
 import { attentionNames, type BertInputs, bertEmbeddings } from "./bert.ts";
 import type { Params, WeightSource } from "./checkpoint.ts";
-import { layerNorm, linear, selfAttention } from "./layers.ts";
+import { type LinearHook, layerNorm, linear, selfAttention } from "./layers.ts";
 
 export type AdapterPart = "dense1" | "dense2";
 
@@ -47,8 +47,15 @@ export function xmodOf(cfg: ModelConfig, what = "this checkpoint"): XmodConfig {
 /**
  * last_hidden_state [batch, seq, hidden] of XmodModel. `language` null: the adapter weights are
  * graph inputs (adapterInputName); a language name: that adapter's weights are initializers.
+ * `hook` sees the shared linear layers (LoRA), not the adapters.
  */
-export function xmodEncoder(p: Params, cfg: ModelConfig, inp: BertInputs, language: string | null): Value {
+export function xmodEncoder(
+  p: Params,
+  cfg: ModelConfig,
+  inp: BertInputs,
+  language: string | null,
+  hook?: LinearHook,
+): Value {
   const x = xmodOf(cfg);
   if (cfg.positionEmbeddingType !== "absolute")
     throw new Error(
@@ -75,10 +82,10 @@ export function xmodEncoder(p: Params, cfg: ModelConfig, inp: BertInputs, langua
     const names = attentionNames(l);
     const lnAtt = (v: Value) => layerNorm(p, `${l}.attention.output.LayerNorm`, v, d, eps);
     const lnOut = (v: Value) => layerNorm(p, `${l}.output.LayerNorm`, v, d, eps);
-    let a = o.add(selfAttention(p, names, x.preNorm ? lnAtt(h) : h, bias, d, cfg.heads), h);
+    let a = o.add(selfAttention(p, names, x.preNorm ? lnAtt(h) : h, bias, d, cfg.heads, hook), h);
     if (!x.preNorm) a = lnAtt(a);
-    const up = act(linear(p, `${l}.intermediate.dense`, x.preNorm ? lnOut(a) : a, d, cfg.ffn));
-    const f = o.add(linear(p, `${l}.output.dense`, up, cfg.ffn, d), a);
+    const up = act(linear(p, `${l}.intermediate.dense`, x.preNorm ? lnOut(a) : a, d, cfg.ffn, hook));
+    const f = o.add(linear(p, `${l}.output.dense`, up, cfg.ffn, d, hook), a);
     let n = f;
     if (x.adapterLayerNorm) n = layerNorm(p, `${l}.output.adapter_layer_norm`, f, d, eps);
     else if (x.adapterReuseLayerNorm) n = lnOut(f);

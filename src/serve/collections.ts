@@ -234,10 +234,10 @@ export function collectionRoutes(app: FastifyInstance, ctx: ServerContext, pool:
 
 function searchOptions(o: Record<string, unknown>, col: Collection): SearchOptions & { mode: SearchMode } {
   const mode = (field(o, "mode", isString, '"dense", "bm25" or "hybrid"') ??
-    (col.dense ? "dense" : "bm25")) as SearchMode;
+    (col.neural ? "dense" : "bm25")) as SearchMode;
   if (!MODES.includes(mode))
     throw badRequest("mode", `"mode" must be "dense", "bm25" or "hybrid", got "${mode}"`);
-  if (mode !== "bm25" && !col.dense)
+  if (mode !== "bm25" && !col.neural)
     throw badRequest("mode", `collection "${col.name}" is lexical only (bm25): use "mode": "bm25"`);
   const fusion = field(o, "fusion", isString, '"rrf" or "weighted"');
   if (fusion !== undefined && fusion !== "rrf" && fusion !== "weighted")
@@ -318,8 +318,8 @@ function summary(info: Awaited<ReturnType<Collection["info"]>>) {
   return {
     name: info.name,
     kind: enc.kind,
-    model: enc.kind === "dense" ? enc.model : "bm25",
-    dims: enc.kind === "dense" ? enc.dims : null,
+    model: enc.kind === "bm25" ? "bm25" : enc.model,
+    dims: enc.kind === "bm25" ? null : enc.dims,
     documents: info.documents,
     chunks: info.chunks,
     languages: info.languages,

@@ -241,6 +241,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<XlirServer> 
       const col = await pool.get(name);
       await col.view(false);
       if (col.dense) await col.encoder();
+      else if (col.multiVector) await col.colbert();
       else await col.bm25();
     }
     isReady = true;

@@ -23,6 +23,8 @@ export type Attr =
 
 export interface Node {
   op: string;
+  /** The operator set domain; absent for standard ONNX ops ("com.microsoft": ONNX Runtime's contrib ops). */
+  domain?: string;
   name: string;
   /** Value names; "" marks an omitted optional input. */
   inputs: string[];
@@ -127,6 +129,7 @@ export class Graph {
     inputs: (Value | undefined)[],
     outs: { dtype: DType; shape: Shape }[],
     attrs: Record<string, Attr> = {},
+    domain?: string,
   ): Value[] {
     for (const v of inputs)
       if (v && v.graph !== this)
@@ -139,6 +142,7 @@ export class Graph {
     while (names.at(-1) === "") names.pop(); // omitted trailing optional inputs are left out
     this.nodes.push({
       op,
+      ...(domain ? { domain } : {}),
       name,
       inputs: names,
       outputs: outputs.map((v) => v.name),

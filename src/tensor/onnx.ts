@@ -13,6 +13,8 @@ import { lowerForOrt } from "./lower.ts";
 const { onnx } = onnxProto;
 
 export const OPSET = 18;
+/** Version of ONNX Runtime's contrib op set (com.microsoft), imported when a graph uses one. */
+const MS_OPSET = 1;
 const IR_VERSION = 8;
 /** Initializers at least this large go to the external-data file when saving with external data. */
 const EXTERNAL_MIN_BYTES = 1024;
@@ -41,14 +43,19 @@ function valueInfoProto(v: ValueInfo): O.IValueInfoProto {
 }
 
 function modelProto(g: Graph, initializers: O.ITensorProto[]): O.IModelProto {
+  const domains = new Set(g.nodes.flatMap((n) => (n.domain ? [n.domain] : [])));
   return {
     irVersion: IR_VERSION,
     producerName: "xlir",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [
+      { domain: "", version: OPSET },
+      ...[...domains].map((domain) => ({ domain, version: MS_OPSET })),
+    ],
     graph: {
       name: g.name,
       node: g.nodes.map((n) => ({
         opType: n.op,
+        ...(n.domain ? { domain: n.domain } : {}),
         name: n.name,
         input: n.inputs,
         output: n.outputs,

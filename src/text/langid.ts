@@ -17,6 +17,7 @@
 // guess is confident only with at least MIN_CONFIDENT_WORDS words and a reliable answer (ELD's, or
 // a script only one language writes); search reads unconfident queries in every language of the
 // collection instead (src/index/search.ts).
+import { existsSync, readFileSync } from "node:fs";
 import { resolveNllbLang } from "./nllb-langs.ts";
 
 /** Text -> NLLB-200 code, or "und" when the language cannot be told. */
@@ -61,13 +62,49 @@ const SCRIPT_LANG: readonly [RegExp, string][] = [
   [/\p{Script=Telugu}/u, "tel_Telu"],
 ];
 
-interface Eld {
-  detect(text: string): { language: string; isReliable(): boolean };
+export interface Eld {
+  detect(text: string): { language: string; isReliable(): boolean; getScores(): Record<string, number> };
 }
 
 /**
- * Loads the detector (about 0.5 s and 150 MB the first time in a process: the n-gram tables), so
- * callers load it only when some text needs detecting.
+ * ELD's medium database as JSON, written beside this module's JavaScript by `npm run build`
+ * (scripts/finish-build.mjs). eld/medium builds the database by evaluating a 2 MB object literal,
+ * about 0.4 s, most of a `xlir search --lang auto` start; JSON.parse reads the same data in about
+ * a quarter of that. ELD exports no way to hand it data, so its detector is built from its own
+ * src/languageDetector.js (eld is pinned to 2.1.0; test/text/langid-fast.test.ts checks the answers
+ * are eld/medium's). Without the file (the sources run through tsx) or on any failure, eld/medium.
+ */
+export const ELD_JSON = "eld-medium.json";
+
+/** The file of eld's own: under its package folder, past the exports map (it is not exported). */
+const eldFile = (path: string) => new URL(path, import.meta.resolve("eld")); // src/entries/dynamic.js
+
+/** ELD's medium database, as JSON text (what the build writes to ELD_JSON). */
+export async function eldMediumJson(): Promise<string> {
+  const { ngramsData } = (await import(eldFile("../ngrams/medium.js").href)) as { ngramsData: unknown };
+  return JSON.stringify(ngramsData);
+}
+
+/** ELD's detector, its database read from `json` when that file exists, else from eld/medium. */
+export async function loadEld(json = new URL(ELD_JSON, import.meta.url)): Promise<Eld> {
+  if (existsSync(json)) {
+    try {
+      const { createEld } = (await import(eldFile("../languageDetector.js").href)) as {
+        createEld(): { instance: Eld; loadData(data: unknown): string };
+      };
+      const { instance, loadData } = createEld();
+      if (loadData(JSON.parse(readFileSync(json, "utf8")))) return instance;
+    } catch {
+      // another eld layout: its own way below
+    }
+  }
+  const { eld } = (await import("eld/medium")) as { eld: Eld & { newInstance(): Eld } };
+  return eld.newInstance();
+}
+
+/**
+ * Loads the detector (the n-gram tables: about 0.1 s built, 0.5 s from the sources, and 150 MB
+ * the first time in a process), so callers load it only when some text needs detecting.
  */
 export async function loadLanguageDetector(): Promise<LanguageDetector> {
   const guess = await loadLanguageGuesser();
@@ -76,8 +113,7 @@ export async function loadLanguageDetector(): Promise<LanguageDetector> {
 
 /** The detector with its confidence (same answers as loadLanguageDetector's). */
 export async function loadLanguageGuesser(): Promise<LanguageGuesser> {
-  const { eld } = (await import("eld/medium")) as { eld: Eld & { newInstance(): Eld } };
-  const detector = eld.newInstance();
+  const detector = await loadEld();
   return (text) => {
     if (typeof text !== "string") throw new Error(`language detection needs a string, got ${typeof text}`);
     const sample = text.length > MAX_CHARS ? text.slice(0, MAX_CHARS) : text;

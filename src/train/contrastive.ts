@@ -13,6 +13,12 @@
 //               of dL/d(embeddings) as the upstream gradient (surrogate loss sum(E * G)) and add up
 //               the parameter gradients. Same gradients as the plain batch, memory of one chunk.
 // Dropout masks are drawn once per chunk and fed to both passes, so the two passes agree.
+//
+// Late-interaction heads (ColBERT, ModelHead.lateInteraction) give each row a token matrix
+// [seq, dim + 1] and are scored by MaxSim, in the loss and in validation. GradCache pads every
+// chunk's matrices to the batch's longest with zero rows, whose "counts" channel is 0: a padded
+// query token adds nothing, a padded document token is never the max, so the loss and its
+// gradients are those of the unpadded rows; the gradient is cut back to each chunk's length.
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +28,7 @@ import { grad, gradName } from "../tensor/autodiff.ts";
 import { Graph, type TensorData } from "../tensor/graph.ts";
 import * as o from "../tensor/ops.ts";
 import { Session } from "../tensor/session.ts";
+import { maxSim } from "../encode/colbert.ts";
 import { UNDETERMINED } from "../text/langid.ts";
 import type { LangWeights } from "./lang-weights.ts";
 import { type LoopConfig, type LoopHooks, type LoopResult, trainLoop } from "./loop.ts";
@@ -29,7 +36,7 @@ import { type LossSpec, contrastiveLoss } from "./losses.ts";
 import type { HeadBatch, HeadText, ModelHead } from "./model-head.ts";
 import type { PairExample } from "./pairs.ts";
 import type { NamedArrays } from "./params.ts";
-import { normalizeRows, rankFigures, type RankFigures } from "./validate.ts";
+import { normalizeRows, rankByScore, rankFigures, type RankFigures } from "./validate.ts";
 
 /** The loop's settings (steps, optimizer, evaluation and checkpoint intervals, folder) and the task's. */
 export interface ContrastiveConfig extends Omit<LoopConfig, "curve" | "noDecay"> {
@@ -82,14 +89,14 @@ function lossIndexFeeds(B: number, k: number, weights: Float32Array): Record<str
   return feeds;
 }
 
-/** The loss on top of `emb` [rows, d]: Q, P, N gathered by index inputs, weights an input. */
-function addLoss(g: Graph, emb: ReturnType<Graph["value"]>, spec: LossSpec, k: number) {
+/** The loss on top of `emb` [rows, d] (late interaction: [rows, seq, d + 1]): Q, P, N gathered by index inputs, weights an input. */
+function addLoss(g: Graph, emb: ReturnType<Graph["value"]>, spec: LossSpec, k: number, late: boolean) {
   // "examples", not "batch": the model's batch dim counts rows (2 + k per example)
   const q = o.gather(emb, g.input("q_index", "int64", ["examples"]));
   const p = o.gather(emb, g.input("p_index", "int64", ["examples"]));
   const n = k ? o.gather(emb, g.input("n_index", "int64", ["examples", k])) : null;
   const w = g.input("sample_weight", "float32", ["examples"]);
-  const l = contrastiveLoss(spec, { q, p, n, weights: w });
+  const l = contrastiveLoss(spec, { q, p, n, weights: w, late });
   g.output(l.loss, "loss");
   g.output(l.intermediates.per_sample, "per_sample");
 }
@@ -120,7 +127,7 @@ async function plainEngine(
   threads?: number,
 ): Promise<StepEngine> {
   const g = head.graph(dropout).clone();
-  addLoss(g, g.value("embedding"), spec, k);
+  addLoss(g, g.value("embedding"), spec, k, !!head.lateInteraction);
   const names = Object.keys(head.params);
   const session = await Session.create(grad(g, "loss", names, ["per_sample"]), { threads });
   return {
@@ -149,32 +156,39 @@ async function gradCacheEngine(
   threads?: number,
 ): Promise<StepEngine> {
   const names = Object.keys(head.params);
-  const d = head.dim;
+  const late = !!head.lateInteraction;
+  // a row's (late interaction: a token's) width
+  const w = late ? head.dim + 1 : head.dim;
+  const dimsOf = (rows: string | number, seq: string | number) => (late ? [rows, seq, w] : [rows, w]);
   const embed = await Session.create(head.graph(dropout), { threads });
   // the loss on embeddings given as inputs, differentiated w.r.t. them
   const lg = new Graph("contrastive-loss");
-  const rows = lg.input("embeddings", "float32", ["rows", d]);
-  addLoss(lg, rows, spec, k);
+  const rows = lg.input("embeddings", "float32", dimsOf("rows", "seq"));
+  addLoss(lg, rows, spec, k, late);
   const loss = await Session.create(grad(lg, "loss", ["embeddings"], ["per_sample"]), { threads });
   // a chunk again, with the upstream gradient G: d sum(E * G) / d params = J^T G
   const bg = head.graph(dropout).clone();
-  const upstream = bg.input("embedding_grad", "float32", ["batch", d]);
+  const upstream = bg.input("embedding_grad", "float32", dimsOf("batch", "seq"));
   bg.output(o.sumAll(o.mul(bg.value("embedding"), upstream)), "surrogate");
   const back = await Session.create(grad(bg, "surrogate", names), { threads });
   return {
     async step(texts, B, weights, rng) {
       const params = paramFeeds(head);
-      const chunks: { batch: HeadBatch; from: number; to: number }[] = [];
-      const emb = new Float32Array(texts.length * d);
+      const chunks: { batch: HeadBatch; from: number; to: number; seq: number; emb: Float32Array }[] = [];
       for (let from = 0; from < texts.length; from += chunk) {
         const to = Math.min(from + chunk, texts.length);
         const batch = head.batch(texts.slice(from, to), rng);
-        chunks.push({ batch, from, to });
-        const e = (await embed.run({ ...batch, ...params }, ["embedding"])).embedding.data as Float32Array;
-        emb.set(e, from * d);
+        const e = (await embed.run({ ...batch, ...params }, ["embedding"])).embedding;
+        chunks.push({ batch, from, to, seq: late ? e.dims[1] : 1, emb: e.data as Float32Array });
       }
+      // every row padded to the longest chunk's tokens (zero rows count for nothing)
+      const S = Math.max(...chunks.map((c) => c.seq));
+      const emb = new Float32Array(texts.length * S * w);
+      for (const c of chunks)
+        for (let r = 0; r < c.to - c.from; r++)
+          emb.set(c.emb.subarray(r * c.seq * w, (r + 1) * c.seq * w), (c.from + r) * S * w);
       const l = await loss.run({
-        embeddings: { dtype: "float32", dims: [texts.length, d], data: emb },
+        embeddings: { dtype: "float32", dims: dimsOf(texts.length, S) as number[], data: emb },
         ...lossIndexFeeds(B, k, weights),
       });
       const gEmb = l[gradName("embeddings")].data as Float32Array;
@@ -182,19 +196,19 @@ async function gradCacheEngine(
         names.map((n) => [n, new Float32Array(head.params[n].length)]),
       );
       for (const c of chunks) {
+        const n = c.to - c.from;
+        const g = new Float32Array(n * c.seq * w);
+        for (let r = 0; r < n; r++)
+          g.set(gEmb.subarray((c.from + r) * S * w, (c.from + r) * S * w + c.seq * w), r * c.seq * w);
         const out = await back.run({
           ...c.batch,
           ...params,
-          embedding_grad: {
-            dtype: "float32",
-            dims: [c.to - c.from, d],
-            data: gEmb.slice(c.from * d, c.to * d),
-          },
+          embedding_grad: { dtype: "float32", dims: dimsOf(n, c.seq) as number[], data: g },
         });
-        for (const n of names) {
-          const g = out[gradName(n)].data as Float32Array;
-          const acc = grads[n];
-          for (let i = 0; i < g.length; i++) acc[i] += g[i];
+        for (const name of names) {
+          const gp = out[gradName(name)].data as Float32Array;
+          const acc = grads[name];
+          for (let i = 0; i < gp.length; i++) acc[i] += gp[i];
         }
       }
       return { loss: (l.loss.data as Float32Array)[0], perSample: l.per_sample.data as Float32Array, grads };
@@ -236,6 +250,32 @@ async function embedAll(
   return out;
 }
 
+/** Late interaction: each text's token vectors that count, [tokens, dim], `size` texts at a time. */
+async function embedTokens(
+  session: Session,
+  head: ModelHead,
+  texts: HeadText[],
+  size: number,
+): Promise<{ vectors: Float32Array; dims: [number, number] }[]> {
+  const d = head.dim;
+  const out: { vectors: Float32Array; dims: [number, number] }[] = [];
+  const params = paramFeeds(head);
+  for (let i = 0; i < texts.length; i += size) {
+    const batch = head.batch(texts.slice(i, i + size), null);
+    const e = (await session.run({ ...batch, ...params }, ["embedding"])).embedding;
+    const [n, seq] = e.dims;
+    const data = e.data as Float32Array;
+    for (let r = 0; r < n; r++) {
+      const kept: number[] = [];
+      for (let t = 0; t < seq; t++) if (data[(r * seq + t) * (d + 1) + d] > 0.5) kept.push(r * seq + t);
+      const vectors = new Float32Array(kept.length * d);
+      kept.forEach((at, j) => vectors.set(data.subarray(at * (d + 1), at * (d + 1) + d), j * d));
+      out.push({ vectors, dims: [kept.length, d] });
+    }
+  }
+  return out;
+}
+
 export async function trainContrastive(
   head: ModelHead,
   cfg: ContrastiveConfig,
@@ -261,30 +301,27 @@ export async function trainContrastive(
       best = Object.fromEntries(Object.entries(head.params).map(([n, a]) => [n, a.slice()]));
       bestStep = step;
     };
-    const evaluate = async (step: number): Promise<ValFigures> => {
-      const size = cfg.gradCache ?? cfg.batchSize * 2;
-      const qv = await embedAll(
-        evalSession,
-        head,
-        cfg.val.map((e) => ({ text: e.query, role: "query", lang: e.lang })),
-        size,
-      );
-      const pv = await embedAll(
-        evalSession,
-        head,
-        passages.map((text) => ({ text, role: "passage" })),
-        size,
-      );
+    const rank = async (size: number, queries: HeadText[], texts: HeadText[]) => {
+      const positive = cfg.val.map((e) => passageRow.get(e.positive)!);
+      const langs = cfg.val.map((e) => e.lang ?? UNDETERMINED);
+      if (head.lateInteraction) {
+        const qt = await embedTokens(evalSession, head, queries, size);
+        const pt = await embedTokens(evalSession, head, texts, size);
+        return rankByScore((i, p) => maxSim(qt[i], pt[p]), pt.length, positive, langs);
+      }
+      const qv = await embedAll(evalSession, head, queries, size);
+      const pv = await embedAll(evalSession, head, texts, size);
       if (cosine) {
         normalizeRows(qv, head.dim);
         normalizeRows(pv, head.dim);
       }
-      const figs = rankFigures(
-        qv,
-        pv,
-        head.dim,
-        cfg.val.map((e) => passageRow.get(e.positive)!),
-        cfg.val.map((e) => e.lang ?? UNDETERMINED),
+      return rankFigures(qv, pv, head.dim, positive, langs);
+    };
+    const evaluate = async (step: number): Promise<ValFigures> => {
+      const figs = await rank(
+        cfg.gradCache ?? cfg.batchSize * 2,
+        cfg.val.map((e) => ({ text: e.query, role: "query", lang: e.lang })),
+        passages.map((text) => ({ text, role: "passage" })),
       );
       const flat: ValFigures = {};
       for (const [lang, f] of Object.entries(figs))

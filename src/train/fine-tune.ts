@@ -4,6 +4,16 @@
 // AdamW weight decay 0.01, lr 3e-5 for InfoNCE / 1e-5 for triplet, batch 128, 3 epochs, 128 tokens,
 // temperature 0.05 (sentence-transformers' scale 20), last layer trained.
 //
+// ColBERT(-XM) folders (head "colbert", or auto-detected: artifact.metadata) train
+// with MaxSim InfoNCE at colbert-ai's defaults: no temperature (scale 1, plain cross-entropy over
+// MaxSim scores), in-batch negatives as the folder's artifact.metadata use_ib_negatives says
+// (losses.ts InBatch "separate", ColBERT-XM's; "none" when false and there are hard negatives),
+// lr 3e-6, gradients clipped at norm 2 (colbert-ai's amp.py), the projection and the shared
+// backbone trained (full), embeddings and X-MOD adapters frozen (colbert-head.ts). Lengths come
+// from artifact.metadata (query_maxlen, doc_maxlen), so --max-length is refused. All pairs must
+// select one adapter (the paper trains on English only); pairs without a language use the
+// config's default_language.
+//
 // Aggretriever models (an Aggretriever folder, or a masked LM with head "agg", which starts with
 // fresh heads) train with the mAggretriever loss only. Their defaults are those of the reference
 // code, since the paper gives no others: the Aggretriever training script (castorini/dhr,
@@ -20,18 +30,20 @@
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkAggVocabFits, readAggVocab } from "../encode/agg-vocab-file.ts";
+import { isColbertFolder } from "../encode/colbert.ts";
 import type { AggMode } from "../models/aggretriever.ts";
 import { isAggretrieverFolder } from "../models/aggretriever-folder.ts";
 import { isNllbE5Folder } from "../models/nllb-e5-folder.ts";
 import { Rng } from "../models/random.ts";
 import { type ResolveOptions, resolveModel } from "../weights/hub.ts";
 import { aggretrieverHead } from "./aggretriever-head.ts";
+import { colbertHead, usesInBatchNegatives } from "./colbert-head.ts";
 import { trainContrastive, type ContrastiveResult, type ValFigures } from "./contrastive.ts";
 import { encoderHead } from "./encoder-head.ts";
 import { UNDETERMINED } from "../text/langid.ts";
 import { LangWeights, type Weighting } from "./lang-weights.ts";
 import type { LoopHooks, TrainerOptions } from "./loop.ts";
-import { type LossSpec, lossSpec, type Similarity } from "./losses.ts";
+import { type InBatch, type LossSpec, lossSpec, type Similarity } from "./losses.ts";
 import type { ModelHead } from "./model-head.ts";
 import { nllbE5Head } from "./nllb-e5-head.ts";
 import { parseTrainable } from "./model-head.ts";
@@ -57,8 +69,8 @@ export interface FineTuneConfig extends TrainerOptions {
   model: string;
   data: string[];
   output: string;
-  /** "auto" (default): by the folder; "agg": Aggretriever, a masked LM getting fresh heads. */
-  head?: "auto" | "agg";
+  /** "auto" (default): by the folder; "agg": Aggretriever, a masked LM getting fresh heads; "colbert": a ColBERT(-XM) folder. */
+  head?: "auto" | "agg" | "colbert";
   agg?: AggTrainOptions;
   /** Default infonce; aggretriever for Aggretriever models (the only loss they take). */
   loss?: LossName;
@@ -67,6 +79,8 @@ export interface FineTuneConfig extends TrainerOptions {
   similarity?: Similarity;
   temperature?: number;
   symmetric?: boolean;
+  /** InfoNCE's use of the batch (default shared; ColBERT: from artifact.metadata). */
+  inBatch?: InBatch;
   distance?: "euclidean" | "cosine";
   margin?: number;
   /** "full", "last:N" (default last:1, the paper's), "lora", or for Aggretriever "heads" (default full). */
@@ -124,9 +138,19 @@ export function splitByLanguage(
   };
 }
 
-type HeadKind = "encoder" | "nllb-e5" | "agg";
+type HeadKind = "encoder" | "nllb-e5" | "agg" | "colbert";
 
 function headKind(cfg: FineTuneConfig, dir: string): HeadKind {
+  const colbert = isColbertFolder(dir);
+  if (cfg.head === "colbert" && !colbert)
+    throw new Error(
+      `--head colbert: ${cfg.model} is not a ColBERT checkpoint (no colbert-ai artifact.metadata)`,
+    );
+  if (cfg.head === "agg" && colbert)
+    throw new Error(
+      `--head agg: ${cfg.model} is a ColBERT checkpoint; train it with --head colbert (or auto)`,
+    );
+  if (colbert) return "colbert";
   const nllbE5 = isNllbE5Folder(dir);
   if (cfg.head === "agg" && nllbE5)
     throw new Error(
@@ -148,6 +172,19 @@ function checkOptions(cfg: FineTuneConfig, kind: HeadKind, dir: string, lossName
       ["--agg-dim", a.aggDim],
     ] as const
   ).filter(([, v]) => v !== undefined);
+  if (kind === "colbert") {
+    if (lossName !== "infonce" && lossName !== "weighted-infonce")
+      throw new Error(`--loss ${lossName}: ColBERT trains with MaxSim InfoNCE (infonce or weighted-infonce)`);
+    if (cfg.similarity === "cos")
+      throw new Error(
+        `--similarity cos: ColBERT scores by MaxSim over normalised token vectors; leave it out`,
+      );
+    if (cfg.maxLength !== undefined)
+      throw new Error(
+        `--max-length: ColBERT's lengths are artifact.metadata's query_maxlen and doc_maxlen; edit those`,
+      );
+  } else if (cfg.inBatch !== undefined && lossName === "triplet")
+    throw new Error(`--in-batch applies to InfoNCE, not the triplet loss`);
   if (kind !== "agg") {
     if (aggGiven.length)
       throw new Error(
@@ -168,6 +205,7 @@ function checkOptions(cfg: FineTuneConfig, kind: HeadKind, dir: string, lossName
       ["--similarity", cfg.similarity],
       ["--temperature", cfg.temperature],
       ["--symmetric", cfg.symmetric || undefined],
+      ["--in-batch", cfg.inBatch],
       ["--distance", cfg.distance],
       ["--margin", cfg.margin],
     ] as const
@@ -185,16 +223,41 @@ function checkOptions(cfg: FineTuneConfig, kind: HeadKind, dir: string, lossName
   }
 }
 
-/** NLLB-E5 folders train their projection + LoRA, Aggretriever models everything (full), other encoders what --trainable says (default last:1). */
+/** The one X-MOD adapter all pairs of a ColBERT run select (the first language given; checked by the head). */
+function colbertLanguage(head: ReturnType<typeof colbertHead>, examples: readonly PairExample[]): void {
+  const seen = new Set<string | undefined>();
+  for (const e of examples) {
+    if (seen.has(e.lang)) continue;
+    seen.add(e.lang);
+    const a = head.adapterOf(e.lang);
+    if (a !== head.adapter)
+      throw new Error(
+        `${e.where}: language ${e.lang ?? "(none)"} selects the ${a} adapter, other pairs ${head.adapter}; ColBERT-XM trains one adapter's pairs (the paper: English only), the others are reached zero-shot at search time`,
+      );
+  }
+}
+
+/** NLLB-E5 folders train their projection + LoRA, Aggretriever models everything (full), ColBERT the projection and shared layers (full), other encoders what --trainable says (default last:1). */
 async function openHead(
   cfg: FineTuneConfig,
   dir: string,
   kind: HeadKind,
   seed: number,
+  examples: readonly PairExample[],
 ): Promise<ModelHead & { semanticDim?: number }> {
-  const defaultTrainable = { "nllb-e5": "lora", agg: "full", encoder: "last:1" }[kind];
+  const defaultTrainable = { "nllb-e5": "lora", agg: "full", encoder: "last:1", colbert: "full" }[kind];
   const trainable = parseTrainable(cfg.trainable ?? defaultTrainable, cfg.lora);
   if (kind === "nllb-e5") return nllbE5Head(dir, { trainable, seed, maxLength: cfg.maxLength });
+  if (kind === "colbert") {
+    const head = colbertHead(dir, { trainable, seed, language: examples.find((e) => e.lang)?.lang });
+    try {
+      colbertLanguage(head, examples);
+    } catch (e) {
+      head.close();
+      throw e;
+    }
+    return head;
+  }
   if (kind === "agg") {
     const a = cfg.agg ?? {};
     const vocab = a.vocab === undefined ? undefined : readAggVocab(a.vocab);
@@ -262,6 +325,7 @@ export async function fineTune(
   const modelDir = await resolveModel(cfg.model, cfg.hub);
   const kind = headKind(cfg, modelDir);
   const agg = kind === "agg";
+  const colbert = kind === "colbert";
   const lossName = cfg.loss ?? (agg ? "aggretriever" : "infonce");
   checkOptions(cfg, kind, modelDir, lossName);
   if (lossName !== "weighted-infonce" && cfg.weighting)
@@ -270,9 +334,10 @@ export async function fineTune(
     lossName === "aggretriever"
       ? null
       : lossSpec(lossName, {
-          sim: cfg.similarity,
-          temperature: cfg.temperature,
+          sim: cfg.similarity ?? (colbert ? "dot" : undefined),
+          temperature: cfg.temperature ?? (colbert ? 1 : undefined),
           symmetric: cfg.symmetric,
+          inBatch: cfg.inBatch,
           distance: cfg.distance,
           margin: cfg.margin,
         });
@@ -297,9 +362,11 @@ export async function fineTune(
   const steps = cfg.steps ?? Math.max(1, stepsPerEpoch * (cfg.epochs ?? 3));
   const trainLangs = train.map((e) => e.lang ?? UNDETERMINED);
   const weights = cfg.weighting ? new LangWeights(cfg.weighting, trainLangs) : null;
-  const head = await openHead(cfg, modelDir, kind, seed);
+  const head = await openHead(cfg, modelDir, kind, seed, [...train, ...val]);
   try {
-    const spec: LossSpec = plainSpec ?? { kind: "aggretriever", semanticDim: head.semanticDim! };
+    let spec: LossSpec = plainSpec ?? { kind: "aggretriever", semanticDim: head.semanticDim! };
+    if (colbert && spec.kind === "infonce" && cfg.inBatch === undefined)
+      spec = { ...spec, inBatch: usesInBatchNegatives(modelDir) || k === 0 ? "separate" : "none" };
     const dir = join(cfg.output, "training");
     mkdirSync(dir, { recursive: true });
     const settings = {
@@ -315,10 +382,10 @@ export async function fineTune(
       steps,
       batchSize,
       gradAccum: cfg.gradAccum ?? 1,
-      lr: cfg.lr ?? (agg ? 5e-6 : spec.kind === "triplet" ? 1e-5 : 3e-5),
+      lr: cfg.lr ?? (agg ? 5e-6 : colbert ? 3e-6 : spec.kind === "triplet" ? 1e-5 : 3e-5),
       warmupSteps: cfg.warmupSteps ?? null,
       weightDecay: cfg.weightDecay ?? (agg ? 0 : 0.01),
-      maxGradNorm: cfg.maxGradNorm ?? 1,
+      maxGradNorm: cfg.maxGradNorm ?? (colbert ? 2 : 1),
       maxLength: cfg.maxLength ?? null,
       seed,
     };
@@ -346,7 +413,7 @@ export async function fineTune(
         lr: settings.lr,
         warmupSteps: cfg.warmupSteps,
         weightDecay: settings.weightDecay,
-        maxGradNorm: cfg.maxGradNorm,
+        maxGradNorm: settings.maxGradNorm,
         seed,
         evalEvery: cfg.evalEvery ?? Math.max(1, Math.floor(steps / 10)),
         checkpointEvery: cfg.checkpointEvery,

@@ -2,7 +2,8 @@
 // inputs (and those tensors, fed as inputs) to one vector per text, the feeds for a batch of
 // texts, and a way to write the trained model as a folder every xlir command loads. Contrastive
 // fine-tuning (contrastive.ts) runs on this interface; encoder-head.ts implements it for BERT /
-// XLM-R / sentence-transformers checkpoints, nllb-e5-head.ts for NLLB-E5 folders.
+// XLM-R / sentence-transformers checkpoints, nllb-e5-head.ts for NLLB-E5 folders, colbert-head.ts
+// for ColBERT(-XM) folders (late interaction: token vectors instead of one vector per text).
 
 import type { Role } from "../encode/conventions.ts";
 import { type WeightSource, tensorSource } from "../models/checkpoint.ts";
@@ -34,9 +35,16 @@ export interface ModelHead {
   /** Whether training draws dropout masks (LoRA dropout > 0). */
   readonly dropout: boolean;
   /**
+   * Late interaction (ColBERT): `embedding` is [rows, seq, dim + 1], each text's unit token vectors
+   * followed by a channel that is 1 on the tokens that count (query: every query position;
+   * document: kept tokens) and 0 elsewhere, and texts are compared by MaxSim (losses.ts maxSimAll)
+   * instead of the dot product. Absent: one vector per text.
+   */
+  readonly lateInteraction?: boolean;
+  /**
    * A graph with output `embedding` [rows, dim]: the model's pooled vector before any L2
-   * normalisation (the loss decides how to compare vectors). Trainable tensors are graph inputs;
-   * `dropout` adds the dropout-mask inputs.
+   * normalisation (the loss decides how to compare vectors); late interaction: token matrices, as
+   * `lateInteraction` says. Trainable tensors are graph inputs; `dropout` adds the dropout-mask inputs.
    */
   graph(dropout: boolean): Graph;
   /** Token inputs for `texts`; with `rng`, dropout masks drawn from it. */

@@ -33,7 +33,25 @@ export function rankFigures(
   positive: readonly number[],
   langs: readonly string[],
 ): Record<string, RankFigures> {
-  const np = passages.length / dim;
+  return rankByScore(
+    (i, p) => {
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += queries[i * dim + j] * passages[p * dim + j];
+      return s;
+    },
+    passages.length / dim,
+    positive,
+    langs,
+  );
+}
+
+/** rankFigures for any similarity: `score(i, p)` of query i and passage p, over `np` passages. */
+export function rankByScore(
+  score: (query: number, passage: number) => number,
+  np: number,
+  positive: readonly number[],
+  langs: readonly string[],
+): Record<string, RankFigures> {
   const acc: Record<string, RankFigures> = {};
   const add = (key: string, rank: number) => {
     const a = (acc[key] ??= { mrr: 0, r1: 0, r5: 0, r10: 0, queries: 0 });
@@ -44,15 +62,9 @@ export function rankFigures(
     a.queries += 1;
   };
   positive.forEach((pos, i) => {
-    const q = queries.subarray(i * dim, (i + 1) * dim);
-    const score = (p: number) => {
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += q[j] * passages[p * dim + j];
-      return s;
-    };
-    const own = score(pos);
+    const own = score(i, pos);
     let rank = 1;
-    for (let p = 0; p < np; p++) if (p !== pos && score(p) >= own) rank++;
+    for (let p = 0; p < np; p++) if (p !== pos && score(i, p) >= own) rank++;
     add(langs[i], rank);
     add("all", rank);
   });

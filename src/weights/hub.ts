@@ -49,7 +49,7 @@ export interface ResolveOptions {
 
 /**
  * What an encoder checkpoint needs: config, tokenizer, sentence-transformers modules, Aggretriever
- * heads, and the weights, safetensors first (one file, or an index whose shards come with it),
+ * heads, colbert-ai's artifact.metadata (what tells a ColBERT checkpoint), and the weights, safetensors first (one file, or an index whose shards come with it),
  * torch .bin last (a head's .pt only so that the error can say how to convert it).
  */
 export const DEFAULT_ENCODER_FILES: readonly string[] = [
@@ -68,6 +68,7 @@ export const DEFAULT_ENCODER_FILES: readonly string[] = [
   "pooler.safetensors|pooler.pt",
   "TermWeightTrans_config.json",
   "TermWeightTrans.safetensors|TermWeightTrans.pt",
+  "artifact.metadata",
   "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json",
 ];
 

@@ -481,7 +481,9 @@ export function adapterTensors(adapter: LoraAdapter): Map<string, Tensor> {
 
 const LORA_KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
 /** Module order with numbers compared as numbers, so layer 2 comes before layer 10. */
-const byLayer = new Intl.Collator("en", { numeric: true });
+const byLayer = (a: string, b: string) =>
+  (layerOrder ??= new Intl.Collator("en", { numeric: true })).compare(a, b);
+let layerOrder: Intl.Collator | undefined; // made when first needed: ICU takes ~10 ms, on every CLI start
 
 /** Checks the pairs against each other and the config (rank, 2-D shapes, data lengths, targets). */
 function checkWeights(adapter: LoraAdapter, where: string): void {
@@ -571,7 +573,7 @@ export function readLoraAdapter(dir: string): LoraAdapter {
     file.close();
   }
   const weights = new Map<string, LoraPair>();
-  for (const [path, pair] of [...parts].sort(([a], [b]) => byLayer.compare(a, b))) {
+  for (const [path, pair] of [...parts].sort(([a], [b]) => byLayer(a, b))) {
     if (!pair.A || !pair.B) {
       throw new Error(
         `${weightsFile}: "${path}" has lora_${pair.A ? "A" : "B"} but no lora_${pair.A ? "B" : "A"}; the file is incomplete, save the adapter again`,

@@ -20,7 +20,7 @@ describe("DenseScorer.topK", () => {
   before(async () => {
     scorer = await DenseScorer.create({ threads: 1 });
     // 40 floats a block: 2 queries of 20 documents at a time, so blocks are under test.
-    tiny = await DenseScorer.create({ threads: 1, blockFloats: 40 });
+    tiny = await DenseScorer.create({ threads: 1, blockFloats: 40, batch: 2 });
   });
   after(async () => {
     await scorer.close();

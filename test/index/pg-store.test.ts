@@ -10,14 +10,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
+import { type DocScore, docsFromChunks } from "../../src/index/doc-score.ts";
+import { allowedDocs, type Filter, parseFilters } from "../../src/index/filter.ts";
 import { LanceStore } from "../../src/index/lance-store.ts";
+import { filterSql } from "../../src/index/pg-filter.ts";
 import { PgStore } from "../../src/index/pg-store.ts";
 import {
   annQuery,
   annSettings,
+  bqQuery,
   createDdl,
   displayUrl,
   distributedDdl,
+  exactQuery,
+  FORMAT_VERSION,
   schemaName,
 } from "../../src/index/pg-sql.ts";
 import type { ChunkColumns, ChunkRow, DocColumns, DocRow, Store } from "../../src/index/store.ts";
@@ -95,6 +101,25 @@ describe("PostgreSQL SQL text (no server)", () => {
       `SELECT id, "public".vector_send(vector) AS v FROM "xlir:c".chunks WHERE (lang = ANY($2::text[])) ` +
         `AND NOT (lang = ANY($3::text[])) ORDER BY vector OPERATOR("public".<#>) $1::"public".vector LIMIT 10`,
     );
+  });
+
+  it("pushes language conditions down exactly, metadata ones widened, leaving unsafe paths to the check after", () => {
+    assert.deepEqual(filterSql(parseFilters(["lang=de,fr"]), 2), {
+      where: ["(d.lang = ANY($2::text[]))"],
+      values: [["deu_Latn", "fra_Latn"]],
+      exact: true,
+    });
+    const f = filterSql(parseFilters(["lang!=en", "topic=a", "source.site!=b", "tags.length=0"]), 3);
+    assert.equal(f.exact, false);
+    // "tags.length" is the array's length in JavaScript and nothing in jsonb: not pushed down
+    assert.equal(f.where.length, 3);
+    assert.equal(f.where[0], "NOT (d.lang = ANY($3::text[]))");
+    assert.match(
+      f.where[1],
+      /^\(d\.metadata IS NULL OR EXISTS .*d\.metadata -> \$4::text.*ANY\(\$5::text\[\]\)/,
+    );
+    assert.match(f.where[2], /^NOT \(d\.metadata IS NOT NULL AND .*CASE WHEN d\.metadata \? \$6::text/);
+    assert.deepEqual(f.values, [["eng_Latn"], "topic", ["a"], "source.site", ["source", "site"], ["b"]]);
   });
 
   it("shows URLs without their password", () => {
@@ -405,6 +430,328 @@ describe("PgStore on PostgreSQL (PGlite + pgvector)", () => {
     }
   });
 
+  it("searches exactly in SQL, the filter pushed down: the documents and scores of a full scan", async () => {
+    const dims = 16;
+    const rand = rng(23);
+    const s = await PgStore.open(url, "exact", dims, true);
+    try {
+      const langs = ["eng_Latn", "deu_Latn", "fra_Latn"];
+      const topics = ["science", "sports", "art"];
+      const docs: DocRow[] = Array.from({ length: 300 }, (_, i) => ({
+        id: `d${i}`,
+        hash: `h${i}`,
+        title: null,
+        lang: langs[i % 3],
+        // "" has no jsonb copy: SQL cannot tell, the check after does
+        metadata:
+          i % 17 === 0
+            ? ""
+            : JSON.stringify({
+                topic: topics[(i >> 1) % 3],
+                tags: i % 4 === 0 ? ["hot", ["deep", topics[i % 3]]] : [],
+                year: 2000 + (i % 25),
+                source: { site: i % 2 ? "wiki" : "news" },
+                flag: i % 5 === 0,
+                ...(i % 7 === 0 ? { "source.site": "dotted" } : {}),
+              }),
+        text: "t",
+        chunks: 1 + (i % 3),
+      }));
+      const rows: ChunkRow[] = docs.flatMap((d, i) =>
+        Array.from({ length: d.chunks + (i % 50 === 0 ? 1 : 0) }, (_, c) => ({
+          id: `${d.id}#${c}`,
+          docId: d.id,
+          // an orphan chunk left by a crash: ignored by every search
+          docHash: c === d.chunks ? "stale" : d.hash,
+          chunk: c,
+          start: 0,
+          end: 1,
+          lang: d.lang,
+          prefix: "",
+          text: "x",
+        })),
+      );
+      const vectors = randomVectors(rows.length, dims, rand);
+      await s.upsertDocs(docs);
+      await s.addChunks(rows, vectors);
+      await s.createVectorIndex("hnsw");
+      await s.optimize();
+      const docIndex = new Map(docs.map((d, i) => [d.id, i]));
+      const rowIndex = new Map(rows.map((r, c) => [r.id, c]));
+      const live = (c: number) => (docs[docIndex.get(rows[c].docId)!].hash === rows[c].docHash ? 1 : 0);
+      /** The full scan here: every chunk scored, then filtered by filter.ts and ranked by doc-score.ts. */
+      const scan = (q: Float32Array, filter: Filter, agg: DocScore, k: number) => {
+        const mask = allowedDocs(
+          filter,
+          docs.map((d) => d.lang),
+          docs.map((d) => d.metadata),
+        );
+        const docOf = (c: number) => {
+          const d = docIndex.get(rows[c].docId)!;
+          return live(c) && (mask === null || mask[d]) ? d : -1;
+        };
+        const scored = rows.map((_, c) => ({ chunk: c, score: dot64(q, vectors, c, dims) }));
+        return docsFromChunks(scored, docOf, agg, k).map((h) => [docs[h.doc].id, h.score] as const);
+      };
+      const filters = [
+        [],
+        ["lang=de"],
+        ["topic=science"],
+        ["tags=sports"],
+        ["year=2003,2010"],
+        ["year=2003"],
+        ["source.site=wiki"],
+        ["topic!=art", "lang!=en"],
+        ["tags!=hot"],
+        ["flag=true"],
+        ["tags.length=0"],
+      ].map((f) => parseFilters(f));
+      const aggs: DocScore[] = [{ kind: "max" }, { kind: "sum", top: Infinity }, { kind: "sum", top: 2 }];
+      for (const filter of filters)
+        for (const agg of aggs) {
+          const q = randomVectors(1, dims, rand);
+          const k = 10;
+          const hits = await s.exactSearch(q, { docs: k, docScore: agg, filter });
+          // no re-filtering here: every chunk that came back must be live and pass the filter
+          const got = docsFromChunks(
+            hits.map((h) => ({ chunk: rowIndex.get(h.id)!, score: h.score })),
+            (c) => (live(c) ? docIndex.get(rows[c].docId)! : -2),
+            agg,
+            k,
+          );
+          assert.ok(
+            got.every((h) => h.doc >= 0),
+            "an orphan chunk came back",
+          );
+          const want = scan(q, filter, agg, k);
+          const what = `${JSON.stringify(filter)} ${JSON.stringify(agg)}`;
+          assert.ok(want.length > 0, what);
+          assert.deepEqual(
+            got.map((h) => docs[h.doc].id),
+            want.map(([id]) => id),
+            what,
+          );
+          got.forEach((h, i) => assert.ok(Math.abs(h.score - want[i][1]) < 1e-9, what));
+        }
+      // the vector index is never used, whatever the planner would prefer
+      const q = `[${randomVectors(1, dims, rand).join(",")}]`;
+      for (const perDoc of [null, 2]) {
+        const where = filterSql(parseFilters(["lang=de", "topic=art"]), 2);
+        const plan = await sql(
+          `EXPLAIN ${exactQuery("exact", '"public"', "vector", where.where, 10, perDoc, true)}`,
+          [q, ...where.values],
+          ["SET LOCAL enable_seqscan = off"],
+        );
+        assert.doesNotMatch(plan.rows.map((r) => r["QUERY PLAN"]).join("\n"), /chunks_vector_hnsw/);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("stores halfvec collections in half the bytes, searching them within float16 rounding", async () => {
+    const dims = 128;
+    const n = 800;
+    const rand = rng(5);
+    const full = await PgStore.open(url, "f32", dims, true);
+    const half = await PgStore.open(url, "f16", dims, true, { vectorType: "halfvec" });
+    try {
+      assert.equal(full.vectorType, "vector");
+      assert.equal(half.vectorType, "halfvec");
+      const vectors = randomVectors(n, dims, rand, true);
+      const rows: ChunkRow[] = Array.from({ length: n }, (_, i) => ({
+        id: `doc${i}#0`,
+        docId: `doc${i}`,
+        docHash: "h",
+        chunk: 0,
+        start: 0,
+        end: 1,
+        lang: i % 2 ? "deu_Latn" : "eng_Latn",
+        prefix: "",
+        text: "x",
+      }));
+      const docs: DocRow[] = rows.map((r) => ({
+        id: r.docId,
+        hash: "h",
+        title: null,
+        lang: r.lang,
+        metadata: "{}",
+        text: "x",
+        chunks: 1,
+      }));
+      for (const st of [full, half]) {
+        await st.upsertDocs(docs);
+        await st.addChunks(rows, vectors);
+      }
+      // read back: each value is the nearest float16 (relative error at most 2^-11)
+      const f32 = sortChunks(await full.readChunks(true), dims).vectors!;
+      const f16 = sortChunks(await half.readChunks(true), dims).vectors!;
+      const off = f16.filter((v, i) => !(Math.abs(v - f32[i]) <= Math.abs(f32[i]) * 2 ** -11 + 2 ** -25));
+      assert.equal(off.length, 0, "values further than float16 rounding");
+      assert.ok(
+        f16.some((v, i) => v !== f32[i]),
+        "rounded, not float32",
+      );
+      // the chunks table (its heap: the vectors' bytes halve, ids and texts stay), and the whole collection
+      const heap = async (schema: string) =>
+        Number((await sql(`SELECT pg_relation_size('"${schema}".chunks') AS n`)).rows[0].n);
+      const [hf, hh] = [await heap("xlir:f32"), await heap("xlir:f16")];
+      assert.ok(hh < 0.65 * hf, `chunks: halfvec ${hh} bytes, vector ${hf}`);
+      assert.ok((await half.sizeBytes()) < (await full.sizeBytes()));
+
+      // |q . (v16 - v)| <= sum |q_j| |v_j| 2^-11 <= 2^-11 for unit vectors
+      const tol = 2 ** -11;
+      const filter = [{ field: "lang", negate: false, values: ["deu_Latn"] }];
+      let same = 0;
+      for (let t = 0; t < 10; t++) {
+        const q = randomVectors(1, dims, rand, true);
+        const opts = { docs: 10, docScore: { kind: "max" } as DocScore, filter };
+        const [a, b] = [await full.exactSearch(q, opts), await half.exactSearch(q, opts)];
+        const exact = new Map(a.map((h) => [h.id, h.score]));
+        same += b.slice(0, 10).filter((h) => exact.has(h.id)).length;
+        const fullScore = new Map(
+          (await full.exactSearch(q, { ...opts, docs: n })).map((h) => [h.id, h.score]),
+        );
+        for (const h of b) assert.ok(Math.abs(h.score - fullScore.get(h.id)!) <= tol, `${h.id}: ${h.score}`);
+      }
+      assert.ok(same / 100 >= 0.9, `top 10 shared with float32: ${same}%`);
+
+      // HNSW over halfvec (halfvec_ip_ops) finds what the exact search finds
+      await half.createVectorIndex("hnsw");
+      const q = randomVectors(1, dims, rand, true);
+      const exact = (await half.exactSearch(q, { docs: 10, docScore: { kind: "max" } })).slice(0, 10);
+      const ann = await half.annSearch(q, 10, { type: "hnsw", ef: 100 });
+      const exactScore = new Map(exact.map((e) => [e.id, e.score]));
+      const shared = ann.filter((h) => exactScore.has(h.id));
+      assert.ok(shared.length >= 9, `${shared.length} of the exact top 10`);
+      for (const h of shared) assert.equal(h.score, exactScore.get(h.id));
+      const idx = await sql(
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'xlir:f16' AND indexname = 'chunks_vector_hnsw'`,
+      );
+      assert.match(idx.rows[0].indexdef, /halfvec_ip_ops/);
+    } finally {
+      await full.close();
+      await half.close();
+    }
+    // recorded in the collection: opened without the option it stays halfvec; asked otherwise, refused
+    const again = await PgStore.open(url, "f16", null);
+    assert.equal(again.vectorType, "halfvec");
+    await again.close();
+    await assert.rejects(PgStore.open(url, "f16", null, false, { vectorType: "vector" }), (e) =>
+      /stores its vectors as halfvec, not vector/.test(oneLine(e)),
+    );
+  });
+
+  it("pre-ranks by binary-quantised HNSW and re-ranks by the full vectors (hnsw_bq)", async () => {
+    const dims = 64;
+    const n = 2000;
+    const rand = rng(31);
+    const s = await PgStore.open(url, "bq", dims, true);
+    try {
+      const vectors = randomVectors(n, dims, rand, true);
+      const rows: ChunkRow[] = Array.from({ length: n }, (_, i) => ({
+        id: `doc${i}#0`,
+        docId: `doc${i}`,
+        docHash: "h",
+        chunk: 0,
+        start: 0,
+        end: 1,
+        lang: i % 4 === 1 ? "deu_Latn" : "eng_Latn",
+        prefix: "",
+        text: "x",
+      }));
+      await s.upsertDocs(
+        rows.map((r) => ({
+          id: r.docId,
+          hash: "h",
+          title: null,
+          lang: r.lang,
+          metadata: "{}",
+          text: "x",
+          chunks: 1,
+        })),
+      );
+      await s.addChunks(rows, vectors);
+      await s.createVectorIndex("hnsw_bq");
+      assert.equal(await s.hasVectorIndex(), true);
+      const idx = await sql(
+        `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'xlir:bq' AND indexdef LIKE '%hnsw%'`,
+      );
+      assert.deepEqual(
+        idx.rows.map((r) => r.indexname),
+        ["chunks_vector_hnsw_bq"],
+      );
+      assert.match(
+        idx.rows[0].indexdef,
+        /\(binary_quantize\(vector\)\)::bit\(64\)\) (public\.)?bit_hamming_ops/,
+      );
+      const plan = await sql(
+        `EXPLAIN ${bqQuery("bq", '"public"', [], 10, 100, "vector", dims)}`,
+        [`[${vectors.subarray(0, dims).join(",")}]`],
+        ["SET LOCAL enable_seqscan = off"],
+      );
+      assert.match(
+        plan.rows.map((r) => r["QUERY PLAN"]).join("\n"),
+        /Index Scan using chunks_vector_hnsw_bq/,
+      );
+      let found = 0;
+      let foundFiltered = 0;
+      const queries = 10;
+      const filter = [{ field: "lang", negate: false, values: ["deu_Latn"] }];
+      for (let t = 0; t < queries; t++) {
+        const q = randomVectors(1, dims, rand, true);
+        const exact = await s.exactSearch(q, { docs: 10, docScore: { kind: "max" } });
+        const bq = await s.annSearch(q, 10, { type: "hnsw_bq", refineFactor: 20, ef: 200 });
+        assert.equal(bq.length, 10);
+        // re-ranked by the full vectors: exact scores, best first
+        for (let i = 1; i < bq.length; i++) assert.ok(bq[i - 1].score >= bq[i].score);
+        for (const h of bq)
+          assert.ok(Math.abs(h.score - dot64(q, vectors, Number(h.id.slice(3, -2)), dims)) < 1e-9);
+        found += bq.filter((h) => exact.slice(0, 10).some((e) => e.id === h.id)).length;
+        const exactDe = await s.exactSearch(q, { docs: 10, docScore: { kind: "max" }, filter });
+        const bqDe = await s.annSearch(q, 10, { type: "hnsw_bq", refineFactor: 20, ef: 200, filter });
+        assert.ok(bqDe.every((h) => rows[Number(h.id.slice(3, -2))].lang === "deu_Latn"));
+        foundFiltered += bqDe.filter((h) => exactDe.slice(0, 10).some((e) => e.id === h.id)).length;
+      }
+      assert.ok(found / (10 * queries) >= 0.8, `recall@10 ${found / (10 * queries)}`);
+      assert.ok(
+        foundFiltered / (10 * queries) >= 0.8,
+        `filtered recall@10 ${foundFiltered / (10 * queries)}`,
+      );
+      // building hnsw replaces it: one vector index at a time
+      await s.createVectorIndex("hnsw");
+      const after = await sql(
+        `SELECT indexname FROM pg_indexes WHERE schemaname = 'xlir:bq' AND indexdef LIKE '%hnsw%'`,
+      );
+      assert.deepEqual(
+        after.rows.map((r) => r.indexname),
+        ["chunks_vector_hnsw"],
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("migrates a format 1 collection to the current format on open", async () => {
+    const s = await PgStore.open(url, "old", 4, true);
+    await s.close();
+    await sql(`UPDATE "xlir:old".meta SET value = '1' WHERE key = 'format_version'`);
+    await sql(`DELETE FROM "xlir:old".meta WHERE key = 'vector_type'`);
+    const t = await PgStore.open(url, "old", null);
+    assert.equal(t.vectorType, "vector");
+    await t.close();
+    const meta = await sql(
+      `SELECT key, value FROM "xlir:old".meta WHERE key IN ('format_version', 'vector_type') ORDER BY key`,
+    );
+    assert.deepEqual(
+      meta.rows.map((r) => [r.key, r.value]),
+      [
+        ["format_version", String(FORMAT_VERSION)],
+        ["vector_type", "vector"],
+      ],
+    );
+  });
+
   it("opens, lists and drops collections by their case-sensitive names", async () => {
     const long = "L".repeat(120) + "-x";
     for (const name of ["Docs", "docs", long]) await (await PgStore.open(url, name, 4, true)).close();
@@ -467,7 +814,7 @@ describe("PgStore on PostgreSQL (PGlite + pgvector)", () => {
     );
     await s.close();
     await assert.rejects(PgStore.open(url, "future", 4), (e) =>
-      /collection "future" \(PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\) has format version 999; this xlir reads format 1 at most: upgrade xlir/.test(
+      /collection "future" \(PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\) has format version 999; this xlir reads format 2 at most: upgrade xlir/.test(
         oneLine(e),
       ),
     );
@@ -523,6 +870,13 @@ describe("PgStore on PostgreSQL (PGlite + pgvector)", () => {
     }
   });
 });
+
+/** q . row `r` of `vectors`, in double precision. */
+function dot64(q: Float32Array, vectors: Float32Array, r: number, dims: number): number {
+  let d = 0;
+  for (let j = 0; j < dims; j++) d += q[j] * vectors[r * dims + j];
+  return d;
+}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

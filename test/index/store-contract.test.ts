@@ -1,6 +1,6 @@
 // The same collection in both stores (embedded LanceDB and PostgreSQL + pgvector, a real server:
-// PGlite over the wire) answers every search the same: dense (exact), BM25 and hybrid, with
-// filters, after updates and deletes; `copy` moves a collection either way without re-embedding;
+// PGlite over the wire) answers every search the same: dense (exact: in this process for the
+// embedded store, in SQL for PostgreSQL), BM25 and hybrid, with filters, after updates and deletes; `copy` moves a collection either way without re-embedding;
 // HNSW keeps recall under a language filter; and `xlir index --store` killed with SIGKILL mid-way
 // resumes to exactly one copy of each document.
 import assert from "node:assert/strict";
@@ -156,6 +156,9 @@ const SEARCHES: SearchOptions[] = [
   { mode: "hybrid", lang: "auto" },
   { mode: "hybrid", fusion: "weighted", weight: 0.3, lang: "auto" },
   { mode: "dense", filter: ["lang=de,es"] },
+  // PostgreSQL: exact search in SQL with the metadata conditions pushed down, and per-document sums
+  { mode: "dense", filter: ["article=1"] },
+  { mode: "dense", filter: ["article!=0", "lang!=en"], docScore: { kind: "sum", top: 2 } },
   { mode: "bm25", lang: "en", filter: ["article=1"] },
   { mode: "hybrid", filter: ["lang!=en"], docScore: { kind: "sum", top: Infinity } },
 ];
