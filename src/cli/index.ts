@@ -114,7 +114,7 @@ export function indexCommand(): Command {
     )
     .option(
       "--build-ann [type]",
-      "build the ANN index now, whatever the size: ivf_pq (default) or hnsw_sq; hnsw or hnsw_bq (binary-quantised, re-ranked) on a PostgreSQL store",
+      "build the ANN index now, whatever the size: hnsw_sq (default for cosine collections) or ivf_pq (default for dot product); hnsw or hnsw_bq (binary-quantised, re-ranked) on a PostgreSQL store; plaid for ColBERT collections",
     )
     .option(
       "--ann-threshold <n>",

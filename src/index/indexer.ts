@@ -392,9 +392,15 @@ async function finish(col: Collection, bm25: Bm25Index, opts: AddOptions): Promi
   col.setBm25(bm25);
 }
 
-/** The index a collection builds unless told: the store's first; PLAID for multi-vector collections. */
+/**
+ * The index a collection builds unless told: PLAID for multi-vector collections; HNSW-SQ for cosine
+ * collections in the embedded store (bench:search, 1M clustered vectors: recall@10 0.995 at 10x the
+ * QPS of exact search, where IVF-PQ kept 0.977 at 5.6x; it takes ~5x longer to build); else the
+ * store's first.
+ */
 export function defaultAnnType(col: Collection): AnnType {
-  return col.multiVector ? "plaid" : col.store.annTypes[0];
+  if (col.multiVector) return "plaid";
+  return col.cosine && col.store.annTypes.includes("hnsw_sq") ? "hnsw_sq" : col.store.annTypes[0];
 }
 
 /** Builds the ANN index now and records it in the manifest (the caller holds the lock). */

@@ -173,9 +173,9 @@ export function vectorIndexConfig(type: "ivf_pq" | "hnsw_sq", rows: number, dims
  * no refine, 0.76 at refine 5), so refine stays 10, which with LanceDB's fixed cost (~9 ms a query
  * with no refine on 2 cores) holds IVF-PQ to ~15 ms, 5.6x exact search's QPS (84 ms a query).
  * HNSW-SQ keeps `ef` candidates (at least the rows asked for): recall 1.000 at ef 100 (11.7 ms,
- * 7.2x) and 0.995 at ef 50 (8.1 ms, 10.3x). search.ts passes ef = max(100, rows asked for).
+ * 7.2x) and 0.995 at ef 50 (8.1 ms, 10.3x), the default (at least the rows asked for).
  */
-export const ANN_DEFAULTS = Object.freeze({ nprobes: 50, refineFactor: 10, ef: 100 });
+export const ANN_DEFAULTS = Object.freeze({ nprobes: 50, refineFactor: 10, ef: 50 });
 
 /** A vector query of `k` rows through the table's index, with `opts` over ANN_DEFAULTS. */
 export function annQuery(

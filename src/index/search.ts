@@ -71,7 +71,10 @@ export interface SearchOptions {
   /** IVF-PQ: partitions to probe (default 20) and refine factor (default 10: re-rank 10k candidates exactly). */
   nprobes?: number;
   refineFactor?: number;
-  /** HNSW-SQ: candidate list size (default max(100, chunks fetched)). */
+  /**
+   * HNSW: candidate list size (default: the store's, at least the chunks fetched: 50 for LanceDB's
+   * HNSW-SQ, 100 for pgvector). PLAID (ColBERT): documents re-scored (default 2048).
+   */
   ef?: number;
   /**
    * A detector to reuse for lang "auto" (default: loadLanguageGuesser's, loaded on demand); a plain
@@ -335,7 +338,7 @@ async function denseDocs(
         filter,
         nprobes: opts.nprobes, // the store's default (lance-store.ts ANN_DEFAULTS)
         refineFactor: opts.refineFactor ?? 10,
-        ef: opts.ef ?? Math.max(100, want),
+        ef: opts.ef, // the store's default, at least `want`
       });
   const chunks = found.flatMap((h) => {
     const c = view.chunkIndex.get(h.id);

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { Encoder } from "../../src/encode/encoder.ts";
 import { loadLareqa, type LareqaQuestion } from "../../src/eval/datasets/lareqa.ts";
 import { Collection } from "../../src/index/collection.ts";
-import { addDocuments, buildAnnIndex, deleteDocuments } from "../../src/index/indexer.ts";
+import { addDocuments, buildAnnIndex, defaultAnnType, deleteDocuments } from "../../src/index/indexer.ts";
 import type { InputDoc } from "../../src/index/ingest.ts";
 import { search, type SearchHit } from "../../src/index/search.ts";
 import { analyze } from "../../src/text/analyzer.ts";
@@ -273,5 +273,8 @@ describe("dense collection with a tiny random encoder", () => {
       }
       assert.ok(overlap >= 0.8 * 110, `${type} recall@10 ${overlap / 110}`);
     }
+    // unless told, a cosine collection gets HNSW-SQ (the recall/QPS bench:search measured)
+    assert.equal(col.cosine, true);
+    assert.equal(defaultAnnType(col), "hnsw_sq");
   });
 });
