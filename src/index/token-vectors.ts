@@ -76,14 +76,14 @@ function unpack(bytes: Buffer, name: string): { meta: Record<string, unknown>; a
   const len = bytes.readUInt32LE(MAGIC.length);
   const { meta, layout } = JSON.parse(bytes.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + len)) as {
     meta: Record<string, unknown>;
-    layout: [keyof typeof ARRAY_TYPES, string, number][];
+    layout: [string, keyof typeof ARRAY_TYPES, number][];
   };
   // copy once into an 8-byte aligned buffer (a Buffer from a file or the network may sit anywhere)
   const own = new Uint8Array(bytes.length);
   own.set(bytes);
   const arrays: Arrays = {};
   let at = align(MAGIC.length + 4 + len);
-  for (const [key, type, n] of layout as unknown as [string, keyof typeof ARRAY_TYPES, number][]) {
+  for (const [key, type, n] of layout) {
     const T = ARRAY_TYPES[type];
     arrays[key] = new T(own.buffer, at, n);
     at = align(at + n * T.BYTES_PER_ELEMENT);
