@@ -180,12 +180,14 @@ export async function addDocuments(
   let bm25: Bm25Index | null = null;
   let lastSave = Date.now();
   let dirty = false;
+  // chunks of earlier runs deleted or replaced: multi-vector collections check for dead vectors
+  let replaced = false;
   try {
     const existing = await committedDocs(col);
     if (!shared) {
       bm25 = await col.bm25();
       // not while other writers may have a batch half-committed: their chunks would look orphaned
-      await sweepOrphans(col, existing, bm25);
+      replaced = await sweepOrphans(col, existing, bm25);
     }
 
     const commit = async (batch: InputDoc[]) => {
@@ -292,7 +294,10 @@ export async function addDocuments(
 
       // commit: chunks first, the document rows last (see the top of this file)
       const updated = prepared.filter((x) => x.update).map((x) => x.row.id);
-      if (updated.length) await store.deleteChunksOfDocs(updated);
+      if (updated.length) {
+        await store.deleteChunksOfDocs(updated);
+        replaced = true;
+      }
       await store.addChunks(rows, vectors);
       await store.upsertDocs(prepared.map((x) => x.row));
       dirty = true;
@@ -337,7 +342,7 @@ export async function addDocuments(
     opts.onProgress?.({ ...p });
   } finally {
     try {
-      if (dirty && bm25) await finish(col, bm25, opts);
+      if (dirty && bm25) await finish(col, bm25, opts, replaced);
       else if (dirty) await finishShared(col);
     } finally {
       col.invalidate();
@@ -374,15 +379,11 @@ function batchKey(batch: readonly InputDoc[]): string {
 }
 
 /** Compaction, the ANN index when due, and BM25 saved with the final chunks version. */
-async function finish(col: Collection, bm25: Bm25Index, opts: AddOptions): Promise<void> {
+async function finish(col: Collection, bm25: Bm25Index, opts: AddOptions, replaced: boolean): Promise<void> {
   const store = col.store;
   await store.optimize();
   const m = col.manifest;
-  if (m.encoder.kind === "multi-vector") {
-    col.invalidate();
-    const v = await col.view(false);
-    await compactTokenSegments(store, v.chunkIds, liveHashes(v), m.encoder.dims);
-  }
+  await compactTokens(col, replaced);
   if (m.encoder.kind !== "bm25") {
     const rows = await store.countChunks();
     const due = opts.ann === true || ((opts.ann ?? "auto") === "auto" && rows >= m.ann.threshold && rows > 0);
@@ -454,6 +455,7 @@ export async function deleteDocuments(col: Collection, ids: readonly string[]): 
     await col.store.deleteChunksOfDocs(found);
     for (const id of found) for (let n = 0; n < existing.get(id)!.chunks; n++) bm25Delete(bm25, `${id}#${n}`);
     await saveCollectionBm25(bm25, col.store);
+    await compactTokens(col, true);
     return missing;
   } finally {
     col.invalidate();
@@ -470,12 +472,22 @@ async function sweepOrphans(
   col: Collection,
   existing: Map<string, { hash: string }>,
   bm25: Bm25Index,
-): Promise<void> {
+): Promise<boolean> {
   const chunks = await col.store.readChunks(false);
   const orphans = chunks.ids.filter((_, c) => existing.get(chunks.docIds[c])?.hash !== chunks.docHashes[c]);
-  if (orphans.length === 0) return;
+  if (orphans.length === 0) return false;
   await col.store.deleteChunks(orphans);
   for (const id of orphans) bm25Delete(bm25, id);
+  return true;
+}
+
+/** Multi-vector collections: their token segments compacted when dead vectors may outweigh live ones. */
+async function compactTokens(col: Collection, replaced: boolean): Promise<void> {
+  const enc = col.manifest.encoder;
+  if (enc.kind !== "multi-vector") return;
+  col.invalidate();
+  const v = await col.view(false);
+  await compactTokenSegments(col.store, v.chunkIds, liveHashes(v), enc.dims, replaced);
 }
 
 function checkLang(code: string, what: string): string {

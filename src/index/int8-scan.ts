@@ -14,6 +14,8 @@ import { Graph } from "../tensor/graph.ts";
 import { cast, matMulInteger, mul } from "../tensor/ops.ts";
 import { Session } from "../tensor/session.ts";
 import {
+  BATCH,
+  BLOCK_FLOATS,
   type BatchScorer,
   type ScanSearchOptions,
   type ScanTopKOptions,
@@ -33,8 +35,6 @@ export interface Int8TopKOptions extends ScanTopKOptions {
   depth?: number;
 }
 
-const BLOCK_FLOATS = 4 * 1024 * 1024;
-const BATCH = 64;
 
 /** Signed bytes of `v` scaled so its largest magnitude is 127; the scale (1 for a zero row). */
 function quantize(v: Float32Array, into: Uint8Array | Int8Array, offset: number): number {

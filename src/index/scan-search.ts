@@ -56,8 +56,8 @@ export interface ScanTopKOptions {
 }
 
 /** 4M floats: 16 MB of scores per GEMM; at 64 queries, 65536 rows (the fastest block measured). */
-const BLOCK_FLOATS = 4 * 1024 * 1024;
-const BATCH = 64;
+export const BLOCK_FLOATS = 4 * 1024 * 1024;
+export const BATCH = 64;
 const U32 = 2 ** -24;
 
 /** The float32 rounding error bound of a dot product of `d` terms: gamma(d + 2). */

@@ -295,14 +295,7 @@ async function denseDocs(
     return dotAll(emb.data, emb.dims[1], q);
   };
   const m = col.manifest;
-  const annAuto = (opts.ann ?? "auto") === "auto";
-  const useAnn =
-    opts.ann === true || (annAuto && m.ann.index !== null && view.chunkIds.length >= m.ann.threshold);
-  if (opts.ann === true && m.ann.index === null) {
-    throw new Error(
-      `collection "${col.name}" has no ANN index: build one with xlir index ${col.name} --build-ann, or search exactly`,
-    );
-  }
+  const useAnn = usesIndex(col, view, opts.ann);
   if (!useAnn && !col.store.exactSearch) {
     view = await col.view(true);
     const { chunkDoc } = view;
@@ -353,6 +346,19 @@ async function denseDocs(
 }
 
 /**
+ * Whether a search goes through the collection's ANN (or PLAID) index: when asked to (refused when
+ * there is none), or by default when there is one and the collection has enough chunks.
+ */
+function usesIndex(col: Collection, view: CollectionView, ann: SearchOptions["ann"]): boolean {
+  const { index, threshold } = col.manifest.ann;
+  if (ann === true && index === null)
+    throw new Error(
+      `collection "${col.name}" has no ANN index: build one with xlir index ${col.name} --build-ann, or search exactly`,
+    );
+  return ann === true || ((ann ?? "auto") === "auto" && index !== null && view.chunkIds.length >= threshold);
+}
+
+/**
  * Multi-vector (ColBERT) collections: the query's token vectors (its language picks the X-MOD
  * adapter; "und": the model's default) against every chunk's by MaxSim, exactly or through the
  * PLAID index (search as ANN does: over-fetched chunks, filters applied to them).
@@ -368,14 +374,7 @@ async function lateDocs(
 ): Promise<{ view: CollectionView; hits: DocHit[]; run: DenseRun }> {
   const model = await col.colbert();
   const view = await col.view(false);
-  const m = col.manifest;
-  if (opts.ann === true && m.ann.index === null)
-    throw new Error(
-      `collection "${col.name}" has no PLAID index: build one with xlir index ${col.name} --build-ann, or search exactly`,
-    );
-  const useIndex =
-    opts.ann === true ||
-    ((opts.ann ?? "auto") === "auto" && m.ann.index !== null && view.chunkIds.length >= m.ann.threshold);
+  const useIndex = usesIndex(col, view, opts.ann);
   const adapterLang = lang === UNDETERMINED ? undefined : lang;
   const [q] = await model.encodeQueries([query], { lang: adapterLang });
   const ts = await col.tokenSearch(useIndex);

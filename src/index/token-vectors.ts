@@ -31,6 +31,8 @@ import type { StoreFiles } from "./store.ts";
 
 export const SEGMENT_DIR = "tokens";
 export const PLAID_BLOB = "tokens-index/plaid.bin";
+/** More segments than this are merged into one whatever their dead share. */
+const MAX_SEGMENTS = 64;
 
 /** Unit-length token vectors of one chunk, with what identifies its version. */
 export interface ChunkTokens {
@@ -198,7 +200,8 @@ export async function readLiveTokens(
 
 /**
  * Rewrites the live entries as one segment and removes the others, when dead entries (deleted or
- * replaced chunks) are at least half of what is stored or there are many segments. The new segment
+ * replaced chunks) are at least half of what is stored or there are many segments (an add-only run
+ * reads nothing to find out). The new segment
  * is written first: a crash in between leaves duplicates that the later one wins over.
  */
 export async function compactTokenSegments(
@@ -206,10 +209,14 @@ export async function compactTokenSegments(
   chunkIds: readonly string[],
   docHashes: readonly (string | null)[],
   dim: number,
+  /** Whether vectors may have died since the last check (chunks replaced or deleted): else only
+   *  the number of segments is looked at, and nothing is read. */
+  replaced: boolean,
 ): Promise<boolean> {
+  if (!replaced && (await listTokenSegments(store)).length <= MAX_SEGMENTS) return false;
   const live = await readLiveTokens(store, chunkIds, docHashes, dim);
   const liveTokens = live.offsets[chunkIds.length];
-  if (live.segmentNames.length <= 64 && live.storedTokens < 2 * liveTokens) return false;
+  if (live.segmentNames.length <= MAX_SEGMENTS && live.storedTokens < 2 * liveTokens) return false;
   const keep = chunkIds.flatMap((id, c) =>
     live.offsets[c + 1] > live.offsets[c] ? [{ id, docHash: docHashes[c]!, c }] : [],
   );

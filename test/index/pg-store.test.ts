@@ -30,6 +30,34 @@ import type { ChunkColumns, ChunkRow, DocColumns, DocRow, Store } from "../../sr
 import { type PgliteServer, startPglite } from "../helpers/pglite.ts";
 import { rng } from "../tensor/gradcheck.ts";
 
+/** Chunks "doc<i>#0" of n one-chunk documents, text "x", document hash "h", in language lang(i). */
+function oneChunkDocs(n: number, lang: (i: number) => string): ChunkRow[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `doc${i}#0`,
+    docId: `doc${i}`,
+    docHash: "h",
+    chunk: 0,
+    start: 0,
+    end: 1,
+    lang: lang(i),
+    prefix: "",
+    text: "x",
+  }));
+}
+
+/** The document rows those chunks belong to. */
+function docRowsOf(rows: readonly ChunkRow[]): DocRow[] {
+  return rows.map((r) => ({
+    id: r.docId,
+    hash: "h",
+    title: null,
+    lang: r.lang,
+    metadata: "{}",
+    text: "x",
+    chunks: 1,
+  }));
+}
+
 function randomVectors(rows: number, dims: number, rand: () => number, unit = false): Float32Array {
   const v = new Float32Array(rows * dims);
   for (let i = 0; i < v.length; i++) v[i] = rand() * 2 - 1;
@@ -344,17 +372,7 @@ describe("PgStore on PostgreSQL (PGlite + pgvector)", () => {
     const s = await PgStore.open(url, "ann", dims, true);
     try {
       const vectors = randomVectors(n, dims, rand, true);
-      const rows: ChunkRow[] = Array.from({ length: n }, (_, i) => ({
-        id: `doc${i}#0`,
-        docId: `doc${i}`,
-        docHash: "h",
-        chunk: 0,
-        start: 0,
-        end: 1,
-        lang: i % 10 === 3 ? "deu_Latn" : "eng_Latn",
-        prefix: "",
-        text: "x",
-      }));
+      const rows = oneChunkDocs(n, (i) => (i % 10 === 3 ? "deu_Latn" : "eng_Latn"));
       await s.addChunks(rows, vectors);
       assert.equal(await s.hasVectorIndex(), false);
       await s.createVectorIndex("hnsw");
@@ -559,26 +577,8 @@ describe("PgStore on PostgreSQL (PGlite + pgvector)", () => {
       assert.equal(full.vectorType, "vector");
       assert.equal(half.vectorType, "halfvec");
       const vectors = randomVectors(n, dims, rand, true);
-      const rows: ChunkRow[] = Array.from({ length: n }, (_, i) => ({
-        id: `doc${i}#0`,
-        docId: `doc${i}`,
-        docHash: "h",
-        chunk: 0,
-        start: 0,
-        end: 1,
-        lang: i % 2 ? "deu_Latn" : "eng_Latn",
-        prefix: "",
-        text: "x",
-      }));
-      const docs: DocRow[] = rows.map((r) => ({
-        id: r.docId,
-        hash: "h",
-        title: null,
-        lang: r.lang,
-        metadata: "{}",
-        text: "x",
-        chunks: 1,
-      }));
+      const rows = oneChunkDocs(n, (i) => (i % 2 ? "deu_Latn" : "eng_Latn"));
+      const docs = docRowsOf(rows);
       for (const st of [full, half]) {
         await st.upsertDocs(docs);
         await st.addChunks(rows, vectors);
@@ -649,28 +649,8 @@ describe("PgStore on PostgreSQL (PGlite + pgvector)", () => {
     const s = await PgStore.open(url, "bq", dims, true);
     try {
       const vectors = randomVectors(n, dims, rand, true);
-      const rows: ChunkRow[] = Array.from({ length: n }, (_, i) => ({
-        id: `doc${i}#0`,
-        docId: `doc${i}`,
-        docHash: "h",
-        chunk: 0,
-        start: 0,
-        end: 1,
-        lang: i % 4 === 1 ? "deu_Latn" : "eng_Latn",
-        prefix: "",
-        text: "x",
-      }));
-      await s.upsertDocs(
-        rows.map((r) => ({
-          id: r.docId,
-          hash: "h",
-          title: null,
-          lang: r.lang,
-          metadata: "{}",
-          text: "x",
-          chunks: 1,
-        })),
-      );
+      const rows = oneChunkDocs(n, (i) => (i % 4 === 1 ? "deu_Latn" : "eng_Latn"));
+      await s.upsertDocs(docRowsOf(rows));
       await s.addChunks(rows, vectors);
       await s.createVectorIndex("hnsw_bq");
       assert.equal(await s.hasVectorIndex(), true);
