@@ -35,7 +35,6 @@ export interface Int8TopKOptions extends ScanTopKOptions {
   depth?: number;
 }
 
-
 /** Signed bytes of `v` scaled so its largest magnitude is 127; the scale (1 for a zero row). */
 function quantize(v: Float32Array, into: Uint8Array | Int8Array, offset: number): number {
   let max = 0;
