@@ -29,15 +29,22 @@
 //     into Float32Arrays and runs AdamW in TypeScript; weight decay 0 (distill's default) vs torch's
 //     0.01 costs the same;
 //   - peak memory: xlir's high-water mark includes opening the checkpoints and building the session
-//     (the frozen weights exist at once as JS arrays, as ONNX protobuf bytes and inside ONNX
-//     Runtime), the baseline initialises its random model in place. `xlir distill` also holds an
+//     (frozen weights are read from the checkpoints one at a time into ONNX Runtime's external
+//     data), the baseline initialises its random model in place. `xlir distill` also holds an
 //     evaluation session (another copy of the weights), which is not created here. The JSON's
 //     rss_stages_mib shows where xlir's memory goes.
 // The machine may be shared: xlir and PyTorch take turns, round by round (xlir keeps one warm
 // session; PyTorch runs in a fresh process per round, warmed up each time), and the figures are
 // medians over all measured steps (min, per-round medians and the load average are in the JSON).
 //
-//   npm run bench:distill-step -- [--rounds 3] [--steps 3] [--threads N]
+// Two xlir settings run, each in its own worker: "full" as above, and "cached" (`xlir distill
+// --cache-nllb`): the NLLB encoder ran once over the batch's texts before training
+// (src/train/state-cache.ts, float16 states on disk); each step reads the batch's states from the
+// file, widens them to float32 and runs the graph from the projection on (no NLLB weights in it).
+// Its step time includes that read; the one-time NLLB pass is reported per text (what each text
+// costs once, on its first epoch), and the cosine of its H_S to the full graph's on the same batch.
+//
+//   npm run bench:distill-step -- [--rounds 3] [--steps 3] [--threads N] [--xlir full,cached]
 //
 // Set-up of the baseline (once per machine): apt-get install -y python3-torch libopenblas0-openmp
 // (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
@@ -63,6 +70,7 @@ import {
 } from "../src/train/gradients.ts";
 import type { NamedArrays } from "../src/train/params.ts";
 import { linearWithWarmup } from "../src/train/schedule.ts";
+import { StateCache, fillStates, rowHash } from "../src/train/state-cache.ts";
 import {
   BASELINE,
   type BaselineResult,
@@ -71,7 +79,7 @@ import {
   hfConfig,
   runBaseline,
 } from "./baseline.ts";
-import { fmt, median, onExit, parseOptions, printTable, type Figures } from "./util.ts";
+import { cpu, fmt, median, onExit, parseOptions, peakRssMib, printTable, type Figures } from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -104,9 +112,14 @@ const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 type ToWorker = { type: "measure"; warmup: number; steps: number } | { type: "exit" };
 
+type Mode = "full" | "cached";
+
 type FromWorker =
   | {
       type: "ready";
+      /** cached: the one-time NLLB pass over the batch's texts, per text. */
+      nllb_pass_ms_per_text?: number;
+      cache_bytes?: number;
       build_s: number;
       session_s: number;
       trainable_params: number;
@@ -115,7 +128,7 @@ type FromWorker =
       nllb_nodes_in_backward: number;
       frozen_mib: number;
     }
-  | { type: "times"; step_s: number[]; run_s: number[]; optimizer_s: number[] }
+  | { type: "times"; step_s: number[]; run_s: number[]; optimizer_s: number[]; hs: number[] }
   | { type: "bye"; peak_rss_mib: number; rss_stages_mib: Record<string, number> }
   | { type: "error"; message: string };
 
@@ -136,7 +149,7 @@ function batchRows(vocab: number): { rows: number[][]; roles: ("query" | "passag
   return { rows, roles: rows.map((_, i) => (i % 2 ? "passage" : "query")) };
 }
 
-async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<void> {
+async function worker(nllbDir: string, e5Dir: string, threads: number, mode: Mode): Promise<void> {
   const send = (m: FromWorker) => process.send!(m);
   const stages: Record<string, number> = {};
   const mark = (stage: string) => (stages[stage] = mib(process.memoryUsage().rss));
@@ -188,18 +201,35 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
     lora: tensorSource(lora, "lora"),
   };
   const isTrainable = (name: string) => name.startsWith("proj.") || name.includes(".lora_");
-  const built = studentGraph(parts, spec, { trainable: isTrainable, loss: true, dropout: false });
+  const { rows, roles } = batchRows(nllb.config.vocabSize);
+  const hashes = rows.map(rowHash);
+  let cache: StateCache | undefined;
+  let pass: { nllb_pass_ms_per_text: number; cache_bytes: number } | undefined;
+  if (mode === "cached") {
+    cache = StateCache.open(join(nllbDir, "..", "nllb-cache"), "bench", dN);
+    const p0 = performance.now();
+    await fillStates(
+      cache,
+      nllb,
+      rows.map((r, i) => ({ nllb: r, stateHash: hashes[i] })),
+      { threads, pad: PAD },
+    );
+    pass = { nllb_pass_ms_per_text: (performance.now() - p0) / BATCH, cache_bytes: cache.bytes };
+    mark("NLLB pass");
+  }
+  const nllbStates = mode === "cached";
+  const built = studentGraph(parts, spec, { trainable: isTrainable, loss: true, dropout: false, nllbStates });
   mark("graph built");
   const names = [...built.trainableData.keys()];
   const dims: Record<string, number[]> = Object.fromEntries(
     names.map((n) => [n, built.graph.inputs.find((i) => i.name === n)!.shape as number[]]),
   );
-  const trainGraph = grad(built.graph, "loss", names);
+  const trainGraph = grad(built.graph, "loss", names, ["embedding"]);
   const backward = trainGraph.nodes.slice(built.graph.nodes.length);
   const frozenBytes = trainGraph.initializerBytes();
-  const build_s = (performance.now() - t0) / 1000;
+  const build_s = (performance.now() - t0) / 1000 - (pass ? (pass.nllb_pass_ms_per_text * BATCH) / 1000 : 0);
   const t1 = performance.now();
-  const session = await Session.create(trainGraph, { threads });
+  const session = await Session.create(trainGraph, { threads, memoryPattern: false }); // as distill.ts
   const session_s = (performance.now() - t1) / 1000;
   mark("session created");
 
@@ -207,11 +237,11 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
   const optimizer = createAdamWState(params);
   const acc = createGradAccumulator(params);
   const schedule = linearWithWarmup(0, 1_000_000);
-  const { rows, roles } = batchRows(nllb.config.vocabSize);
   const teacher = new Float32Array(BATCH * dE);
   const trng = new Rng(7);
   for (let i = 0; i < teacher.length; i++) teacher[i] = trng.normal();
   let stepCount = 0;
+  let hs: Float32Array = new Float32Array(0);
 
   /** distill.ts's loop body with gradAccum 1: feeds, forward+backward, clip, AdamW. */
   const step = async (): Promise<{ run: number; opt: number }> => {
@@ -220,8 +250,14 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
     const teacherRows = new Float32Array(BATCH * dE);
     teacherRows.set(teacher);
     const feeds: Record<string, TensorData> = { ...studentFeeds(sb, teacherRows, dE) };
+    if (cache) {
+      delete feeds.nllb_input_ids;
+      const data = cache.batch(hashes, sb.nllbSeq);
+      feeds.nllb_hidden = { dtype: "float32", dims: [BATCH, sb.nllbSeq, dN], data };
+    }
     for (const n of names) feeds[n] = { dtype: "float32", dims: dims[n], data: params[n] };
     const out = await session.run(feeds);
+    hs = out.embedding.data as Float32Array;
     const r1 = performance.now();
     if (!Number.isFinite((out.loss.data as Float32Array)[0])) throw new Error("xlir: the loss is not finite");
     accumulateGrads(acc, Object.fromEntries(names.map((n) => [n, out[gradName(n)].data as Float32Array])));
@@ -235,6 +271,7 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
 
   send({
     type: "ready",
+    ...pass,
     build_s,
     session_s,
     trainable_params: names.reduce((s, n) => s + params[n].length, 0),
@@ -257,12 +294,12 @@ async function worker(nllbDir: string, e5Dir: string, threads: number): Promise<
           res.optimizer_s.push(opt);
         }
         mark("after steps");
-        send({ type: "times", ...res });
+        send({ type: "times", ...res, hs: Array.from(hs) });
       } else {
         await session.release();
         const bye: FromWorker = {
           type: "bye",
-          peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+          peak_rss_mib: peakRssMib(),
           rss_stages_mib: stages,
         };
         process.send!(bye, () => process.exit(0));
@@ -324,11 +361,15 @@ function figures(rounds: number[][], peakRss: number): Figures {
 }
 
 function parseArgs(argv: string[]) {
-  const { int } = parseOptions(argv, ["rounds", "steps", "threads"]);
+  const { opts, int } = parseOptions(argv, ["rounds", "steps", "threads", "xlir"]);
+  const modes = (opts.xlir ?? "full,cached").split(",").filter(Boolean) as Mode[];
+  for (const m of modes)
+    if (m !== "full" && m !== "cached") throw new Error(`--xlir: "${m}" is not full or cached`);
   return {
     rounds: int("rounds", 3),
     steps: int("steps", 3),
     threads: int("threads", availableParallelism()),
+    modes,
   };
 }
 
@@ -341,9 +382,9 @@ async function main(): Promise<void> {
   log(`torch ${baseline.torch_version}, GEMM 2048: ${baseline.gemm_gflops} GFLOP/s; ${args.threads} threads`);
 
   const root = mkdtempSync(join(tmpdir(), "xlir-bench-distill-"));
-  let worker: WorkerHandle<ToWorker, FromWorker> | undefined;
+  const workers = new Map<Mode, WorkerHandle<ToWorker, FromWorker>>();
   onExit(() => {
-    worker?.kill();
+    for (const w of workers.values()) w.kill();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -352,30 +393,46 @@ async function main(): Promise<void> {
   await writeCheckpoints(root);
   log(`checkpoints written in ${fmt((performance.now() - w0) / 1000)} s`);
 
-  worker = new WorkerHandle(
-    forkChild(HERE, ["--worker", join(root, STUDENT), join(root, RETRIEVER), `${args.threads}`]),
-  );
-  const ready = await worker.ask("ready");
-  log(
-    `xlir: graph ${ready.forward_nodes} forward + ${ready.backward_nodes} backward nodes (${ready.nllb_nodes_in_backward} touching NLLB), ${ready.frozen_mib} MiB of frozen weights, built in ${fmt(ready.build_s)} s, session in ${fmt(ready.session_s)} s`,
-  );
-  const xlir: number[][] = [];
-  const xlirRun: number[][] = [];
-  const xlirOpt: number[][] = [];
+  type Run = {
+    ready: Extract<FromWorker, { type: "ready" }>;
+    step: number[][];
+    run: number[][];
+    opt: number[][];
+    hs: number[];
+  };
+  const runs = new Map<Mode, Run>();
+  for (const mode of args.modes) {
+    const w = new WorkerHandle<ToWorker, FromWorker>(
+      forkChild(HERE, ["--worker", join(root, STUDENT), join(root, RETRIEVER), `${args.threads}`, mode]),
+    );
+    workers.set(mode, w);
+    const ready = await w.ask("ready");
+    runs.set(mode, { ready, step: [], run: [], opt: [], hs: [] });
+    log(
+      `xlir ${mode}: graph ${ready.forward_nodes} forward + ${ready.backward_nodes} backward nodes (${ready.nllb_nodes_in_backward} touching NLLB), ${ready.frozen_mib} MiB of frozen weights, built in ${fmt(ready.build_s)} s, session in ${fmt(ready.session_s)} s` +
+        (ready.nllb_pass_ms_per_text !== undefined
+          ? `; NLLB pass ${fmt(ready.nllb_pass_ms_per_text)} ms per text, ${fmt(ready.cache_bytes! / 2 ** 10, 0)} KiB of states`
+          : ""),
+    );
+  }
   const torch: number[][] = [];
   const load: number[] = [];
   let torchRss = 0;
   let torchInfo: TorchResult | undefined;
+  const engines = [...args.modes, "torch"] as const;
   for (let r = 0; r < args.rounds; r++) {
-    // alternate who goes first, so that neither always runs right after the other
-    const order = r % 2 ? ["torch", "xlir"] : ["xlir", "torch"];
+    // rotate who goes first, so that no engine always runs right after another
+    const order = engines.map((_, i) => engines[(i + r) % engines.length]);
     for (const e of order) {
       load.push(+loadavg()[0].toFixed(2));
-      if (e === "xlir") {
-        const t = await worker.ask("times", { type: "measure", warmup: r === 0 ? 1 : 0, steps: args.steps });
-        xlir.push(t.step_s);
-        xlirRun.push(t.run_s);
-        xlirOpt.push(t.optimizer_s);
+      if (e !== "torch") {
+        const run = runs.get(e)!;
+        const m = { type: "measure" as const, warmup: r === 0 ? 1 : 0, steps: args.steps };
+        const t = await workers.get(e)!.ask("times", m);
+        run.step.push(t.step_s);
+        run.run.push(t.run_s);
+        run.opt.push(t.optimizer_s);
+        run.hs = t.hs;
       } else {
         // a fresh process each round: always warm it up
         const t = await runTorch(args.threads, 1, args.steps);
@@ -384,63 +441,67 @@ async function main(): Promise<void> {
         torchInfo = t;
       }
     }
+    const parts = [...runs].map(([m, x]) => `xlir ${m} ${fmt(median(x.step[r]) * 1e3, 0)} ms`);
     log(
-      `round ${r + 1}/${args.rounds}: xlir ${fmt(median(xlir[r]) * 1e3, 0)} ms, torch ${fmt(median(torch[r]) * 1e3, 0)} ms per step (load ${load.slice(-2).join(", ")})`,
+      `round ${r + 1}/${args.rounds}: ${parts.join(", ")}, torch ${fmt(median(torch[r]) * 1e3, 0)} ms per step (load ${load.slice(-engines.length).join(", ")})`,
     );
   }
-  const bye = await worker.ask("bye", { type: "exit" });
-  worker.kill();
-  worker = undefined;
-  if (torchInfo && torchInfo.trainable_params !== ready.trainable_params)
-    log(
-      `warning: trainable parameters differ: xlir ${ready.trainable_params}, torch ${torchInfo.trainable_params}`,
-    );
-
-  const x = {
-    ...figures(xlir, bye.peak_rss_mib),
-    session_run_median_ms: Math.round(median(xlirRun.flat()) * 1e3),
-    optimizer_median_ms: Math.round(median(xlirOpt.flat()) * 1e3),
-    rss_stages_mib: bye.rss_stages_mib,
-    graph: {
-      forward_nodes: ready.forward_nodes,
-      backward_nodes: ready.backward_nodes,
-      nllb_nodes_in_backward: ready.nllb_nodes_in_backward,
-      frozen_weights_mib: ready.frozen_mib,
-    },
-    build_s: +ready.build_s.toFixed(1),
-    session_create_s: +ready.session_s.toFixed(1),
-    trainable_params: ready.trainable_params,
-  };
   const t = {
     ...figures(torch, torchRss),
     trainable_params: torchInfo?.trainable_params,
     threads: torchInfo?.threads,
   };
-  const ratios = {
-    step_time_xlir_over_torch: +(x.median_ms / t.median_ms).toFixed(3),
-    seq_per_s_xlir_over_torch: +(x.seq_per_s / t.seq_per_s).toFixed(3),
-    peak_rss_xlir_over_torch: +(x.peak_rss_mib / t.peak_rss_mib).toFixed(3),
-  };
+  const xlir: Record<string, ReturnType<typeof xlirFigures>> = {};
+  for (const [mode, run] of runs) {
+    const bye = await workers.get(mode)!.ask("bye", { type: "exit" });
+    workers.get(mode)!.kill();
+    workers.delete(mode);
+    if (torchInfo && torchInfo.trainable_params !== run.ready.trainable_params)
+      log(
+        `warning: trainable parameters differ: xlir ${run.ready.trainable_params}, torch ${torchInfo.trainable_params}`,
+      );
+    xlir[mode] = xlirFigures(run, bye as Extract<FromWorker, { type: "bye" }>, t);
+  }
+  const full = runs.get("full")?.hs;
+  const cached = runs.get("cached")?.hs;
+  const hsCosine = full && cached ? +minCosine(full, cached, BATCH).toFixed(6) : undefined;
 
-  const head = ["engine", "step ms (median)", "min ms", "seq/s", "peak RSS MiB"];
-  const lines = [
-    head,
-    ["xlir (ORT fp32)", `${x.median_ms}`, `${x.min_ms}`, fmt(x.seq_per_s, 2), `${x.peak_rss_mib}`],
-    ["PyTorch eager fp32", `${t.median_ms}`, `${t.min_ms}`, fmt(t.seq_per_s, 2), `${t.peak_rss_mib}`],
-    [
-      "xlir / torch",
-      fmt(ratios.step_time_xlir_over_torch, 2),
-      fmt(x.min_ms / t.min_ms, 2),
-      fmt(ratios.seq_per_s_xlir_over_torch, 2),
-      fmt(ratios.peak_rss_xlir_over_torch, 2),
-    ],
+  const head = [
+    "engine",
+    "step ms (median)",
+    "min ms",
+    "seq/s",
+    "peak RSS MiB",
+    "step / torch",
+    "peak RSS / torch",
   ];
+  const lines = [head];
+  for (const [mode, x] of Object.entries(xlir))
+    lines.push([
+      `xlir ${mode}`,
+      `${x.median_ms}`,
+      `${x.min_ms}`,
+      fmt(x.seq_per_s, 2),
+      `${x.peak_rss_mib}`,
+      fmt(x.ratios.step_time_xlir_over_torch, 2),
+      fmt(x.ratios.peak_rss_xlir_over_torch, 2),
+    ]);
+  lines.push([
+    "PyTorch eager fp32",
+    `${t.median_ms}`,
+    `${t.min_ms}`,
+    fmt(t.seq_per_s, 2),
+    `${t.peak_rss_mib}`,
+    "1",
+    "1",
+  ]);
   console.log(
     `NLLB-E5 training step: ${STUDENT} + ${RETRIEVER}, projection+lora (r ${LORA.r}, alpha ${LORA.alpha}), batch ${BATCH} x ${SEQ}, ${args.threads} threads`,
   );
   printTable(lines);
+  const c = cpu();
   console.log(
-    `xlir step = session run ${x.session_run_median_ms} ms + clip/AdamW ${x.optimizer_median_ms} ms (medians). Step-time ratio < 1 and seq/s ratio > 1 favour xlir. Medians over ${args.rounds} rounds x ${args.steps} steps; load average ${load.join(", ")}.`,
+    `CPU: ${c.model}; flags ${c.flags.join(" ")}. xlir step = session run + clip/AdamW in TypeScript; cached = from float16 NLLB states on disk (read in the step), NLLB pass once per text: ${xlir.cached ? `${fmt(xlir.cached.nllb_pass_ms_per_text!)} ms` : "-"}. Lowest cosine of cached H_S to full H_S: ${hsCosine ?? "-"}. Goals: cached step / torch <= 0.5, peak RSS / torch <= 1.1. Medians over ${args.rounds} rounds x ${args.steps} steps; load average ${load.join(", ")}.`,
   );
   const cores = availableParallelism();
   if (Math.max(...load) > cores)
@@ -463,18 +524,67 @@ async function main(): Promise<void> {
       e5_seq: { xlir: SEQ + 4, torch: SEQ },
       threads: args.threads,
       ...baseline,
+      cpu: c,
       rounds: args.rounds,
       steps_per_round: args.steps,
       load_average: load,
-      xlir: x,
+      xlir,
       torch: t,
-      ratios,
+      cached_hs_min_cosine_to_full: hsCosine,
     }),
   );
 }
 
+function xlirFigures(
+  run: { ready: Extract<FromWorker, { type: "ready" }>; step: number[][]; run: number[][]; opt: number[][] },
+  bye: Extract<FromWorker, { type: "bye" }>,
+  t: Figures,
+) {
+  const x = figures(run.step, bye.peak_rss_mib);
+  return {
+    ...x,
+    session_run_median_ms: Math.round(median(run.run.flat()) * 1e3),
+    optimizer_median_ms: Math.round(median(run.opt.flat()) * 1e3),
+    rss_stages_mib: bye.rss_stages_mib,
+    graph: {
+      forward_nodes: run.ready.forward_nodes,
+      backward_nodes: run.ready.backward_nodes,
+      nllb_nodes_in_backward: run.ready.nllb_nodes_in_backward,
+      frozen_weights_mib: run.ready.frozen_mib,
+    },
+    build_s: +run.ready.build_s.toFixed(1),
+    session_create_s: +run.ready.session_s.toFixed(1),
+    trainable_params: run.ready.trainable_params,
+    nllb_pass_ms_per_text: run.ready.nllb_pass_ms_per_text,
+    cache_bytes: run.ready.cache_bytes,
+    ratios: {
+      step_time_xlir_over_torch: +(x.median_ms / t.median_ms).toFixed(3),
+      seq_per_s_xlir_over_torch: +(x.seq_per_s / t.seq_per_s).toFixed(3),
+      peak_rss_xlir_over_torch: +(x.peak_rss_mib / t.peak_rss_mib).toFixed(3),
+    },
+  };
+}
+
+/** Lowest cosine between matching rows of two [rows, d] arrays. */
+function minCosine(a: number[], b: number[], rows: number): number {
+  const d = a.length / rows;
+  let min = 1;
+  for (let r = 0; r < rows; r++) {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let i = r * d; i < (r + 1) * d; i++) {
+      ab += a[i] * b[i];
+      aa += a[i] * a[i];
+      bb += b[i] * b[i];
+    }
+    min = Math.min(min, ab / Math.sqrt(aa * bb));
+  }
+  return min;
+}
+
 if (process.argv[2] === "--worker") {
-  worker(process.argv[3], process.argv[4], Number(process.argv[5])).catch((e) => {
+  worker(process.argv[3], process.argv[4], Number(process.argv[5]), process.argv[6] as Mode).catch((e) => {
     process.send?.({ type: "error", message: (e as Error).message });
     process.exit(1);
   });

@@ -34,12 +34,21 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Checkpoint } from "../src/models/checkpoint.ts";
 import { encoderGraph, takesTokenTypes } from "../src/models/encoder-graph.ts";
-import { writeRandomCheckpoint } from "../src/models/random.ts";
 import type { Graph, TensorData } from "../src/tensor/graph.ts";
 import { quantizeLinears } from "../src/tensor/quantize.ts";
 import { Session } from "../src/tensor/session.ts";
 import { type BaselineResult, baselineShapes, checkBaseline, hfConfig, runBaseline } from "./baseline.ts";
-import { cpu, fmt, median, onExit, parseOptions, printTable, type Figures } from "./util.ts";
+import {
+  cpu,
+  fmt,
+  median,
+  onExit,
+  parseOptions,
+  peakRssMib,
+  printTable,
+  type Figures,
+  writeRandomCheckpointApart,
+} from "./util.ts";
 import { WorkerHandle, forkChild } from "./worker.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -78,8 +87,6 @@ function inputs(vocab: number, batch: number, seq: number, tokenTypes: boolean):
   return feeds;
 }
 
-const mib = (kib: number) => Math.round(kib / 1024);
-
 // ---------------------------------------------------------------------------------------------
 // Worker: one shape's xlir session, driven by messages from the parent
 // ---------------------------------------------------------------------------------------------
@@ -106,14 +113,13 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
   const vocab = ck.config.vocabSize;
   const tokenTypes = takesTokenTypes(ck);
   const t1 = performance.now();
-  // as Encoder.load does it: the graph goes to Session.create (which opens models over 256 MiB
-  // from external data by path) and is dropped once the session has it, so RSS after that is the
-  // session's
+  // as Encoder.load does it: the graph's frozen weights stay in the checkpoint (lazyTensor) until
+  // Session.create writes them, one at a time, as external data for ONNX Runtime; the checkpoint
+  // closes once the session has them, so RSS after that is the session's
   const f32 = encoderGraph(ck, { pooling: "mean", normalize: true, fuse: !dtype.endsWith("-unfused") });
   let graph: Graph | undefined = dtype.startsWith("int8") ? quantizeLinears(f32) : f32;
   const bytes = graph.initializerBytes();
   const nodes = graph.nodes.length;
-  ck.close();
   send({
     type: "ready",
     load_s: (t1 - t0) / 1000,
@@ -130,6 +136,7 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
         const c0 = performance.now();
         session = await Session.create(graph, { threads: m.threads });
         graph = undefined;
+        ck.close();
         send({ type: "session-ready", create_s: (performance.now() - c0) / 1000 });
       } else if (m.type === "measure") {
         const feeds = inputs(vocab, m.batch, m.seq, tokenTypes);
@@ -147,7 +154,7 @@ async function worker(dir: string, dtype: XlirDType): Promise<void> {
         await session?.release();
         send({
           type: "bye",
-          peak_rss_mib: mib(process.resourceUsage().maxRSS),
+          peak_rss_mib: peakRssMib(),
           rss_mib: Math.round(rss / 2 ** 20),
         });
       }
@@ -315,7 +322,7 @@ async function main(): Promise<void> {
     try {
       log(`${shapeName}: writing a random checkpoint to ${dir}`);
       const w0 = performance.now();
-      writeRandomCheckpoint(dir, hfConfig(known.get(shapeName)!), 1);
+      writeRandomCheckpointApart(dir, hfConfig(known.get(shapeName)!), 1);
       const written = statSync(join(dir, "model.safetensors")).size;
       log(
         `${shapeName}: ${(written / 2 ** 20).toFixed(0)} MiB of weights written in ${((performance.now() - w0) / 1000).toFixed(1)} s`,

@@ -1,5 +1,6 @@
 // Small helpers the benchmark scripts share: statistics, formatting, options, tables, clean-up, CPU flags.
 
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeRandomCheckpoint } from "../src/models/random.ts";
@@ -59,6 +60,34 @@ export function printTable(rows: string[][]): void {
   console.log(line(rows[0]));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const l of rows.slice(1)) console.log(line(l));
+}
+
+/**
+ * This process's peak RSS in MiB (VmHWM). Not getrusage's maxRSS: Linux carries that across exec,
+ * so a child process would start from its parent's peak (e.g. a parent that wrote a random
+ * checkpoint); VmHWM belongs to the process's own memory map.
+ */
+export function peakRssMib(): number {
+  const kib = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  return Math.round(Number(kib) / 1024);
+}
+
+/**
+ * writeRandomCheckpoint in a child process, so that this process never holds the generated
+ * weights: children of ours that report getrusage's maxRSS (the PyTorch baselines) would inherit
+ * that peak.
+ */
+export function writeRandomCheckpointApart(dir: string, config: Record<string, unknown>, seed: number): void {
+  const random = new URL("../src/models/random.ts", import.meta.url).href;
+  const code = `const { writeRandomCheckpoint } = await import(${JSON.stringify(random)});
+writeRandomCheckpoint(process.argv[1], JSON.parse(process.argv[2]), Number(process.argv[3]));`;
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, "--input-type=module", "-e", code, dir, JSON.stringify(config), String(seed)],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  if (r.status !== 0)
+    throw new Error(`writing a random checkpoint to ${dir} failed (${r.signal ?? `exit ${r.status}`})`);
 }
 
 /** Run `cleanup` when this process exits, Ctrl-C and SIGTERM included. */

@@ -4,7 +4,7 @@ import { cpSync, writeFileSync } from "node:fs";
 import { BUILD_STAMP } from "../bin/dist.js";
 
 cpSync("src/serve/ui", "dist/serve/ui", { recursive: true });
-// ELD's database as JSON, which loads several times faster than eld/medium (src/text/langid.ts)
-const { ELD_JSON, eldMediumJson } = await import("../dist/text/langid.js");
-writeFileSync(`dist/text/${ELD_JSON}`, await eldMediumJson());
+// ELD's database, which loads many times faster than eld/medium (src/text/langid.ts)
+const { ELD_DATABASE, eldMediumDatabase } = await import("../dist/text/langid.js");
+writeFileSync(`dist/text/${ELD_DATABASE}`, await eldMediumDatabase());
 writeFileSync(BUILD_STAMP, "");

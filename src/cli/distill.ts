@@ -52,11 +52,17 @@ export function distillCommand(): Command {
     .option("--seed <n>", "random seed", nonNegativeInt, 42)
     .addOption(threadsOption())
     .option("--no-merge", "keep LoRA as a PEFT adapter folder instead of merging it into E5")
+    .option(
+      "--cache-nllb",
+      "run the frozen NLLB encoder once per text and train from its states kept on disk as float16 (2 x d_model bytes per token, 2 KiB for NLLB-200) instead of in every step",
+      false,
+    )
     .option("--json", "print progress as JSON lines")
     .action(async (o) => {
       const ctrlC = stopOnCtrlC();
       const bar = o.json ? () => {} : progressBar("training", o.steps);
       const teacherBar = o.json ? () => {} : progressBar("teacher vectors", 1);
+      const nllbBar = o.json ? () => {} : progressBar("NLLB states", 1);
       try {
         const r = await distill(
           {
@@ -81,6 +87,7 @@ export function distillCommand(): Command {
             seed: o.seed,
             threads: o.threads,
             merge: o.merge,
+            cacheNllb: o.cacheNllb,
             resume: o.resume,
           },
           {
@@ -95,6 +102,7 @@ export function distillCommand(): Command {
                     `\nstep ${e.step}: held-out MSE ${e.eval_mse.toExponential(3)}, cosine ${e.eval_cosine.toFixed(4)}\n`,
                   ),
             onTeacher: (done, total) => teacherBar(done, total),
+            onNllb: (done, total) => nllbBar(done, total),
             shouldStop: ctrlC.stopped,
           },
         );

@@ -4,7 +4,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Graph, Value } from "../tensor/graph.ts";
+import { type Graph, type TensorData, type Value, lazyTensor } from "../tensor/graph.ts";
 import { formatShape } from "../tensor/shape.ts";
 import { type ModelConfig, readConfig } from "../weights/config.ts";
 import { SafetensorsFile } from "../weights/safetensors.ts";
@@ -47,17 +47,28 @@ export class Checkpoint implements WeightSource {
 
   /** Read a tensor as float32, checking its dims against `dims` (what the config implies). */
   read(name: string, dims: number[]): { data: Float32Array; dims: number[] } {
+    return this.file.read(this.checkedKey(name, dims));
+  }
+
+  /** The tensor as lazyTensor float32 data (dims checked now, values read when asked for). */
+  lazy(name: string, dims: number[]): TensorData {
+    const key = this.checkedKey(name, dims);
+    return lazyTensor("float32", [...dims], () => this.file.read(key).data);
+  }
+
+  /** The stored key of `name`, whose dims must be `dims`; errors say which side is wrong. */
+  private checkedKey(name: string, dims: number[]): string {
     const key = this.key(name);
     if (!key)
       throw new Error(
         `${this.file.path}: no tensor "${name}" (also tried the prefixes ${PREFIXES.filter(Boolean).join(", ")}); the weights do not match config.json's ${this.config.modelType} layout`,
       );
-    const t = this.file.read(key);
-    if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i]))
+    const stored = this.file.info(key).shape;
+    if (stored.length !== dims.length || stored.some((d, i) => d !== dims[i]))
       throw new Error(
-        `${this.file.path}: "${key}" has dims ${formatShape(t.dims)} but config.json implies ${formatShape(dims)}; the config and the weights belong to different models`,
+        `${this.file.path}: "${key}" has dims ${formatShape(stored)} but config.json implies ${formatShape(dims)}; the config and the weights belong to different models`,
       );
-    return t;
+    return key;
   }
 
   /** Every tensor name as stored in the file. */
@@ -79,6 +90,8 @@ export class Checkpoint implements WeightSource {
 export interface WeightSource {
   has(name: string): boolean;
   read(name: string, dims: number[]): { data: Float32Array; dims: number[] };
+  /** The weight as data read on demand (a file-backed source); undefined: use `read`. */
+  lazy?(name: string, dims: number[]): TensorData | undefined;
 }
 
 /** Plain named tensors as a weight source, dims checked; `label` names it in errors. */
@@ -103,6 +116,7 @@ export function overlay(top: WeightSource, base: WeightSource): WeightSource {
   return {
     has: (name) => top.has(name) || base.has(name),
     read: (name, dims) => (top.has(name) ? top : base).read(name, dims),
+    lazy: (name, dims) => (top.has(name) ? undefined : base.lazy?.(name, dims)),
   };
 }
 
@@ -131,8 +145,14 @@ export function params(
   const p = (name: string, dims: number[]): Value => {
     const key = (opts.prefix ?? "") + name;
     if (g.info.has(key)) return g.value(key);
+    if (!opts.trainable?.(name)) {
+      // frozen weights stay in the file until the graph is saved for ONNX Runtime
+      const lazy = src.lazy?.(name, dims);
+      if (lazy) return g.initializer(key, lazy);
+      const t = src.read(name, dims);
+      return g.initializer(key, { dtype: "float32", dims: t.dims, data: t.data });
+    }
     const t = src.read(name, dims);
-    if (!opts.trainable?.(name)) return g.initializer(key, { dtype: "float32", dims: t.dims, data: t.data });
     trainableData.set(key, t.data);
     return g.input(key, "float32", t.dims);
   };

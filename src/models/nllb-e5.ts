@@ -53,6 +53,21 @@ export interface StudentGraphOptions {
   normalize?: boolean;
   /** Also output nllb_hidden, projected, student_inputs_embeds, student_last_hidden_state. */
   intermediates?: boolean;
+  /**
+   * Take the NLLB encoder's output as input `nllb_hidden` [batch, nllb_seq, d_nllb] (precomputed by
+   * nllbStatesGraph, e.g. from StateCache) instead of `nllb_input_ids`: the graph then holds no
+   * NLLB weights. nllb_attention_mask is still fed.
+   */
+  nllbStates?: boolean;
+}
+
+/** The frozen NLLB encoder alone: nllb_input_ids + nllb_attention_mask -> nllb_hidden. */
+export function nllbStatesGraph(nllb: Checkpoint): Graph {
+  const g = new Graph("nllb-states");
+  const ids = g.input("nllb_input_ids", "int64", ["batch", "nllb_seq"]);
+  const mask = g.input("nllb_attention_mask", "int64", ["batch", "nllb_seq"]);
+  g.output(m2m100Encoder(params(nllb, g, { prefix: "nllb." }), nllb, { ids, mask }), "nllb_hidden");
+  return g;
 }
 
 const PROJ_ACT: Record<ProjectionActivation, (x: Value) => Value> = {
@@ -70,7 +85,6 @@ export function studentGraph(
   const g = new Graph("nllb-e5");
   const trainableData = new Map<string, Float32Array>();
   const shared = { trainable: opts.trainable, trainableData };
-  const pNllb = params(parts.nllb, g, { prefix: "nllb.", trainableData });
   const pE5 = params(parts.e5, g, shared);
   const pProj = params(parts.projection, g, shared);
   const cfg = parts.e5Config;
@@ -80,13 +94,15 @@ export function studentGraph(
       `NLLB-E5: projection ${dN} -> ${dH} -> ${dE} does not join NLLB d_model ${parts.nllb.config.hidden} to E5 hidden ${cfg.hidden}`,
     );
 
-  const ids = g.input("nllb_input_ids", "int64", ["batch", "nllb_seq"]);
+  const ids = opts.nllbStates ? undefined : g.input("nllb_input_ids", "int64", ["batch", "nllb_seq"]);
   const mask = g.input("nllb_attention_mask", "int64", ["batch", "nllb_seq"]);
   const prefixIds = g.input("prefix_ids", "int64", ["batch", 3]);
   const studentMask = g.input("student_attention_mask", "int64", ["batch", "student_seq"]);
   const sepOneHot = g.input("sep_onehot", "float32", ["batch", "student_seq"]);
 
-  const h = m2m100Encoder(pNllb, parts.nllb, { ids, mask });
+  const h = ids
+    ? m2m100Encoder(params(parts.nllb, g, { prefix: "nllb.", trainableData }), parts.nllb, { ids, mask })
+    : g.input("nllb_hidden", "float32", ["batch", "nllb_seq", dN]);
   const projected = linear(
     pProj,
     "proj.1",

@@ -19,6 +19,18 @@ export const ONNX_DTYPE: Record<DType, number> = {
   float64: 11,
 };
 
+/** Bytes per element. */
+export const BYTES: Record<DType, number> = {
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
 export const isFloat = (d: DType): boolean => d.startsWith("float");
 
 export function dtypeFromOnnx(code: number): DType {

@@ -31,6 +31,7 @@
 
 import { MS_DOMAIN, multiHeadAttention } from "./contrib-ops.ts";
 import type { Graph, Node, Value } from "./graph.ts";
+import { numel } from "./shape.ts";
 import * as o from "./ops.ts";
 
 /** An additive mask value at or below this is taken as HF's "minus infinity" (finfo.min). */
@@ -65,7 +66,7 @@ class Index {
   /** Values of a small constant initializer, else undefined. */
   constant(name: string): number[] | undefined {
     const t = this.g.initializers.get(name);
-    return t && t.data.length <= 16 ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
+    return t && numel(t.dims)! <= 16 ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
   }
   perm(node: Node): string | undefined {
     const a = node.attrs.perm;

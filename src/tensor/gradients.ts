@@ -42,11 +42,12 @@ export function sumTo(dy: Value, like: Value): Value {
 /** The integer values of a constant input (axes, shapes), read from the graph's initializers. */
 export function constInts(g: Graph, v: Value | undefined, what: string): number[] {
   const t = v && g.initializers.get(v.name);
-  if (!t || !(t.data instanceof BigInt64Array))
+  const data = t?.dtype === "int64" ? t.data : undefined;
+  if (!(data instanceof BigInt64Array))
     throw new Error(
       `autodiff: ${what} must be a constant int64 tensor to differentiate (got ${v?.name ?? "none"})`,
     );
-  return Array.from(t.data, Number);
+  return Array.from(data, Number);
 }
 
 const attrInt = (a: Attr | undefined, dflt: number) => (a && "i" in a ? a.i : dflt);

@@ -2,7 +2,7 @@
 // inputs, outputs and initializers, and a static dtype/shape for every value. Ops (ops.ts) add
 // nodes through `addNode`; autodiff (autodiff.ts) clones a graph and appends gradient nodes.
 
-import { type DType, type TypedArray, fromNumbers } from "./dtype.ts";
+import { BYTES, type DType, type TypedArray, fromNumbers } from "./dtype.ts";
 import { type Dim, type Shape, formatShape, numel } from "./shape.ts";
 
 /** Plain tensor data: a typed array and its dims (row-major). */
@@ -11,6 +11,36 @@ export interface TensorData {
   dims: number[];
   data: TypedArray;
 }
+
+/**
+ * Tensor data read from its file each time `data` is asked for, never kept: a frozen checkpoint
+ * weight stays on disk while a graph is built and is read once more only when the graph is saved
+ * for ONNX Runtime, one tensor at a time, so the weights are never held whole in JS beside ONNX
+ * Runtime's copy. Callers that need the values several times read `data` once into a variable.
+ */
+class LazyTensor implements TensorData {
+  constructor(
+    readonly dtype: DType,
+    readonly dims: number[],
+    private readonly read: () => TypedArray,
+  ) {}
+  get data(): TypedArray {
+    const data = this.read();
+    if (data.length !== numel(this.dims))
+      throw new Error(`lazy tensor: read ${data.length} values for dims ${formatShape(this.dims)}`);
+    return data;
+  }
+}
+
+export const lazyTensor = (dtype: DType, dims: number[], read: () => TypedArray): TensorData =>
+  new LazyTensor(dtype, dims, read);
+
+/** Whether `t` is read on demand (lazyTensor). */
+export const isLazy = (t: TensorData): boolean => t instanceof LazyTensor;
+
+/** Bytes of `t`'s data, without reading a lazy tensor. */
+export const tensorBytes = (t: TensorData): number =>
+  isLazy(t) ? numel(t.dims)! * BYTES[t.dtype] : t.data.byteLength;
 
 /** An ONNX attribute, tagged with its ONNX kind (a JS number alone can't tell INT from FLOAT). */
 export type Attr =
@@ -90,7 +120,7 @@ export class Graph {
   /** An initializer: a named constant stored with the model (frozen weights). */
   initializer(name: string, t: TensorData): Value {
     const n = numel(t.dims)!;
-    if (t.data.length !== n)
+    if (!isLazy(t) && t.data.length !== n)
       throw new Error(`initializer ${name}: ${t.data.length} values do not fill dims ${formatShape(t.dims)}`);
     const v = this.declare(name, t.dtype, t.dims);
     this.initializers.set(name, t);
@@ -187,7 +217,7 @@ export class Graph {
   /** Bytes held by the initializers (weights and constants). */
   initializerBytes(): number {
     let bytes = 0;
-    for (const t of this.initializers.values()) bytes += t.data.byteLength;
+    for (const t of this.initializers.values()) bytes += tensorBytes(t);
     return bytes;
   }
 
@@ -219,6 +249,6 @@ export class Graph {
     if (!t) throw new Error(`graph ${this.name}: no initializer named "${name}"`);
     this.initializers.delete(name);
     this.inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
-    return t;
+    return isLazy(t) ? { dtype: t.dtype, dims: t.dims, data: t.data } : t;
   }
 }

@@ -7,7 +7,7 @@ import { basename } from "node:path";
 import onnxProto from "onnx-proto";
 import type { onnx as O } from "onnx-proto";
 import { ONNX_DTYPE } from "./dtype.ts";
-import type { Attr, Graph, TensorData, ValueInfo } from "./graph.ts";
+import { type Attr, type Graph, type TensorData, type ValueInfo, tensorBytes } from "./graph.ts";
 import { lowerForOrt } from "./lower.ts";
 
 const { onnx } = onnxProto;
@@ -21,7 +21,11 @@ const EXTERNAL_MIN_BYTES = 1024;
 /** Offsets in the external file are aligned so ONNX Runtime can map them in place. */
 const ALIGN = 4096;
 
-const bytesOf = (t: TensorData) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+/** The data's bytes (reads a lazy tensor once). */
+const bytesOf = (t: TensorData) => {
+  const d = t.data;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+};
 
 function tensorProto(name: string, t: TensorData, raw: boolean): O.ITensorProto {
   return { name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype], ...(raw ? { rawData: bytesOf(t) } : {}) };
@@ -93,7 +97,7 @@ export function saveModel(graph: Graph, path: string): void {
   const inits: O.ITensorProto[] = [];
   try {
     for (const [name, t] of g.initializers) {
-      if (t.data.byteLength < EXTERNAL_MIN_BYTES) {
+      if (tensorBytes(t) < EXTERNAL_MIN_BYTES) {
         inits.push(tensorProto(name, t, true));
         continue;
       }

@@ -67,33 +67,79 @@ export interface Eld {
 }
 
 /**
- * ELD's medium database as JSON, written beside this module's JavaScript by `npm run build`
+ * ELD's medium database in a file written beside this module's JavaScript by `npm run build`
  * (scripts/finish-build.mjs). eld/medium builds the database by evaluating a 2 MB object literal,
- * about 0.4 s, most of a `xlir search --lang auto` start; JSON.parse reads the same data in about
- * a quarter of that. ELD exports no way to hand it data, so its detector is built from its own
- * src/languageDetector.js (eld is pinned to 2.1.0; test/text/langid-fast.test.ts checks the answers
- * are eld/medium's). Without the file (the sources run through tsx) or on any failure, eld/medium.
+ * about 0.4 s, most of a `xlir search --lang auto` start; JSON.parse of the same data still takes
+ * ~70 ms. But a query needs a few dozen of its 105k n-grams, so the file is one line per n-gram
+ * (`"ngram"<TAB>{scores}`, sorted by n-gram), after a first line with the rest of the database:
+ * loading reads the text and finds the line starts (a few ms), and each n-gram ELD asks for is
+ * found by binary search and parsed alone. ELD exports no way to hand it data, so its detector is
+ * built from its own src/languageDetector.js, whose only use of the n-grams is to look them up
+ * (eld is pinned to 2.1.0; test/text/langid-fast.test.ts checks the answers are eld/medium's).
+ * Without the file (the sources run through tsx) or on any failure, eld/medium.
  */
-export const ELD_JSON = "eld-medium.json";
+export const ELD_DATABASE = "eld-medium.tsv";
 
 /** The file of eld's own: under its package folder, past the exports map (it is not exported). */
 const eldFile = (path: string) => new URL(path, import.meta.resolve("eld")); // src/entries/dynamic.js
 
-/** ELD's medium database, as JSON text (what the build writes to ELD_JSON). */
-export async function eldMediumJson(): Promise<string> {
-  const { ngramsData } = (await import(eldFile("../ngrams/medium.js").href)) as { ngramsData: unknown };
-  return JSON.stringify(ngramsData);
+/** ELD's medium database as the build writes it (ELD_DATABASE). */
+export async function eldMediumDatabase(): Promise<string> {
+  const { ngramsData } = (await import(eldFile("../ngrams/medium.js").href)) as {
+    ngramsData: { ngrams: Record<string, unknown> };
+  };
+  const { ngrams, ...rest } = ngramsData;
+  const keys = Object.keys(ngrams).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return [JSON.stringify(rest), ...keys.map((k) => `${JSON.stringify(k)}\t${JSON.stringify(ngrams[k])}`)]
+    .join("\n")
+    .concat("\n");
 }
 
-/** ELD's detector, its database read from `json` when that file exists, else from eld/medium. */
-export async function loadEld(json = new URL(ELD_JSON, import.meta.url)): Promise<Eld> {
-  if (existsSync(json)) {
+/** The database's n-grams as an object ELD can index: each looked up in `text` when asked for. */
+function ngramLookup(text: string, firstLine: number): Record<string, unknown> {
+  const starts: number[] = [];
+  for (let at = firstLine; at < text.length; at = text.indexOf("\n", at) + 1) starts.push(at);
+  const keyAt = (i: number) => JSON.parse(text.slice(starts[i], text.indexOf("\t", starts[i]))) as string;
+  const found = new Map<string, unknown>();
+  const find = (key: string) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const k = keyAt(mid);
+      if (k === key) {
+        const tab = text.indexOf("\t", starts[mid]);
+        return JSON.parse(text.slice(tab + 1, text.indexOf("\n", tab))) as unknown;
+      }
+      if (k < key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  };
+  return new Proxy(
+    {},
+    {
+      get: (_, key) => {
+        if (typeof key !== "string") return undefined;
+        if (!found.has(key)) found.set(key, find(key));
+        return found.get(key);
+      },
+    },
+  );
+}
+
+/** ELD's detector, its database read from `file` when that exists, else from eld/medium. */
+export async function loadEld(file = new URL(ELD_DATABASE, import.meta.url)): Promise<Eld> {
+  if (existsSync(file)) {
     try {
       const { createEld } = (await import(eldFile("../languageDetector.js").href)) as {
         createEld(): { instance: Eld; loadData(data: unknown): string };
       };
       const { instance, loadData } = createEld();
-      if (loadData(JSON.parse(readFileSync(json, "utf8")))) return instance;
+      const text = readFileSync(file, "utf8");
+      const eol = text.indexOf("\n");
+      const rest = JSON.parse(text.slice(0, eol)) as object;
+      if (loadData({ ...rest, ngrams: ngramLookup(text, eol + 1) })) return instance;
     } catch {
       // another eld layout: its own way below
     }

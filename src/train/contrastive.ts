@@ -129,7 +129,10 @@ async function plainEngine(
   const g = head.graph(dropout).clone();
   addLoss(g, g.value("embedding"), spec, k, !!head.lateInteraction);
   const names = Object.keys(head.params);
-  const session = await Session.create(grad(g, "loss", names, ["per_sample"]), { threads });
+  const session = await Session.create(grad(g, "loss", names, ["per_sample"]), {
+    threads,
+    memoryPattern: false,
+  });
   return {
     async step(texts, B, weights, rng) {
       const out = await session.run({
@@ -165,12 +168,15 @@ async function gradCacheEngine(
   const lg = new Graph("contrastive-loss");
   const rows = lg.input("embeddings", "float32", dimsOf("rows", "seq"));
   addLoss(lg, rows, spec, k, late);
-  const loss = await Session.create(grad(lg, "loss", ["embeddings"], ["per_sample"]), { threads });
+  const loss = await Session.create(grad(lg, "loss", ["embeddings"], ["per_sample"]), {
+    threads,
+    memoryPattern: false,
+  });
   // a chunk again, with the upstream gradient G: d sum(E * G) / d params = J^T G
   const bg = head.graph(dropout).clone();
   const upstream = bg.input("embedding_grad", "float32", dimsOf("batch", "seq"));
   bg.output(o.sumAll(o.mul(bg.value("embedding"), upstream)), "surrogate");
-  const back = await Session.create(grad(bg, "surrogate", names), { threads });
+  const back = await Session.create(grad(bg, "surrogate", names), { threads, memoryPattern: false });
   return {
     async step(texts, B, weights, rng) {
       const params = paramFeeds(head);

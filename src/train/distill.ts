@@ -36,6 +36,7 @@ import {
   trainLoop,
 } from "./loop.ts";
 import type { NamedArrays } from "./params.ts";
+import { StateCache, fillStates, rowHash } from "./state-cache.ts";
 import { TeacherCache, textHash } from "./teacher-cache.ts";
 
 export type TrainableSet = "projection" | "projection+lora" | "full";
@@ -61,6 +62,13 @@ export interface DistillConfig extends TrainerOptions {
   maxNllbTokens?: number;
   /** Fold LoRA into E5 in the exported model (default true). */
   merge?: boolean;
+  /**
+   * Run the frozen NLLB encoder once per text and train from its output kept on disk as float16
+   * (<output>/training/nllb-cache, StateCache; 2 x d_model bytes per NLLB token), instead of in
+   * every step. Worth it when the data is read more than once (steps x batch > texts); values
+   * differ from the uncached run by float16 rounding of the NLLB states. Default false.
+   */
+  cacheNllb?: boolean;
   hub?: ResolveOptions;
 }
 
@@ -70,6 +78,8 @@ export type EvalLog = LoopEvalLog<{ eval_mse: number; eval_cosine: number }>;
 export interface DistillHooks extends LoopHooks<{ eval_mse: number; eval_cosine: number }> {
   /** Progress of the one-time teacher pass. */
   onTeacher?: (done: number, total: number) => void;
+  /** Progress of the one-time NLLB pass (cacheNllb). */
+  onNllb?: (done: number, total: number) => void;
 }
 
 export interface DistillResult {
@@ -82,6 +92,8 @@ interface Example {
   nllb: number[];
   role: "query" | "passage";
   hash: string;
+  /** Names the NLLB row's states in the StateCache (they depend on the ids only). */
+  stateHash: string;
 }
 
 export const trainingDir = (output: string) => join(output, "training");
@@ -172,11 +184,13 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
     const nllbTok = loadTokenizer(nllbDir);
     const langId = nllbLangTokenId(nllbTok, cfg.lang ?? "eng_Latn");
     const eos = nllbTok.specialIds.eos ?? nllbTok.tokenToId("</s>") ?? 2;
-    const examples: Example[] = texts.map((t: TrainingText) => ({
-      nllb: nllbRow(nllbTok.encodeText(t.text), langId, eos, spec.maxNllbTokens).ids,
-      role: t.role,
-      hash: textHash(t.role, t.text),
-    }));
+    const examples: Example[] = texts
+      .map((t: TrainingText) => ({
+        nllb: nllbRow(nllbTok.encodeText(t.text), langId, eos, spec.maxNllbTokens).ids,
+        role: t.role,
+        hash: textHash(t.role, t.text),
+      }))
+      .map((e) => ({ ...e, stateHash: rowHash(e.nllb) }));
     const evalSize = cfg.evalSize ?? Math.min(256, Math.floor(examples.length / 10));
     const train = examples.slice(0, examples.length - evalSize);
     const held = examples.slice(examples.length - evalSize);
@@ -187,8 +201,9 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
 
     const tdir = trainingDir(cfg.output);
     mkdirSync(tdir, { recursive: true });
-    const teacherKey = `${cfg.teacher}|${cfg.hub?.revision ?? ""}|${statSync(join(e5Dir, "model.safetensors")).size}|${readFileSync(join(e5Dir, "config.json"), "utf8")}`;
-    const cache = TeacherCache.open(join(tdir, "teacher-cache"), teacherKey, dE);
+    const modelKey = (id: string, dir: string) =>
+      `${id}|${cfg.hub?.revision ?? ""}|${statSync(join(dir, "model.safetensors")).size}|${readFileSync(join(dir, "config.json"), "utf8")}`;
+    const cache = TeacherCache.open(join(tdir, "teacher-cache"), modelKey(cfg.teacher, e5Dir), dE);
     const missing = new Map<string, TrainingText>();
     texts.forEach((t, i) => !cache.has(examples[i].hash) && missing.set(examples[i].hash, t));
     const todo = [...missing];
@@ -210,6 +225,11 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
       );
       hooks.onTeacher?.(Math.min(start + 256, todo.length), todo.length);
     }
+    const states = cfg.cacheNllb
+      ? StateCache.open(join(tdir, "nllb-cache"), modelKey(cfg.studentEncoder, nllbDir), dN)
+      : undefined;
+    if (states)
+      await fillStates(states, nllb, examples, { threads: cfg.threads, pad: nllbTok.padId }, hooks.onNllb);
 
     // trainable weights: fresh projection (nn.Linear init), LoRA A kaiming / B zero (PEFT init),
     // or E5's own weights for full fine-tuning
@@ -241,7 +261,13 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
       lora: lora ? tensorSource(loraTensors, "lora") : null,
     };
     const withDropout = !!lora && lora.dropout > 0;
-    const built = studentGraph(parts, spec, { trainable: isTrainable, loss: true, dropout: withDropout });
+    const nllbStates = !!states;
+    const built = studentGraph(parts, spec, {
+      trainable: isTrainable,
+      loss: true,
+      dropout: withDropout,
+      nllbStates,
+    });
     const names = [...built.trainableData.keys()];
     const dims: Record<string, number[]> = Object.fromEntries(
       names.map((n) => [n, built.graph.inputs.find((i) => i.name === n)!.shape as number[]]),
@@ -249,10 +275,13 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
     const dropoutModules = built.graph.inputs
       .filter((i) => i.name.startsWith("lora_dropout."))
       .map((i) => i.name.slice("lora_dropout.".length));
-    const trainSession = await Session.create(grad(built.graph, "loss", names), { threads: cfg.threads });
+    const trainSession = await Session.create(grad(built.graph, "loss", names), {
+      threads: cfg.threads,
+      memoryPattern: false,
+    });
     closers.push(() => trainSession.release());
     const evalSession = await Session.create(
-      studentGraph(parts, spec, { trainable: isTrainable, loss: true }).graph,
+      studentGraph(parts, spec, { trainable: isTrainable, loss: true, nllbStates }).graph,
       { threads: cfg.threads },
     );
     closers.push(() => evalSession.release());
@@ -268,6 +297,14 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
       const teacherRows = new Float32Array(batch.length * dE);
       batch.forEach((e, i) => teacherRows.set(cache.get(e.hash), i * dE));
       const feeds: Record<string, TensorData> = { ...studentFeeds(sb, teacherRows, dE) };
+      if (states) {
+        delete feeds.nllb_input_ids;
+        const data = states.batch(
+          batch.map((e) => e.stateHash),
+          sb.nllbSeq,
+        );
+        feeds.nllb_hidden = { dtype: "float32", dims: [sb.batch, sb.nllbSeq, dN], data };
+      }
       for (const n of names) feeds[n] = { dtype: "float32", dims: dims[n], data: params[n] };
       if (rng) {
         const L = sb.nllbSeq + 4;
@@ -321,6 +358,7 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
           spec,
           weightDecay: cfg.weightDecay ?? 0,
           warmup: cfg.warmupSteps ?? null,
+          ...(cfg.cacheNllb ? { cacheNllb: true } : {}),
         },
         curve: {
           evalKey: "eval_mse",
