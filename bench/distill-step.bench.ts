@@ -37,14 +37,17 @@
 // session; PyTorch runs in a fresh process per round, warmed up each time), and the figures are
 // medians over all measured steps (min, per-round medians and the load average are in the JSON).
 //
-// Two xlir settings run, each in its own worker: "full" as above, and "cached" (`xlir distill
-// --cache-nllb`): the NLLB encoder ran once over the batch's texts before training
-// (src/train/state-cache.ts, float16 states on disk); each step reads the batch's states from the
-// file, widens them to float32 and runs the graph from the projection on (no NLLB weights in it).
-// Its step time includes that read; the one-time NLLB pass is reported per text (what each text
-// costs once, on its first epoch), and the cosine of its H_S to the full graph's on the same batch.
+// xlir settings, each in its own worker: "full" as above, "cached" (`xlir distill --cache-nllb`):
+// the NLLB encoder ran once over the batch's texts before training (src/train/state-cache.ts,
+// float16 states on disk); each step reads the batch's states from the file, widens them to
+// float32 and runs the graph from the projection on (no NLLB weights in it), and "cached-int8"
+// (`--nllb-dtype int8`), the same with that NLLB pass in int8. Step times include the read; the
+// one-time NLLB pass is reported per text (what each text costs once), its session's creation
+// included (over one batch of 16 texts that is most of it; bench:encode measures the encoder's
+// own speed), and the lowest cosine of each cached setting's H_S to the full graph's after the
+// same steps.
 //
-//   npm run bench:distill-step -- [--rounds 3] [--steps 3] [--threads N] [--xlir full,cached]
+//   npm run bench:distill-step -- [--rounds 3] [--steps 3] [--threads N] [--xlir full,cached,cached-int8]
 //
 // Set-up of the baseline (once per machine): apt-get install -y python3-torch libopenblas0-openmp
 // (XLIR_BENCH_PYTHON names another interpreter than /usr/bin/python3).
@@ -112,7 +115,8 @@ const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 type ToWorker = { type: "measure"; warmup: number; steps: number } | { type: "exit" };
 
-type Mode = "full" | "cached";
+const MODES = ["full", "cached", "cached-int8"] as const;
+type Mode = (typeof MODES)[number];
 
 type FromWorker =
   | {
@@ -205,19 +209,20 @@ async function worker(nllbDir: string, e5Dir: string, threads: number, mode: Mod
   const hashes = rows.map(rowHash);
   let cache: StateCache | undefined;
   let pass: { nllb_pass_ms_per_text: number; cache_bytes: number } | undefined;
-  if (mode === "cached") {
-    cache = StateCache.open(join(nllbDir, "..", "nllb-cache"), "bench", dN);
+  const nllbStates = mode !== "full";
+  if (nllbStates) {
+    const dtype = mode === "cached-int8" ? "int8" : "float32";
+    cache = StateCache.open(join(nllbDir, "..", "nllb-cache"), `bench|${dtype}`, dN);
     const p0 = performance.now();
     await fillStates(
       cache,
       nllb,
       rows.map((r, i) => ({ nllb: r, stateHash: hashes[i] })),
-      { threads, pad: PAD },
+      { threads, pad: PAD, dtype },
     );
     pass = { nllb_pass_ms_per_text: (performance.now() - p0) / BATCH, cache_bytes: cache.bytes };
     mark("NLLB pass");
   }
-  const nllbStates = mode === "cached";
   const built = studentGraph(parts, spec, { trainable: isTrainable, loss: true, dropout: false, nllbStates });
   mark("graph built");
   const names = [...built.trainableData.keys()];
@@ -362,9 +367,9 @@ function figures(rounds: number[][], peakRss: number): Figures {
 
 function parseArgs(argv: string[]) {
   const { opts, int } = parseOptions(argv, ["rounds", "steps", "threads", "xlir"]);
-  const modes = (opts.xlir ?? "full,cached").split(",").filter(Boolean) as Mode[];
+  const modes = (opts.xlir ?? MODES.join(",")).split(",").filter(Boolean) as Mode[];
   for (const m of modes)
-    if (m !== "full" && m !== "cached") throw new Error(`--xlir: "${m}" is not full or cached`);
+    if (!MODES.includes(m)) throw new Error(`--xlir: "${m}" is not one of ${MODES.join(", ")}`);
   return {
     rounds: int("rounds", 3),
     steps: int("steps", 3),
@@ -463,8 +468,11 @@ async function main(): Promise<void> {
     xlir[mode] = xlirFigures(run, bye as Extract<FromWorker, { type: "bye" }>, t);
   }
   const full = runs.get("full")?.hs;
-  const cached = runs.get("cached")?.hs;
-  const hsCosine = full && cached ? +minCosine(full, cached, BATCH).toFixed(6) : undefined;
+  const hsCosine = Object.fromEntries(
+    [...runs].flatMap(([m, r]) =>
+      full && m !== "full" ? [[m, +minCosine(full, r.hs, BATCH).toFixed(6)]] : [],
+    ),
+  );
 
   const head = [
     "engine",
@@ -501,7 +509,13 @@ async function main(): Promise<void> {
   printTable(lines);
   const c = cpu();
   console.log(
-    `CPU: ${c.model}; flags ${c.flags.join(" ")}. xlir step = session run + clip/AdamW in TypeScript; cached = from float16 NLLB states on disk (read in the step), NLLB pass once per text: ${xlir.cached ? `${fmt(xlir.cached.nllb_pass_ms_per_text!)} ms` : "-"}. Lowest cosine of cached H_S to full H_S: ${hsCosine ?? "-"}. Goals: cached step / torch <= 0.5, peak RSS / torch <= 1.1. Medians over ${args.rounds} rounds x ${args.steps} steps; load average ${load.join(", ")}.`,
+    `CPU: ${c.model}; flags ${c.flags.join(" ")}. xlir step = session run + clip/AdamW in TypeScript; cached = from float16 NLLB states on disk (read in the step); NLLB pass per text (session creation included): ${Object.entries(
+      xlir,
+    )
+      .flatMap(([m, x]) => (x.nllb_pass_ms_per_text ? [`${m} ${fmt(x.nllb_pass_ms_per_text)} ms`] : []))
+      .join(
+        ", ",
+      )}. Lowest cosine of H_S to full's: ${JSON.stringify(hsCosine)}. Goals: cached step / torch <= 0.5, peak RSS / torch <= 1.1. Medians over ${args.rounds} rounds x ${args.steps} steps; load average ${load.join(", ")}.`,
   );
   const cores = availableParallelism();
   if (Math.max(...load) > cores)
@@ -530,7 +544,7 @@ async function main(): Promise<void> {
       load_average: load,
       xlir,
       torch: t,
-      cached_hs_min_cosine_to_full: hsCosine,
+      hs_min_cosine_to_full: hsCosine,
     }),
   );
 }

@@ -57,6 +57,14 @@ export function distillCommand(): Command {
       "run the frozen NLLB encoder once per text and train from its states kept on disk as float16 (2 x d_model bytes per token, 2 KiB for NLLB-200) instead of in every step",
       false,
     )
+    .addOption(
+      new Option(
+        "--nllb-dtype <dtype>",
+        "with --cache-nllb: the NLLB pass in float32 or int8 (faster, states slightly off)",
+      )
+        .choices(["float32", "int8"])
+        .default("float32"),
+    )
     .option("--json", "print progress as JSON lines")
     .action(async (o) => {
       const ctrlC = stopOnCtrlC();
@@ -88,6 +96,7 @@ export function distillCommand(): Command {
             threads: o.threads,
             merge: o.merge,
             cacheNllb: o.cacheNllb,
+            nllbDtype: o.nllbDtype,
             resume: o.resume,
           },
           {

@@ -69,6 +69,8 @@ export interface DistillConfig extends TrainerOptions {
    * differ from the uncached run by float16 rounding of the NLLB states. Default false.
    */
   cacheNllb?: boolean;
+  /** With cacheNllb: run that NLLB pass with int8 linear layers (faster; states slightly off). */
+  nllbDtype?: "float32" | "int8";
   hub?: ResolveOptions;
 }
 
@@ -125,6 +127,9 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
   const mode = cfg.trainable ?? "projection+lora";
   if (!Number.isInteger(cfg.steps) || cfg.steps < 1)
     throw new Error(`--steps must be a positive integer, got ${cfg.steps}`);
+  const nllbDtype = cfg.nllbDtype ?? "float32";
+  if (nllbDtype !== "float32" && !cfg.cacheNllb)
+    throw new Error(`--nllb-dtype ${nllbDtype} applies to the NLLB pass of --cache-nllb: add --cache-nllb`);
   const nllbDir = await resolveModel(cfg.studentEncoder, cfg.hub);
   const e5Dir = await resolveModel(cfg.teacher, cfg.hub);
   const nllb = Checkpoint.open(nllbDir);
@@ -226,10 +231,16 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
       hooks.onTeacher?.(Math.min(start + 256, todo.length), todo.length);
     }
     const states = cfg.cacheNllb
-      ? StateCache.open(join(tdir, "nllb-cache"), modelKey(cfg.studentEncoder, nllbDir), dN)
+      ? StateCache.open(join(tdir, "nllb-cache"), `${modelKey(cfg.studentEncoder, nllbDir)}|${nllbDtype}`, dN)
       : undefined;
     if (states)
-      await fillStates(states, nllb, examples, { threads: cfg.threads, pad: nllbTok.padId }, hooks.onNllb);
+      await fillStates(
+        states,
+        nllb,
+        examples,
+        { threads: cfg.threads, pad: nllbTok.padId, dtype: nllbDtype },
+        hooks.onNllb,
+      );
 
     // trainable weights: fresh projection (nn.Linear init), LoRA A kaiming / B zero (PEFT init),
     // or E5's own weights for full fine-tuning
@@ -358,7 +369,7 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
           spec,
           weightDecay: cfg.weightDecay ?? 0,
           warmup: cfg.warmupSteps ?? null,
-          ...(cfg.cacheNllb ? { cacheNllb: true } : {}),
+          ...(cfg.cacheNllb ? { cacheNllb: nllbDtype } : {}),
         },
         curve: {
           evalKey: "eval_mse",

@@ -22,6 +22,18 @@ import { join } from "node:path";
 export const textHash = (role: string, text: string) =>
   createHash("sha256").update(`${role}\0${text}`).digest("hex").slice(0, 32);
 
+/**
+ * The folder under `root` of the cache for `key` (a model's identity) and `dim`, made with a
+ * meta.json saying what it holds: another model or width gets another folder, never a mix.
+ */
+export function cacheFolder(root: string, key: string, dim: number, meta: Record<string, unknown>): string {
+  const dir = join(root, createHash("sha256").update(`${key}|${dim}`).digest("hex").slice(0, 16));
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(join(dir, "meta.json")))
+    writeFileSync(join(dir, "meta.json"), JSON.stringify({ ...meta, dim }));
+  return dir;
+}
+
 export class TeacherCache {
   /** hash -> (chunk, row): appends add chunks, so growing never copies what is stored. */
   private readonly rows = new Map<string, [Float32Array, number]>();
@@ -33,13 +45,10 @@ export class TeacherCache {
   ) {}
 
   static open(root: string, teacherKey: string, dim: number): TeacherCache {
-    const dir = join(root, createHash("sha256").update(`${teacherKey}|${dim}`).digest("hex").slice(0, 16));
-    mkdirSync(dir, { recursive: true });
+    const dir = cacheFolder(root, teacherKey, dim, { teacher: teacherKey });
     const c = new TeacherCache(dir, dim);
     const rowsPath = join(dir, "rows.f32");
     const indexPath = join(dir, "index.jsonl");
-    if (!existsSync(join(dir, "meta.json")))
-      writeFileSync(join(dir, "meta.json"), JSON.stringify({ teacher: teacherKey, dim }));
     if (existsSync(indexPath) && existsSync(rowsPath)) {
       const hashes = readFileSync(indexPath, "utf8").split("\n").filter(Boolean);
       const n = Math.min(Math.floor(statSync(rowsPath).size / (4 * dim)), hashes.length);

@@ -1,6 +1,7 @@
 // The NLLB state cache (xlir distill --cache-nllb): states read back equal the NLLB encoder's own
-// output up to float16 rounding, a reopened cache computes nothing again, a torn write is cut off,
-// and distillation from cached states learns what the uncached run learns.
+// output up to float16 rounding (and stay close with the pass in int8), a reopened cache computes
+// nothing again, a torn write is cut off, and distillation from cached states learns what the
+// uncached run learns.
 
 import assert from "node:assert/strict";
 import {
@@ -101,6 +102,27 @@ test("cached states are the NLLB encoder's own, up to float16; reopening compute
   const healed = StateCache.open(dir, "tiny-nllb", d);
   assert.equal(healed.bytes, tokens * d * 2);
   assert.deepEqual(healed.batch([last], width), got.subarray(4 * width * d, 5 * width * d));
+
+  // the NLLB pass in int8 (--nllb-dtype int8): close to float32's states, not equal
+  const int8 = StateCache.open(dir, "tiny-nllb|int8", d);
+  assert.notEqual(int8.dir, cache.dir);
+  await fillStates(int8, nllb, items, { threads: 1, pad: 1, dtype: "int8" });
+  const q = int8.batch(
+    items.map((i) => i.stateHash),
+    width,
+  );
+  assert.ok(
+    q.some((v, i) => Math.abs(v - got[i]) > 1e-3),
+    "int8 states differ from float32's",
+  );
+  for (const [b, row] of rows.entries())
+    for (let t = 0; t < row.length; t++) {
+      const at = (b * width + t) * d;
+      const x = got.subarray(at, at + d);
+      const y = q.subarray(at, at + d);
+      const cos = x.reduce((s, v, i) => s + v * y[i], 0) / Math.hypot(...x) / Math.hypot(...y);
+      assert.ok(cos > 0.99, `row ${b} token ${t}: cosine ${cos}`);
+    }
   nllb.close();
 });
 
@@ -130,6 +152,10 @@ test("distillation from cached NLLB states learns what the uncached run learns",
       { onEval: (e) => evals[kind].push(e.eval_mse), onNllb: (done) => nllbPass.push(done) },
     );
   assert.equal(nllbPass.at(-1), new Set(sentences).size, "one NLLB pass over the distinct texts");
+  await assert.rejects(
+    distill({ ...cfg, output: join(root, "bad"), nllbDtype: "int8" }),
+    /--nllb-dtype int8 applies to the NLLB pass of --cache-nllb: add --cache-nllb/,
+  );
   // same start, and the same learning up to float16 rounding of the states
   assert.ok(Math.abs(evals.cached[0] / evals.plain[0] - 1) < 1e-3, `${evals.cached[0]} vs ${evals.plain[0]}`);
   assert.ok(evals.plain[1] < evals.plain[0] / 2, `the plain run learns: ${evals.plain}`);
