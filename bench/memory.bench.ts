@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   }
   printTable(lines);
   console.log(
-    `CPU: ${baseline.cpu.model}. load peak = peak RSS once the model can run (xlir: session open; PyTorch: model built in place). Goal: xlir / torch <= 1.0.`,
+    `CPU: ${baseline.cpu.model}; flags ${baseline.cpu.flags.join(" ")}. load peak = peak RSS once the model can run (xlir: session open; PyTorch: model built in place). Goal: xlir / torch <= 1.0.`,
   );
   console.log(JSON.stringify({ bench: "memory", torch: baseline.torch, cpu: baseline.cpu, results }));
 }

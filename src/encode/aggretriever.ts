@@ -13,6 +13,7 @@ import { aggregate } from "../models/agg-star.ts";
 import { type AggMode, aggGraph, lexicalGraph } from "../models/aggretriever.ts";
 import { mlmHead } from "../models/bert.ts";
 import { headSource, type LoadedAggretriever } from "../models/aggretriever-folder.ts";
+import { fuseForInference } from "../tensor/fuse.ts";
 import type { Graph, TensorData } from "../tensor/graph.ts";
 import type { Session } from "../tensor/session.ts";
 import type { TextTokenizer } from "../text/tokenizer.ts";
@@ -126,7 +127,7 @@ export class AggRunner {
       lmHidden: lexical,
       train: lexical ? { trainable: (n) => n === names.words, trainableData } : undefined,
     });
-    const parts = await open(graph);
+    const parts = await open(fuseForInference(graph));
     if (!lexical) return new AggRunner(folder, mode, opts, parts, null, null);
     const vocab = {
       name: names.words,

@@ -11,6 +11,7 @@ import { isNllbE5Folder, type LoadedNllbE5, readNllbE5Folder } from "../models/n
 import type { AggMode } from "../models/aggretriever.ts";
 import { isAggretrieverFolder, readAggretrieverFolder } from "../models/aggretriever-folder.ts";
 import type { Graph, TensorData } from "../tensor/graph.ts";
+import { fuseForInference } from "../tensor/fuse.ts";
 import { quantizeLinears } from "../tensor/quantize.ts";
 import { Session } from "../tensor/session.ts";
 import { DEFAULT_NLLB_LANG, nllbRow } from "../text/nllb-input.ts";
@@ -278,7 +279,7 @@ export class Encoder {
         ...opts.override,
       };
       const { graph } = studentGraph(nllbE5.parts, spec, { normalize: settings.normalize });
-      const session = await openSession(graph, opts);
+      const session = await openSession(fuseForInference(graph), opts);
       return new Encoder(
         id,
         settings,

@@ -16,6 +16,7 @@ import {
   studentGraph,
 } from "../../src/models/nllb-e5.ts";
 import { grad, gradName } from "../../src/tensor/autodiff.ts";
+import { fuseForInference } from "../../src/tensor/fuse.ts";
 import type { TensorData } from "../../src/tensor/graph.ts";
 import { Session } from "../../src/tensor/session.ts";
 import { adapterTensors, mergeAdapter, readLoraAdapter } from "../../src/weights/peft.ts";
@@ -165,7 +166,7 @@ for (const dir of sets) {
     await Promise.all([s.release(), teacher.release()]);
   });
 
-  test(`${dir}: LoRA merged into the E5 weights gives the same H_S`, async () => {
+  test(`${dir}: LoRA merged into the E5 weights gives the same H_S, fused for inference too`, async () => {
     const e5Tensors = new Map(
       [...adapter.weights.keys()].map((m) => [
         `${m}.weight`,
@@ -178,8 +179,15 @@ for (const dir of sets) {
       { ...spec, lora: null },
     );
     const withLora = studentGraph(parts, spec);
+    // as Encoder.load runs an NLLB-E5 folder: self-attention of both encoders fused
+    const fused = fuseForInference(plain.graph);
+    assert.equal(
+      fused.nodes.filter((n) => n.op === "MultiHeadAttention").length,
+      nllb.config.layers + e5.config.layers,
+    );
     const a = await Session.create(plain.graph, { threads: 1 });
     const b = await Session.create(withLora.graph, { threads: 1 });
+    const f = await Session.create(fused, { threads: 1 });
     for (const c of ref.cases) {
       const feeds = studentFeeds(studentBatch(rows(c), c.roles, spec, 1));
       const m = (await a.run(feeds)).embedding;
@@ -190,7 +198,8 @@ for (const dir of sets) {
         Array.from((await b.run(feeds)).embedding.data as Float32Array),
         1e-5,
       );
+      within(`${c.name} fused merged H_S`, (await f.run(feeds)).embedding, c.merged_lora.H_S, 1e-5);
     }
-    await Promise.all([a.release(), b.release()]);
+    await Promise.all([a.release(), b.release(), f.release()]);
   });
 }
