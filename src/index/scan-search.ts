@@ -330,8 +330,10 @@ export interface DocSearch {
  * The k best documents for one query over every chunk vector: the same hits, scores and order as
  * topDocs(dotAll(...)) (exact-search.ts), found from float32 scores re-scored near the cut. Under
  * "max" the cut is the float32 k-th best document minus the error window (see the file comment):
- * a document of the exact top k has its best chunk above it. "sum" adds up chunks far below any
- * cut, so it scores every chunk in double precision (the slow path).
+ * a document of the exact top k has its best chunk above it. Under "sum" each chunk's float32 score
+ * is within err of its exact one, so a document summing K of them is within K * err: only documents
+ * whose float32 sum plus that bound reaches the k-th best float32 sum minus its bound can be in the
+ * exact top k, and only their chunks are re-scored in double precision.
  * `chunkDoc[c]`: chunk c's document (-1: none); `allowed[d]`: 1 for documents the filter passes.
  */
 export async function searchDocs(
@@ -351,15 +353,18 @@ export async function searchDocs(
     );
   let exact: Float64Array | null = null;
   const scores = () => (exact ??= dotAll(vectors, dims, query));
-  if (agg.kind === "sum") return { hits: topDocs(scores(), chunkDoc, docCount, agg, k, allowed), scores };
   const s32 = await searcher.scores(vectors, dims, query);
+  const err = scoreWindow(float32DotError(dims), query, dims, maxRowNorm(vectors, dims)) / 2;
+  if (agg.kind === "sum") {
+    const hits = sumDocs(s32, err, vectors, query, chunkDoc, docCount, agg, k, allowed);
+    return { hits, scores };
+  }
   const best = new Float32Array(docCount).fill(-Infinity);
   for (let c = 0; c < s32.length; c++) {
     const d = chunkDoc[c];
     if (d >= 0 && (allowed === null || allowed[d]) && s32[c] > best[d]) best[d] = s32[c];
   }
-  const cut =
-    kthLargest(best, k) - scoreWindow(float32DotError(dims), query, dims, maxRowNorm(vectors, dims));
+  const cut = kthLargest(best, k) - 2 * err;
   // the exact best chunk of every document with a chunk above the cut (first of equal chunks)
   const docBest = new Map<number, { score: number; chunk: number }>();
   for (let c = 0; c < s32.length; c++) {
@@ -378,8 +383,53 @@ export async function searchDocs(
   return { hits, scores };
 }
 
+/**
+ * searchDocs under "sum": float32 document sums bound the exact ones; candidates re-scored exactly.
+ * (The double additions of a sum err by ~1e-16 of it, far inside K * err.)
+ */
+function sumDocs(
+  s32: Float32Array,
+  err: number,
+  vectors: Float32Array,
+  query: Float32Array,
+  chunkDoc: Int32Array,
+  docCount: number,
+  agg: DocScore & { kind: "sum" },
+  k: number,
+  allowed: Uint8Array | null,
+): DocHit[] {
+  // each document's chunk scores side by side (counting sort by document)
+  const start = new Int32Array(docCount + 1);
+  const keep = (c: number) => chunkDoc[c] >= 0 && (allowed === null || allowed[chunkDoc[c]] === 1);
+  for (let c = 0; c < s32.length; c++) if (keep(c)) start[chunkDoc[c] + 1]++;
+  for (let d = 0; d < docCount; d++) start[d + 1] += start[d];
+  const byDoc = new Float32Array(start[docCount]);
+  const at = start.slice(0, docCount);
+  for (let c = 0; c < s32.length; c++) if (keep(c)) byDoc[at[chunkDoc[c]]++] = s32[c];
+  // float32 sum of each document's best `top` chunks, +- its bound
+  const lower = new Float64Array(docCount).fill(-Infinity);
+  const upper = new Float64Array(docCount).fill(-Infinity);
+  for (let d = 0; d < docCount; d++) {
+    let part = byDoc.subarray(start[d], start[d + 1]);
+    if (part.length === 0) continue;
+    if (part.length > agg.top) part = part.sort().subarray(part.length - agg.top);
+    let sum = 0;
+    for (let i = 0; i < part.length; i++) sum += part[i];
+    lower[d] = sum - part.length * err;
+    upper[d] = sum + part.length * err;
+  }
+  const cut = kthLargest(lower, k);
+  const candidate = new Uint8Array(docCount);
+  for (let d = 0; d < docCount; d++) if (upper[d] >= cut && upper[d] > -Infinity) candidate[d] = 1;
+  const exact = new Float64Array(s32.length);
+  for (let c = 0; c < s32.length; c++)
+    if (chunkDoc[c] >= 0 && candidate[chunkDoc[c]])
+      exact[c] = rowDot(vectors, c * query.length, query, query.length);
+  return topDocs(exact, chunkDoc, docCount, agg, k, candidate);
+}
+
 /** The k-th largest of `values` (-Infinity when fewer than k are above -Infinity). */
-function kthLargest(values: Float32Array, k: number): number {
+function kthLargest(values: Float32Array | Float64Array, k: number): number {
   const heap = new ThresholdHeap(k);
   for (let i = 0; i < values.length; i++) if (values[i] > -Infinity) heap.offer(values[i]);
   return heap.threshold();
@@ -387,11 +437,11 @@ function kthLargest(values: Float32Array, k: number): number {
 
 /** The k largest values offered so far, as a min-heap: its root is the running k-th best. */
 class ThresholdHeap {
-  private readonly h: Float32Array;
+  private readonly h: Float64Array;
   private size = 0;
 
   constructor(private readonly k: number) {
-    this.h = new Float32Array(k);
+    this.h = new Float64Array(k);
   }
 
   offer(v: number): void {

@@ -121,12 +121,49 @@ describe("searchDocs", () => {
     queries.push(vectors.slice(10 * d, 11 * d));
     for (const q of queries) {
       for (const filter of [null, allowed]) {
-        for (const agg of [MAX_SCORE, { kind: "sum", top: 2 } as const]) {
+        for (const agg of [
+          MAX_SCORE,
+          { kind: "sum", top: 2 } as const,
+          { kind: "sum", top: Infinity } as const,
+        ]) {
           const found = await searchDocs(scan, vectors, q, chunkDoc, 60, agg, 8, filter);
           const exact = found.scores();
           assert.deepEqual(found.hits, topDocs(exact, chunkDoc, 60, agg, 8, filter));
         }
       }
+    }
+    await scan.close();
+  });
+});
+
+describe("searchDocs near ties", () => {
+  it("ranks documents whose sums differ below float32's resolution as the double scan does", async () => {
+    // 400 documents of 3 chunks each, every chunk the same base vector nudged by ~1e-7: float32
+    // scores cannot tell the documents apart, the double sums can
+    const scan = await ScanSearch.create({ threads: 1 });
+    const d = 64;
+    const base = matrix(3, d, 21);
+    const noise = matrix(1200, d, 22);
+    const vectors = Float32Array.from(
+      { length: 1200 * d },
+      (_, i) => base[(((i / d) | 0) % 3) * d + (i % d)] * (1 + noise[i] * 1e-6),
+    );
+    const chunkDoc = Int32Array.from({ length: 1200 }, (_, c) => c % 400);
+    for (let seed = 0; seed < 6; seed++) {
+      const q = matrix(1, d, 30 + seed);
+      for (const agg of [
+        MAX_SCORE,
+        { kind: "sum", top: 2 } as const,
+        { kind: "sum", top: Infinity } as const,
+      ])
+        for (const k of [1, 5, 20]) {
+          const found = await searchDocs(scan, vectors, q, chunkDoc, 400, agg, k, null);
+          assert.deepEqual(
+            found.hits,
+            topDocs(found.scores(), chunkDoc, 400, agg, k, null),
+            `seed ${seed} ${agg.kind} k ${k}`,
+          );
+        }
     }
     await scan.close();
   });
