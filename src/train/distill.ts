@@ -189,13 +189,10 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
     const nllbTok = loadTokenizer(nllbDir);
     const langId = nllbLangTokenId(nllbTok, cfg.lang ?? "eng_Latn");
     const eos = nllbTok.specialIds.eos ?? nllbTok.tokenToId("</s>") ?? 2;
-    const examples: Example[] = texts
-      .map((t: TrainingText) => ({
-        nllb: nllbRow(nllbTok.encodeText(t.text), langId, eos, spec.maxNllbTokens).ids,
-        role: t.role,
-        hash: textHash(t.role, t.text),
-      }))
-      .map((e) => ({ ...e, stateHash: rowHash(e.nllb) }));
+    const examples: Example[] = texts.map((t: TrainingText) => {
+      const nllb = nllbRow(nllbTok.encodeText(t.text), langId, eos, spec.maxNllbTokens).ids;
+      return { nllb, role: t.role, hash: textHash(t.role, t.text), stateHash: rowHash(nllb) };
+    });
     const evalSize = cfg.evalSize ?? Math.min(256, Math.floor(examples.length / 10));
     const train = examples.slice(0, examples.length - evalSize);
     const held = examples.slice(examples.length - evalSize);

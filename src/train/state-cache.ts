@@ -53,7 +53,13 @@ export class StateCache {
     const valid: string[] = [];
     for (const line of lines.slice(0, -1)) {
       // a line without its newline, or naming rows past the stored ones, is a torn write
-      const [hash, first, n] = JSON.parse(line) as [string, number, number];
+      let entry: [string, number, number];
+      try {
+        entry = JSON.parse(line) as [string, number, number];
+      } catch {
+        break;
+      }
+      const [hash, first, n] = entry;
       if (first !== c.rows || first + n > stored) break;
       c.index.set(hash, [first, n]);
       c.rows = first + n;
