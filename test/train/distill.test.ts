@@ -116,64 +116,68 @@ test("an adapter export (--no-merge) gives the same vectors as the merged one", 
 const runCli = (args: string[], killAtStep?: number) =>
   runXlirKilled(args, killAtStep === undefined ? undefined : `"step":${killAtStep},"loss"`);
 
-test("a run killed with SIGKILL mid-way resumes to the same weights as a straight run", async () => {
-  const args = (out: string) => [
-    "distill",
-    "--student-encoder",
-    nllb,
-    "--teacher",
-    e5,
-    "--data",
-    data,
-    "--steps",
-    "30",
-    "--output",
-    out,
-    "--batch-size",
-    "8",
-    "--lr",
-    "1e-2",
-    "--projection-hidden",
-    "64",
-    "--lora-r",
-    "4",
-    "--lora-alpha",
-    "8",
-    "--checkpoint-every",
-    "4",
-    "--eval-every",
-    "10",
-    "--eval-size",
-    "16",
-    "--threads",
-    "1",
-    "--json",
-  ];
-  const straight = join(root, "straight");
-  const resumed = join(root, "resumed");
-  assert.equal(await runCli(args(straight)), 0);
-  assert.equal(await runCli(args(resumed), 17), null, "the first run must die by SIGKILL");
-  assert.ok(!existsSync(join(resumed, "nllb_e5.json")));
-  // without --resume the half-trained run is refused, not overwritten
-  assert.equal(await runCli(args(resumed)), 1);
-  assert.equal(await runCli([...args(resumed), "--resume"]), 0);
-  for (const f of ["projection.safetensors", join("e5", "model.safetensors")]) {
-    const a = readSafetensors(join(straight, f));
-    const b = readSafetensors(join(resumed, f));
-    for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, `${f} ${k} differs after resume`);
-  }
-  const steps = readFileSync(join(trainingDir(resumed), "train_log.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l))
-    .filter((l) => "loss" in l)
-    .map((l) => l.step);
-  assert.deepEqual(
-    steps,
-    Array.from({ length: 30 }, (_, i) => i + 1),
-    "the log holds every step once",
-  );
-});
+for (const extra of [[], ["--cache-nllb", "--nllb-dtype", "int8"]])
+  test(`a run killed with SIGKILL mid-way resumes to the same weights as a straight run ${extra.join(" ")}`, async () => {
+    const args = (out: string) => [
+      "distill",
+      "--student-encoder",
+      nllb,
+      "--teacher",
+      e5,
+      "--data",
+      data,
+      "--steps",
+      "30",
+      "--output",
+      out,
+      "--batch-size",
+      "8",
+      "--lr",
+      "1e-2",
+      "--projection-hidden",
+      "64",
+      "--lora-r",
+      "4",
+      "--lora-alpha",
+      "8",
+      "--checkpoint-every",
+      "4",
+      "--eval-every",
+      "10",
+      "--eval-size",
+      "16",
+      "--threads",
+      "1",
+      "--json",
+      ...extra,
+    ];
+    const straight = join(root, `straight${extra.length}`);
+    const resumed = join(root, `resumed${extra.length}`);
+    assert.equal(await runCli(args(straight)), 0);
+    assert.equal(await runCli(args(resumed), 17), null, "the first run must die by SIGKILL");
+    assert.ok(!existsSync(join(resumed, "nllb_e5.json")));
+    // without --resume the half-trained run is refused, not overwritten
+    assert.equal(await runCli(args(resumed)), 1);
+    assert.equal(await runCli([...args(resumed), "--resume"]), 0);
+    for (const f of ["projection.safetensors", join("e5", "model.safetensors")]) {
+      const a = readSafetensors(join(straight, f));
+      const b = readSafetensors(join(resumed, f));
+      for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, `${f} ${k} differs after resume`);
+    }
+    const steps = readFileSync(join(trainingDir(resumed), "train_log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((l) => "loss" in l)
+      .map((l) => l.step);
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 30 }, (_, i) => i + 1),
+      "the log holds every step once",
+    );
+    // --cache-nllb keeps the NLLB states beside the checkpoint, where the resumed run found them
+    assert.equal(existsSync(join(trainingDir(resumed), "nllb-cache")), extra.length > 0);
+  });
 
 test("bad inputs: missing data, no text column, wrong model families", async () => {
   const base = { ...tiny, studentEncoder: nllb, teacher: e5, steps: 2 };
