@@ -25,7 +25,9 @@ export interface SessionOptions {
    * opened by path, rather than serialised in memory: the weights are then not held again as
    * protobuf bytes (peak memory of an NLLB-600M training session: 6.3 -> 3.0 GB). Default 256 MiB,
    * 8 MiB for graphs whose weights are still in their checkpoint (lazyTensor): those are read and
-   * written one tensor at a time, so JS never holds them whole beside ONNX Runtime's copy.
+   * written one tensor at a time, so JS never holds them whole beside ONNX Runtime's copy. ONNX
+   * Runtime maps the file: it is unlinked at once, but its disk space stays in use (in the temp
+   * folder) until the session is released.
    */
   externalAboveBytes?: number;
   /**
