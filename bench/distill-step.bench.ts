@@ -40,12 +40,13 @@
 // xlir settings, each in its own worker: "full" as above, "cached" (`xlir distill --cache-nllb`):
 // the NLLB encoder ran once over the batch's texts before training (src/train/state-cache.ts,
 // float16 states on disk); each step reads the batch's states from the file, widens them to
-// float32 and runs the graph from the projection on (no NLLB weights in it), and "cached-int8"
-// (`--nllb-dtype int8`), the same with that NLLB pass in int8. Step times include the read; the
-// one-time NLLB pass is reported per text (what each text costs once), its session's creation
-// included (over one batch of 16 texts that is most of it; bench:encode measures the encoder's
-// own speed), and the lowest cosine of each cached setting's H_S to the full graph's after the
-// same steps.
+// float32 and runs the graph from the projection on (no NLLB weights in it), "cached-int8"
+// (`--cache-nllb --nllb-dtype int8`), the same with that NLLB pass in int8, and "int8"
+// (`--nllb-dtype int8` alone), the full step with NLLB's linear layers in int8. Cached step times
+// include the read; the one-time NLLB pass is reported per text (what each text costs once), its
+// session's creation included (over one batch of 16 texts that is most of it; bench:encode
+// measures the encoder's own speed). Each setting's H_S after the same steps is compared with the
+// full graph's (lowest cosine).
 //
 //   npm run bench:distill-step -- [--rounds 3] [--steps 3] [--threads N] [--xlir full,cached,cached-int8]
 //
@@ -62,6 +63,7 @@ import { type NllbE5Spec, studentBatch, studentFeeds, studentGraph } from "../sr
 import { Rng, writeRandomCheckpoint } from "../src/models/random.ts";
 import { grad, gradName } from "../src/tensor/autodiff.ts";
 import type { TensorData } from "../src/tensor/graph.ts";
+import { quantizeLinears } from "../src/tensor/quantize.ts";
 import { Session } from "../src/tensor/session.ts";
 import { adamwStep, createAdamWState } from "../src/train/adamw.ts";
 import {
@@ -115,7 +117,7 @@ const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 type ToWorker = { type: "measure"; warmup: number; steps: number } | { type: "exit" };
 
-const MODES = ["full", "cached", "cached-int8"] as const;
+const MODES = ["full", "int8", "cached", "cached-int8"] as const;
 type Mode = (typeof MODES)[number];
 
 type FromWorker =
@@ -209,7 +211,7 @@ async function worker(nllbDir: string, e5Dir: string, threads: number, mode: Mod
   const hashes = rows.map(rowHash);
   let cache: StateCache | undefined;
   let pass: { nllb_pass_ms_per_text: number; cache_bytes: number } | undefined;
-  const nllbStates = mode !== "full";
+  const nllbStates = mode.startsWith("cached");
   if (nllbStates) {
     const dtype = mode === "cached-int8" ? "int8" : "float32";
     cache = StateCache.open(join(nllbDir, "..", "nllb-cache"), `bench|${dtype}`, dN);
@@ -229,8 +231,11 @@ async function worker(nllbDir: string, e5Dir: string, threads: number, mode: Mod
   const dims: Record<string, number[]> = Object.fromEntries(
     names.map((n) => [n, built.graph.inputs.find((i) => i.name === n)!.shape as number[]]),
   );
-  const trainGraph = grad(built.graph, "loss", names, ["embedding"]);
-  const backward = trainGraph.nodes.slice(built.graph.nodes.length);
+  const fullGraph = grad(built.graph, "loss", names, ["embedding"]);
+  const backward = fullGraph.nodes.slice(built.graph.nodes.length);
+  // as distill.ts runs --nllb-dtype int8 without the cache: NLLB's linear layers in int8
+  const trainGraph =
+    mode === "int8" ? quantizeLinears(fullGraph, { weights: (w) => w.startsWith("nllb.") }) : fullGraph;
   const frozenBytes = trainGraph.initializerBytes();
   const build_s = (performance.now() - t0) / 1000 - (pass ? (pass.nllb_pass_ms_per_text * BATCH) / 1000 : 0);
   const t1 = performance.now();

@@ -60,7 +60,7 @@ export function distillCommand(): Command {
     .addOption(
       new Option(
         "--nllb-dtype <dtype>",
-        "with --cache-nllb: the NLLB pass in float32 or int8 (faster, states slightly off)",
+        "the frozen NLLB encoder's linear layers in float32 or int8 (faster, its states slightly off): in every step, or in the one pass of --cache-nllb",
       )
         .choices(["float32", "int8"])
         .default("float32"),

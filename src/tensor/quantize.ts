@@ -81,7 +81,18 @@ function constantMatrix(g: Graph, name: string, producers: Map<string, Node>) {
 }
 
 /** A copy of `graph` whose linear layers run in int8 (see above); unused float weights are dropped. */
-export function quantizeLinears(graph: Graph, opts: { storage?: "int8" | "uint8" } = {}): Graph {
+export function quantizeLinears(
+  graph: Graph,
+  opts: {
+    storage?: "int8" | "uint8";
+    /**
+     * Which weights (initializer names) to quantize; default all. A training graph quantizes only
+     * weights no gradient flows through (MatMulInteger has no gradient rule), e.g. a frozen encoder
+     * that autodiff pruned from the backward pass.
+     */
+    weights?: (name: string) => boolean;
+  } = {},
+): Graph {
   const storage = opts.storage ?? weightStorage();
   const zero = storage === "uint8" ? 128 : 0;
   const g = graph.clone();
@@ -90,7 +101,8 @@ export function quantizeLinears(graph: Graph, opts: { storage?: "int8" | "uint8"
   const weights = new Map<string, [string, string]>(); // weight -> its integer and scale initializers
   const activations = new Map<string, [Value, Value, Value]>(); // x -> DynamicQuantizeLinear(x)
   for (const node of nodes) {
-    const w = node.op === "MatMul" ? constantMatrix(g, node.inputs[1], producers) : undefined;
+    const found = node.op === "MatMul" ? constantMatrix(g, node.inputs[1], producers) : undefined;
+    const w = found && (opts.weights?.(found.name) ?? true) ? found : undefined;
     if (!w) {
       g.nodes.push(node);
       continue;

@@ -20,7 +20,8 @@ import {
 import { writeNllbE5Folder } from "../models/nllb-e5-folder.ts";
 import { Rng } from "../models/random.ts";
 import { grad, gradName } from "../tensor/autodiff.ts";
-import type { TensorData } from "../tensor/graph.ts";
+import type { Graph, TensorData } from "../tensor/graph.ts";
+import { quantizeLinears } from "../tensor/quantize.ts";
 import { Session } from "../tensor/session.ts";
 import { nllbRow } from "../text/nllb-input.ts";
 import { nllbLangTokenId } from "../text/nllb-langs.ts";
@@ -69,7 +70,10 @@ export interface DistillConfig extends TrainerOptions {
    * differ from the uncached run by float16 rounding of the NLLB states. Default false.
    */
   cacheNllb?: boolean;
-  /** With cacheNllb: run that NLLB pass with int8 linear layers (faster; states slightly off). */
+  /**
+   * The frozen NLLB encoder's linear layers in int8 (faster; its states slightly off float32's):
+   * in every step's graph, or, with cacheNllb, in the one pass that fills the cache. Default float32.
+   */
   nllbDtype?: "float32" | "int8";
   hub?: ResolveOptions;
 }
@@ -128,8 +132,6 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
   if (!Number.isInteger(cfg.steps) || cfg.steps < 1)
     throw new Error(`--steps must be a positive integer, got ${cfg.steps}`);
   const nllbDtype = cfg.nllbDtype ?? "float32";
-  if (nllbDtype !== "float32" && !cfg.cacheNllb)
-    throw new Error(`--nllb-dtype ${nllbDtype} applies to the NLLB pass of --cache-nllb: add --cache-nllb`);
   const nllbDir = await resolveModel(cfg.studentEncoder, cfg.hub);
   const e5Dir = await resolveModel(cfg.teacher, cfg.hub);
   const nllb = Checkpoint.open(nllbDir);
@@ -283,13 +285,17 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
     const dropoutModules = built.graph.inputs
       .filter((i) => i.name.startsWith("lora_dropout."))
       .map((i) => i.name.slice("lora_dropout.".length));
-    const trainSession = await Session.create(grad(built.graph, "loss", names), {
+    // --nllb-dtype int8 without the cache: NLLB's linear layers run in int8 inside the step (no
+    // gradient flows through NLLB: autodiff left it out of the backward pass)
+    const nllbInt8 = (g: Graph) =>
+      nllbDtype === "int8" && !states ? quantizeLinears(g, { weights: (w) => w.startsWith("nllb.") }) : g;
+    const trainSession = await Session.create(nllbInt8(grad(built.graph, "loss", names)), {
       threads: cfg.threads,
       memoryPattern: false,
     });
     closers.push(() => trainSession.release());
     const evalSession = await Session.create(
-      studentGraph(parts, spec, { trainable: isTrainable, loss: true, nllbStates }).graph,
+      nllbInt8(studentGraph(parts, spec, { trainable: isTrainable, loss: true, nllbStates }).graph),
       { threads: cfg.threads },
     );
     closers.push(() => evalSession.release());
@@ -366,7 +372,8 @@ export async function distill(cfg: DistillConfig, hooks: DistillHooks = {}): Pro
           spec,
           weightDecay: cfg.weightDecay ?? 0,
           warmup: cfg.warmupSteps ?? null,
-          ...(cfg.cacheNllb ? { cacheNllb: nllbDtype } : {}),
+          ...(cfg.cacheNllb ? { cacheNllb: true } : {}),
+          ...(nllbDtype !== "float32" ? { nllbDtype } : {}),
         },
         curve: {
           evalKey: "eval_mse",

@@ -89,6 +89,12 @@ test("quantizeLinears rewrites MatMuls with constant weights only, and drops the
   assert.equal(count(g, "MatMul"), 4, "the original graph is unchanged");
 });
 
+test("quantizeLinears with a weights filter leaves the other weights in float32", () => {
+  const q = quantizeLinears(linearGraph(), { storage: "int8", weights: (w) => w === "w1" });
+  assert.equal(count(q, "MatMulInteger"), 1);
+  assert.ok(!q.initializers.has("w1") && q.initializers.get("w2")?.dtype === "float32");
+});
+
 /** DynamicQuantizeLinear as the ONNX spec defines it (round half to even, range includes 0). */
 function dynamicQuantize(x: Float32Array): { q: Uint8Array; scale: number; zero: number } {
   const lo = Math.min(0, ...x);
