@@ -9,6 +9,7 @@
 //      runs on one thread), the best of them is "bandwidth";
 //   2. exact search (scan-search.ts): one query at a time and batched, ms/query, GB/s of vectors
 //      read, and the fraction of bandwidth; beside the double-precision TypeScript loop it replaced;
+//      and documents scored by the sum of their best 2 chunks (searchDocs), before and now;
 //   3. the int8 option (int8-scan.ts): speed and recall@10 against exact, by re-scoring depth;
 //   4. ANN through LanceDB (lance-store.ts vectorIndexConfig, ANN_DEFAULTS, queried as search.ts
 //      does: 4x over-fetch, exact re-scoring): build time, recall@10, QPS and its ratio to exact.
@@ -26,7 +27,7 @@ import { MAX_SCORE } from "../src/index/doc-score.ts";
 import { dotAll, normalizeRows, topDocs } from "../src/index/exact-search.ts";
 import { Int8Scan, quantizeRows } from "../src/index/int8-scan.ts";
 import { ANN_DEFAULTS, annQuery, vectorIndexConfig } from "../src/index/lance-store.ts";
-import { ScanSearch, type TopK } from "../src/index/scan-search.ts";
+import { ScanSearch, searchDocs, type TopK } from "../src/index/scan-search.ts";
 import { Rng } from "../src/models/random.ts";
 import { Graph } from "../src/tensor/graph.ts";
 import { reduceSum } from "../src/tensor/ops.ts";
@@ -185,6 +186,14 @@ t = performance.now();
 const truth = await scan.topK(vectors, DIM, queries.subarray(0, QUERIES * DIM), K);
 const batchMs = (performance.now() - t) / QUERIES;
 row(`scan, ${QUERIES} queries batched (GB/s: vector bytes scored)`, batchMs);
+// documents scored by the sum of their best 2 chunks (4 chunks a document): the double loop before
+const docOf = Int32Array.from({ length: N }, (_, i) => i % Math.ceil(N / 4));
+const SUM2 = { kind: "sum", top: 2 } as const;
+const sumDocs = (i: number) =>
+  topDocs(dotAll(vectors, DIM, query(i)), docOf, Math.ceil(N / 4), SUM2, K, null);
+row("sum:2 documents, 4 chunks each: double loop + topDocs (before)", median(await times(2, sumDocs)));
+const sumScan = (i: number) => searchDocs(scan, vectors, query(i), docOf, Math.ceil(N / 4), SUM2, K, null);
+row("sum:2 documents: scan + double re-score of the candidates", median(await times(SINGLE, sumScan)));
 console.log(`\n## Exact search`);
 printTable(rows);
 
